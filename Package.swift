@@ -1,0 +1,148 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// Warnings are errors in our own targets only (never in dependencies): `PALISADE_STRICT=1 swift build`.
+let strictSettings: [SwiftSetting] =
+    Context.environment["PALISADE_STRICT"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : []
+
+let swiftSettings: [SwiftSetting] = [
+    .swiftLanguageMode(.v6),
+    .enableUpcomingFeature("ExistentialAny"),
+] + strictSettings
+
+let package = Package(
+    name: "palisade",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "palisade", targets: ["PalisadeCLI"]),
+        .library(name: "PalisadeClient", targets: ["PalisadeClient"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/hummingbird-project/hummingbird.git", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "4.5.2"),
+        .package(url: "https://github.com/groue/GRDB.swift.git", from: "7.10.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-collections.git", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+    ],
+    targets: [
+        // Wire vocabulary shared by server and client: standard library only.
+        .target(name: "PalisadeProtocol", swiftSettings: swiftSettings),
+        // libuuid, for unguessable lease and request ids.
+        .systemLibrary(
+            name: "CLibUUID",
+            pkgConfig: "uuid",
+            providers: [.apt(["uuid-dev"])]
+        ),
+        // Random ids over libuuid.
+        .target(name: "UUIDSupport", dependencies: ["CLibUUID"], swiftSettings: swiftSettings),
+        // AWS Signature V4: pure signing and verification, used by the server and the client.
+        .target(
+            name: "PalisadeAuth",
+            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            swiftSettings: swiftSettings
+        ),
+        // The pure lock table: no I/O, time is a parameter.
+        .target(
+            name: "LockCore",
+            dependencies: [
+                "PalisadeProtocol",
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The lock service engine: actor, clock, timers, persistence.
+        .target(
+            name: "LockEngine",
+            dependencies: [
+                "LockCore", "PalisadeProtocol", "UUIDSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The HTTP shell: lock API (JSON), health, metrics, SigV4 authentication.
+        .target(
+            name: "PalisadeHTTP",
+            dependencies: [
+                "LockEngine", "PalisadeProtocol", "PalisadeAuth", "UUIDSupport",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The Swift client library.
+        .target(
+            name: "PalisadeClient",
+            dependencies: [
+                "PalisadeProtocol", "PalisadeAuth",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // The `palisade` executable.
+        .executableTarget(
+            name: "PalisadeCLI",
+            dependencies: [
+                "PalisadeHTTP", "PalisadeClient", "LockEngine",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        // Test helpers: manual clock, in-process server on an ephemeral port.
+        .target(
+            name: "PalisadeTestSupport",
+            dependencies: [
+                "PalisadeHTTP", "LockEngine", "PalisadeClient", "PalisadeAuth",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(name: "LockCoreTests", dependencies: ["LockCore", "PalisadeTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "PalisadeAuthTests", dependencies: ["PalisadeAuth"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LockEngineTests",
+            dependencies: ["LockEngine", "PalisadeTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PalisadeHTTPTests",
+            dependencies: [
+                "PalisadeHTTP", "PalisadeTestSupport", "PalisadeAuth",
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PalisadeClientTests",
+            dependencies: ["PalisadeClient", "PalisadeTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "PalisadeCLITests",
+            dependencies: ["PalisadeCLI", "PalisadeTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+    ]
+)

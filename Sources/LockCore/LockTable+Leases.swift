@@ -1,0 +1,75 @@
+public import PalisadeProtocol
+
+extension LockTable {
+    /// Grants a lease with the given id (the shell draws it at random).
+    /// - Throws: `invalidTTL` when `ttl` is outside the configured range.
+    public mutating func grantLease(_ id: LeaseID, ttl: Duration, at now: Instant) throws(LockError) -> [Effect] {
+        guard configuration.ttlRange.contains(ttl) else {
+            throw LockError(.invalidTTL, "a lease TTL must be between \(configuration.ttlRange.lowerBound) and \(configuration.ttlRange.upperBound)")
+        }
+        precondition(leases[id] == nil, "lease ids are random and never reused")
+        let lease = Lease(id: id, ttl: ttl, deadline: now.advanced(by: ttl))
+        leases[id] = lease
+        schedule(.lease(id), at: lease.deadline)
+        var effects: [Effect] = [.leaseGranted(id, ttl: ttl)]
+        rearm(&effects)
+        return effects
+    }
+
+    /// Renews a lease to a full TTL from `now`; every lock it holds stays held.
+    /// - Returns: the new deadline.
+    /// - Throws: `leaseNotFound` when the lease has expired, was revoked or never existed.
+    public mutating func keepAlive(_ id: LeaseID, at now: Instant) throws(LockError) -> (deadline: Instant, effects: [Effect]) {
+        guard var lease = liveLease(id, at: now) else { throw Self.leaseNotFound(id) }
+        lease.deadline = now.advanced(by: lease.ttl)
+        leases[id] = lease
+        schedule(.lease(id), at: lease.deadline)
+        var effects: [Effect] = []
+        rearm(&effects)
+        return (lease.deadline, effects)
+    }
+
+    /// Revokes a lease: its locks are released (cleanly, with no lock-delay) and its waits end.
+    /// - Returns: the grants that were released.
+    /// - Throws: `leaseNotFound`.
+    public mutating func revokeLease(_ id: LeaseID, at now: Instant) throws(LockError) -> (released: [Grant], effects: [Effect]) {
+        guard liveLease(id, at: now) != nil else { throw Self.leaseNotFound(id) }
+        var effects: [Effect] = []
+        let released = endLease(id, reason: .revoked, at: now, &effects)
+        rearm(&effects)
+        return (released, effects)
+    }
+
+    func liveLease(_ id: LeaseID, at now: Instant) -> Lease? {
+        guard let lease = leases[id], now < lease.deadline else { return nil }
+        return lease
+    }
+
+    static func leaseNotFound(_ id: LeaseID) -> LockError {
+        LockError(.leaseNotFound, "lease \(id) does not exist: it expired, was revoked or was never granted")
+    }
+
+    /// Ends a lease: releases its holdings, fails its waits, answers its watches.
+    @discardableResult
+    mutating func endLease(_ id: LeaseID, reason: LeaseEndReason, at now: Instant, _ effects: inout [Effect]) -> [Grant] {
+        guard let lease = leases[id] else { return [] }
+        let releaseReason: ReleaseReason = reason == .expired ? .leaseExpired : .leaseRevoked
+        var released: [Grant] = []
+        for name in lease.held.sorted() {
+            if let grant = removeHolder(of: name, lease: id, reason: releaseReason, at: now, &effects) {
+                released.append(grant)
+            }
+        }
+        let failure = LockError(
+            .leaseLost, "lease \(id) \(reason == .expired ? "expired" : "was revoked") while waiting")
+        for name in lease.waiting.sorted() {
+            removeWaiter(WaiterKey(name: name, lease: id), failure: failure, at: now, &effects)
+        }
+        for watch in (leases[id]?.watches ?? []).sorted() {
+            fire(watch: watch, .lost(releaseReason), &effects)
+        }
+        leases[id] = nil
+        effects.append(.leaseEnded(id, reason))
+        return released
+    }
+}

@@ -1,0 +1,406 @@
+public import LockCore
+public import Logging
+public import Metrics
+public import PalisadeProtocol
+public import ServiceLifecycle
+import UUIDSupport
+
+/// The embedded lock service: an actor around the pure ``LockTable`` that owns the clock, the
+/// single expiry timer, the waiting callers and the files that make state survive restarts.
+///
+/// Each call reads the clock, lets the table catch up with every deadline that is due, makes one
+/// table transition, and performs the effects in order: persist first, then wake callers. The
+/// timer loop runs as a `Service` and stops on graceful shutdown, ending every waiting call.
+public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Duration {
+    /// The service's tunables.
+    public struct Configuration: Sendable {
+        /// Lease TTL bounds, wait bound and lock-delay.
+        public var rules: LockTable<C.Instant>.Configuration
+        /// Tokens reserved by each fsync of the high-water mark.
+        public var tokenReservation: UInt64
+
+        /// Creates a configuration; the defaults are the documented server defaults.
+        public init(rules: LockTable<C.Instant>.Configuration = .init(), tokenReservation: UInt64 = 10_000) {
+            self.rules = rules
+            self.tokenReservation = tokenReservation
+        }
+    }
+
+    struct PendingAcquire {
+        let ticket: UInt64
+        let continuation: CheckedContinuation<Grant, any Error>
+    }
+
+    /// The clock all deadlines are measured on.
+    public nonisolated let clock: C
+    private var table: LockTable<C.Instant>
+    private let persistence: LockPersistence?
+    private let logger: Logger
+    private var metrics: LockServiceMetrics
+    private var acquires: [WaiterKey: PendingAcquire] = [:]
+    private var watches: [WatchID: CheckedContinuation<WatchEvent, any Error>] = [:]
+    private var nextTicket: UInt64 = 0
+    private var timerWakeup: AsyncStream<Void>.Continuation?
+    private var isShutDown = false
+
+    /// Creates the service, restoring leases and holdings from `persistence` when given.
+    ///
+    /// The next fencing token is above every token issued before, also after a crash: the
+    /// high-water mark is read and a fresh range is reserved (one fsync) before any grant.
+    /// - Parameters:
+    ///   - persistence: where state lives; nil keeps everything in memory (tokens restart at 1).
+    /// - Throws: ``LockStorageError`` or a database error when the state cannot be read or the
+    ///   first token range cannot be reserved.
+    public init(
+        clock: C,
+        configuration: Configuration = .init(),
+        persistence: LockPersistence?,
+        logger: Logger = Logger(label: "palisade.locks"),
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) throws {
+        self.clock = clock
+        self.persistence = persistence
+        self.logger = logger
+        let restored = try persistence?.store.load() ?? []
+        let highestRestored = restored.flatMap(\.holdings).map(\.token.rawValue).max() ?? 0
+        let issuedAtMost = max(try persistence?.highWaterMark.read() ?? 0, highestRestored)
+        let reservedThrough = issuedAtMost + configuration.tokenReservation
+        try persistence?.highWaterMark.write(reservedThrough)
+        self.table = LockTable(
+            configuration: configuration.rules,
+            tokens: TokenAllocator(
+                issuedAtMost: issuedAtMost, reservedThrough: reservedThrough,
+                reservationSize: configuration.tokenReservation),
+            restoring: restored.map { .init(id: $0.id, ttl: $0.ttl, holdings: $0.holdings) },
+            at: clock.now)
+        self.metrics = LockServiceMetrics(factory: metricsFactory)
+        metrics.restored(leases: restored.count, holdings: restored.reduce(0) { $0 + $1.holdings.count })
+        if !restored.isEmpty {
+            logger.info(
+                "restored lock state", metadata: ["leases": "\(restored.count)", "first_token": "\(issuedAtMost + 1)"])
+        }
+    }
+
+    /// Runs the expiry timer until graceful shutdown, then ends every waiting call with `shuttingDown`.
+    public func run() async throws {
+        await cancelWhenGracefulShutdown { await self.runTimer() }
+        shutDown()
+    }
+
+    private func runTimer() async {
+        while !Task.isCancelled {
+            let deadline = table.nextDeadline
+            let (wakeup, continuation) = AsyncStream.makeStream(of: Void.self, bufferingPolicy: .bufferingNewest(1))
+            timerWakeup = continuation
+            await withTaskGroup(of: Void.self) { group in
+                if let deadline {
+                    group.addTask { [clock] in try? await clock.sleep(until: deadline, tolerance: nil) }
+                }
+                group.addTask {
+                    for await _ in wakeup { break }
+                }
+                await group.next()
+                group.cancelAll()
+            }
+            timerWakeup = nil
+            _ = advance()
+        }
+    }
+
+    private func shutDown() {
+        isShutDown = true
+        let error = LockError(.shuttingDown, "the lock service is shutting down")
+        for pending in acquires.values { pending.continuation.resume(throwing: error) }
+        for watch in watches.values { watch.resume(throwing: error) }
+        acquires = [:]
+        watches = [:]
+    }
+
+    // MARK: Leases
+
+    public func grantLease(ttl: Duration) throws(LockError) -> LeaseSnapshot {
+        try checkRunning()
+        let now = advance()
+        let id = LeaseID(rawValue: RandomUUID.hex())!
+        perform(try table.grantLease(id, ttl: ttl, at: now))
+        return LeaseSnapshot(id: id, ttl: ttl, remaining: ttl, grants: [])
+    }
+
+    public func keepAlive(_ lease: LeaseID) throws(LockError) -> LeaseSnapshot {
+        try checkRunning()
+        let now = advance()
+        let (_, effects) = try table.keepAlive(lease, at: now)
+        perform(effects)
+        return snapshot(of: lease, at: now)!
+    }
+
+    public func revokeLease(_ lease: LeaseID) throws(LockError) -> [Grant] {
+        try checkRunning()
+        let now = advance()
+        let (released, effects) = try table.revokeLease(lease, at: now)
+        perform(effects)
+        return released
+    }
+
+    public func lease(_ lease: LeaseID) -> LeaseSnapshot? {
+        snapshot(of: lease, at: advance())
+    }
+
+    // MARK: Locks
+
+    public func acquire(_ name: LockName, lease: LeaseID, mode: LockMode, wait: Duration) async throws(LockError) -> GrantSnapshot {
+        try checkRunning()
+        let now = advance()
+        let (outcome, effects) = try table.acquire(name, lease: lease, mode: mode, wait: wait, at: now)
+        perform(effects)
+        switch outcome {
+        case .granted(let grant):
+            return liveGrant(grant, at: now)!
+        case .queued:
+            metrics.waits.increment()
+            let grant = try await awaitGrant(WaiterKey(name: name, lease: lease))
+            metrics.acquireWait.recordNanoseconds(now.duration(to: clock.now).wholeNanoseconds)
+            guard let live = liveGrant(grant, at: advance()) else {
+                throw LockError(.leaseLost, "lease \(lease) expired before its grant of '\(name)' could be answered")
+            }
+            return live
+        }
+    }
+
+    private func awaitGrant(_ key: WaiterKey) async throws(LockError) -> Grant {
+        nextTicket += 1
+        let ticket = nextTicket
+        do {
+            return try await withTaskCancellationHandler {
+                try await withCheckedThrowingContinuation { continuation in
+                    acquires[key] = PendingAcquire(ticket: ticket, continuation: continuation)
+                }
+            } onCancel: {
+                // Cancellation arrives on another thread; hop onto the actor to withdraw the wait.
+                Task { await self.abandonAcquire(key, ticket: ticket) }
+            }
+        } catch let error as LockError {
+            if error.code == .waitTimeout { metrics.waitTimeouts.increment() }
+            throw error
+        } catch {
+            throw LockError(.cancelled, "the acquire of '\(key.name)' was cancelled")
+        }
+    }
+
+    private func abandonAcquire(_ key: WaiterKey, ticket: UInt64) {
+        guard let pending = acquires[key], pending.ticket == ticket else { return }
+        acquires[key] = nil
+        perform(table.cancelWait(key, at: advance()))
+        pending.continuation.resume(throwing: CancellationError())
+    }
+
+    public func release(_ name: LockName, lease: LeaseID, token: FencingToken?) throws(LockError) -> ReleaseOutcome {
+        try checkRunning()
+        let (outcome, effects) = try table.release(name, lease: lease, token: token, at: advance())
+        perform(effects)
+        return outcome
+    }
+
+    public func status(of name: LockName) -> LockSnapshot {
+        let now = advance()
+        let status = table.status(of: name, at: now)
+        return LockSnapshot(
+            name: name,
+            holders: status.holders.map { GrantSnapshot(grant: $0.grant, leaseRemaining: now.duration(to: $0.leaseDeadline)) },
+            waiters: status.waiters,
+            lockDelayRemaining: status.delayedUntil.map { now.duration(to: $0) } ?? .zero)
+    }
+
+    public func validate(_ name: LockName, token: FencingToken) -> GrantSnapshot? {
+        let now = advance()
+        return table.liveHolder(of: name, token: token, at: now).map {
+            GrantSnapshot(grant: $0.grant, leaseRemaining: now.duration(to: $0.leaseDeadline))
+        }
+    }
+
+    public func forceRelease(_ name: LockName) -> [GrantSnapshot] {
+        let now = advance()
+        let before = status(of: name).holders
+        let (released, effects) = table.forceRelease(name, at: now)
+        perform(effects)
+        logger.notice("lock force-released by an operator", metadata: ["lock": "\(name)", "holders": "\(released.count)"])
+        return before.filter { snapshot in released.contains(snapshot.grant) }
+    }
+
+    // MARK: Watches
+
+    /// The number of watch calls waiting for an answer.
+    public var watchCount: Int { watches.count }
+
+    public func watchLease(_ lease: LeaseID, wait: Duration) async throws(LockError) -> WatchResult {
+        try checkRunning()
+        let now = advance()
+        let (outcome, effects) = try table.watchLease(lease, wait: wait, at: now)
+        perform(effects)
+        return try await answer(outcome) { service, now in service.table.lease(lease, at: now)?.deadline }
+    }
+
+    public func watchGrant(_ name: LockName, token: FencingToken, wait: Duration) async throws(LockError) -> WatchResult {
+        try checkRunning()
+        let now = advance()
+        let (outcome, effects) = try table.watchGrant(name, token: token, wait: wait, at: now)
+        perform(effects)
+        return try await answer(outcome) { service, now in service.table.liveHolder(of: name, token: token, at: now)?.leaseDeadline }
+    }
+
+    /// Turns a watch outcome into a result, waiting for the watch to fire when it was registered.
+    private func answer(
+        _ outcome: WatchOutcome, deadline: (isolated LockService, C.Instant) -> C.Instant?
+    ) async throws(LockError) -> WatchResult {
+        let event: WatchEvent
+        switch outcome {
+        case .notHeld:
+            return .lost(nil)
+        case .held:
+            event = .timedOut
+        case .watching(let id):
+            do {
+                event = try await withTaskCancellationHandler {
+                    try await withCheckedThrowingContinuation { continuation in
+                        watches[id] = continuation
+                        metrics.watches.record(watches.count)
+                    }
+                } onCancel: {
+                    Task { await self.abandonWatch(id) }
+                }
+            } catch let error as LockError {
+                throw error
+            } catch {
+                throw LockError(.cancelled, "the watch was cancelled")
+            }
+        }
+        switch event {
+        case .lost(let reason):
+            return .lost(reason)
+        case .timedOut:
+            let now = advance()
+            guard let until = deadline(self, now) else { return .lost(nil) }
+            return .held(leaseRemaining: now.duration(to: until))
+        }
+    }
+
+    private func abandonWatch(_ id: WatchID) {
+        guard let continuation = watches.removeValue(forKey: id) else { return }
+        perform(table.cancelWatch(id))
+        continuation.resume(throwing: CancellationError())
+    }
+
+    // MARK: Steps
+
+    private func checkRunning() throws(LockError) {
+        if isShutDown { throw LockError(.shuttingDown, "the lock service is shutting down") }
+    }
+
+    /// Reads the clock and carries out every deadline that is due.
+    @discardableResult
+    private func advance() -> C.Instant {
+        let now = clock.now
+        perform(table.advance(to: now))
+        return now
+    }
+
+    private func snapshot(of lease: LeaseID, at now: C.Instant) -> LeaseSnapshot? {
+        table.lease(lease, at: now).map {
+            LeaseSnapshot(id: $0.id, ttl: $0.ttl, remaining: now.duration(to: $0.deadline), grants: $0.grants)
+        }
+    }
+
+    private func liveGrant(_ grant: Grant, at now: C.Instant) -> GrantSnapshot? {
+        table.liveHolder(of: grant.name, token: grant.token, at: now).map {
+            GrantSnapshot(grant: $0.grant, leaseRemaining: now.duration(to: $0.leaseDeadline))
+        }
+    }
+
+    /// Performs a transition's effects: persist, then wake callers, then re-arm the timer.
+    private func perform(_ effects: [LockTable<C.Instant>.Effect]) {
+        guard !effects.isEmpty else { return }
+        var changes: [LockStateChange] = []
+        for effect in effects {
+            switch effect {
+            case .reserveTokens(let through):
+                reserveTokens(through: through)
+            case .leaseGranted(let id, let ttl):
+                changes.append(.leaseGranted(id, ttl: ttl))
+            case .leaseEnded(let id, _):
+                changes.append(.leaseEnded(id))
+            case .holderAdded(let grant):
+                changes.append(.holderAdded(grant))
+            case .holderRemoved(let grant, _):
+                changes.append(.holderRemoved(grant))
+            case .waiterGranted, .waiterFailed, .watchFired, .armTimer:
+                break
+            }
+            metrics.record(effect)
+        }
+        save(changes)
+        for effect in effects {
+            switch effect {
+            case .waiterGranted(let key, let grant):
+                acquires.removeValue(forKey: key)?.continuation.resume(returning: grant)
+            case .waiterFailed(let key, let error):
+                acquires.removeValue(forKey: key)?.continuation.resume(throwing: error)
+            case .watchFired(let id, let event):
+                watches.removeValue(forKey: id)?.resume(returning: event)
+            case .armTimer:
+                timerWakeup?.yield()
+            default:
+                break
+            }
+        }
+        metrics.waiters.record(acquires.count)
+        metrics.watches.record(watches.count)
+    }
+
+    private func reserveTokens(through: FencingToken) {
+        guard let persistence else { return table.confirmReservation(through: through) }
+        do {
+            try persistence.highWaterMark.write(through.rawValue)
+            table.confirmReservation(through: through)
+        } catch {
+            table.reservationFailed()
+            logger.error("cannot persist the fencing token high-water mark", metadata: ["error": "\(error)"])
+        }
+    }
+
+    private func save(_ changes: [LockStateChange]) {
+        guard let persistence, !changes.isEmpty else { return }
+        do {
+            try persistence.store.apply(changes)
+        } catch {
+            metrics.persistenceFailures.increment()
+            logger.error("cannot save lock state", metadata: ["error": "\(error)"])
+        }
+    }
+}
+
+/// The files that make lock state survive restarts: the state store and the token high-water mark.
+public struct LockPersistence: Sendable {
+    public var store: any LockStateStore
+    public var highWaterMark: TokenHighWaterMark
+
+    public init(store: any LockStateStore, highWaterMark: TokenHighWaterMark) {
+        self.store = store
+        self.highWaterMark = highWaterMark
+    }
+
+    /// The embedded layout inside a data folder: `locks.sqlite` and `fencing-tokens.hwm`.
+    public static func embedded(in directory: String) throws -> LockPersistence {
+        LockPersistence(
+            store: try SQLiteLockStateStore(path: directory + "/locks.sqlite"),
+            highWaterMark: TokenHighWaterMark(path: directory + "/fencing-tokens.hwm"))
+    }
+}
+
+extension Duration {
+    /// The duration in whole nanoseconds (saturating).
+    var wholeNanoseconds: Int64 {
+        let (seconds, attoseconds) = components
+        let (scaled, overflow) = seconds.multipliedReportingOverflow(by: 1_000_000_000)
+        return overflow ? .max : scaled + attoseconds / 1_000_000_000
+    }
+}

@@ -1,0 +1,32 @@
+public import LockCore
+public import PalisadeProtocol
+
+/// Where the lock service keeps leases and holdings so that a restart never lets a new holder
+/// overlap one from before it. The embedded store is SQLite; a distributed one (etcd) fits the same seam.
+public protocol LockStateStore: Sendable {
+    /// Every lease with its holdings, as last saved.
+    func load() throws -> [PersistedLease]
+    /// Applies the changes of one lock-service step, atomically.
+    func apply(_ changes: [LockStateChange]) throws
+}
+
+/// A lease as saved: its TTL and holdings (deadlines are not saved; a restored lease gets a full TTL).
+public struct PersistedLease: Sendable, Equatable {
+    public var id: LeaseID
+    public var ttl: Duration
+    public var holdings: [Grant]
+
+    public init(id: LeaseID, ttl: Duration, holdings: [Grant]) {
+        self.id = id
+        self.ttl = ttl
+        self.holdings = holdings
+    }
+}
+
+/// One change to the saved lock state.
+public enum LockStateChange: Sendable, Equatable {
+    case leaseGranted(LeaseID, ttl: Duration)
+    case leaseEnded(LeaseID)
+    case holderAdded(Grant)
+    case holderRemoved(Grant)
+}

@@ -1,0 +1,91 @@
+import GRDB
+import PalisadeProtocol
+import LockCore
+
+/// The embedded lock state store: one SQLite database in WAL mode.
+///
+/// Commits use `synchronous = NORMAL`: a step is never fsynced on its own, yet every committed step
+/// survives a crash of the server process (kill -9). A power loss may lose the last steps before
+/// the next checkpoint; fencing tokens do not depend on this store (see ``TokenHighWaterMark``).
+public final class SQLiteLockStateStore: LockStateStore {
+    private let database: DatabaseQueue
+
+    /// Opens (creating when needed) the database at `path`.
+    public init(path: String) throws {
+        var configuration = Configuration()
+        configuration.journalMode = .wal
+        configuration.prepareDatabase { db in
+            try db.execute(sql: "PRAGMA synchronous = NORMAL")
+        }
+        database = try DatabaseQueue(path: path, configuration: configuration)
+        try database.write { db in
+            try db.execute(
+                sql: """
+                    CREATE TABLE IF NOT EXISTS lease (
+                        id TEXT PRIMARY KEY NOT NULL,
+                        ttl_ms INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE IF NOT EXISTS holding (
+                        name TEXT NOT NULL,
+                        lease_id TEXT NOT NULL REFERENCES lease(id) ON DELETE CASCADE,
+                        token INTEGER NOT NULL,
+                        mode TEXT NOT NULL,
+                        PRIMARY KEY (name, lease_id)
+                    ) WITHOUT ROWID;
+                    """)
+        }
+    }
+
+    public func load() throws -> [PersistedLease] {
+        try database.read { db in
+            var leases: [LeaseID: PersistedLease] = [:]
+            for row in try Row.fetchAll(db, sql: "SELECT id, ttl_ms FROM lease") {
+                guard let id = LeaseID(rawValue: row["id"]) else { continue }
+                leases[id] = PersistedLease(id: id, ttl: .milliseconds(row["ttl_ms"] as Int64), holdings: [])
+            }
+            for row in try Row.fetchAll(db, sql: "SELECT name, lease_id, token, mode FROM holding ORDER BY token") {
+                guard let id = LeaseID(rawValue: row["lease_id"]), let name = LockName(rawValue: row["name"]),
+                    let mode = LockMode(rawValue: row["mode"])
+                else { continue }
+                let token = FencingToken(UInt64(bitPattern: row["token"] as Int64))
+                leases[id]?.holdings.append(Grant(name: name, lease: id, token: token, mode: mode))
+            }
+            return leases.values.sorted { $0.id < $1.id }
+        }
+    }
+
+    public func apply(_ changes: [LockStateChange]) throws {
+        try database.write { db in
+            for change in changes {
+                switch change {
+                case .leaseGranted(let id, let ttl):
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO lease (id, ttl_ms) VALUES (?, ?)",
+                        arguments: [id.rawValue, ttl.wholeMilliseconds])
+                case .leaseEnded(let id):
+                    try db.execute(sql: "DELETE FROM holding WHERE lease_id = ?", arguments: [id.rawValue])
+                    try db.execute(sql: "DELETE FROM lease WHERE id = ?", arguments: [id.rawValue])
+                case .holderAdded(let grant):
+                    try db.execute(
+                        sql: "INSERT OR REPLACE INTO holding (name, lease_id, token, mode) VALUES (?, ?, ?, ?)",
+                        arguments: [
+                            grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue),
+                            grant.mode.rawValue,
+                        ])
+                case .holderRemoved(let grant):
+                    try db.execute(
+                        sql: "DELETE FROM holding WHERE name = ? AND lease_id = ? AND token = ?",
+                        arguments: [grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue)])
+                }
+            }
+        }
+    }
+}
+
+extension Duration {
+    /// The duration in whole milliseconds, rounded down.
+    public var wholeMilliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,137 @@
+public import Crypto
+public import Foundation
+
+/// AWS Signature Version 4: the canonical forms and the key derivation, with no I/O.
+///
+/// The canonical URI is the request path exactly as sent (already percent-encoded), as S3 uses it;
+/// Palisade's own paths contain nothing that needs encoding, so signers for other AWS services
+/// (which encode the path twice) produce the same string.
+public enum SigV4 {
+    /// The only algorithm accepted.
+    public static let algorithm = "AWS4-HMAC-SHA256"
+    /// The payload hash that marks an unsigned body.
+    public static let unsignedPayload = "UNSIGNED-PAYLOAD"
+    /// SHA-256 of the empty string.
+    public static let emptyPayloadHash = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+
+    /// The canonical request that is hashed into the string to sign.
+    /// - Parameters:
+    ///   - path: the path as sent, percent-encoded; empty means `/`.
+    ///   - query: the raw query string without `?`.
+    ///   - headers: every request header (names in any case; repeated names allowed).
+    ///   - signedHeaders: the lowercase names to include, in `SignedHeaders` order.
+    ///   - payloadHash: hex SHA-256 of the body, or a marker such as `UNSIGNED-PAYLOAD`.
+    public static func canonicalRequest(
+        method: String, path: String, query: String, headers: [(name: String, value: String)],
+        signedHeaders: [String], payloadHash: String
+    ) -> String {
+        var lines = [method, path.isEmpty ? "/" : path, canonicalQuery(query)]
+        for name in signedHeaders {
+            let values = headers.filter { $0.name.lowercased() == name }.map { collapseSpaces($0.value) }
+            lines.append("\(name):\(values.joined(separator: ","))")
+        }
+        lines.append("")
+        lines.append(signedHeaders.joined(separator: ";"))
+        lines.append(payloadHash)
+        return lines.joined(separator: "\n")
+    }
+
+    /// The query with each name and value percent-decoded, re-encoded the AWS way and sorted.
+    public static func canonicalQuery(_ raw: String) -> String {
+        guard !raw.isEmpty else { return "" }
+        let pairs = raw.split(separator: "&", omittingEmptySubsequences: true).map { item -> (String, String) in
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = uriEncode(percentDecode(String(parts[0])))
+            let value = parts.count > 1 ? uriEncode(percentDecode(String(parts[1]))) : ""
+            return (name, value)
+        }
+        return pairs.sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+    }
+
+    /// The string to sign: algorithm, timestamp, scope and the hash of the canonical request.
+    public static func stringToSign(canonicalRequest: String, timestamp: String, scope: String) -> String {
+        [algorithm, timestamp, scope, hexSHA256(Data(canonicalRequest.utf8))].joined(separator: "\n")
+    }
+
+    /// The key derived from the secret for one day, region and service.
+    public static func signingKey(secret: String, date: String, region: String, service: String) -> SymmetricKey {
+        var key = SymmetricKey(data: Data("AWS4\(secret)".utf8))
+        for part in [date, region, service, "aws4_request"] {
+            key = SymmetricKey(data: Data(HMAC<SHA256>.authenticationCode(for: Data(part.utf8), using: key)))
+        }
+        return key
+    }
+
+    /// The hex HMAC-SHA256 signature of `stringToSign`.
+    public static func signature(stringToSign: String, key: SymmetricKey) -> String {
+        hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
+    }
+
+    /// Lowercase hex SHA-256 of `data`.
+    public static func hexSHA256(_ data: some DataProtocol) -> String {
+        hex(SHA256.hash(data: data))
+    }
+
+    /// Percent-encodes everything but the unreserved characters `A–Z a–z 0–9 - _ . ~`
+    /// (and `/` when `keepSlash`), with uppercase hex digits.
+    public static func uriEncode(_ text: String, keepSlash: Bool = false) -> String {
+        var result = ""
+        result.reserveCapacity(text.utf8.count)
+        for byte in text.utf8 {
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
+                UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
+                UInt8(ascii: "~"):
+                result.unicodeScalars.append(Unicode.Scalar(byte))
+            case UInt8(ascii: "/") where keepSlash:
+                result.append("/")
+            default:
+                result += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0x0f, radix: 16, uppercase: true)
+            }
+        }
+        return result
+    }
+
+    /// Decodes `%XX` escapes (a `+` stays a `+`); malformed escapes are kept as they are.
+    public static func percentDecode(_ text: String) -> String {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+        var bytes: [UInt8] = []
+        var iterator = Array(text.utf8)[...]
+        while let byte = iterator.popFirst() {
+            if byte == UInt8(ascii: "%"), iterator.count >= 2,
+                let value = UInt8(String(decoding: iterator.prefix(2), as: UTF8.self), radix: 16)
+            {
+                bytes.append(value)
+                iterator = iterator.dropFirst(2)
+            } else {
+                bytes.append(byte)
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    static func collapseSpaces(_ value: String) -> String {
+        var result = ""
+        var pendingSpace = false
+        for character in value.trimmingCharacters(in: .whitespaces) {
+            if character == " " || character == "\t" {
+                pendingSpace = true
+            } else {
+                if pendingSpace { result.append(" ") }
+                pendingSpace = false
+                result.append(character)
+            }
+        }
+        return result
+    }
+
+    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+        let digits = Array("0123456789abcdef".utf8)
+        var text = [UInt8]()
+        for byte in bytes {
+            text.append(digits[Int(byte >> 4)])
+            text.append(digits[Int(byte & 0x0f)])
+        }
+        return String(decoding: text, as: UTF8.self)
+    }
+}

@@ -1,0 +1,44 @@
+public import Foundation
+
+/// Signs requests with AWS Signature V4 in the `Authorization` header.
+public struct SigV4Signer: Sendable {
+    public var credentials: SigV4Credentials
+    public var region: String
+    public var service: String
+
+    /// A signer for one access key, region and service (`s3` for the gateway and the lock API).
+    public init(credentials: SigV4Credentials, region: String = "us-east-1", service: String = "s3") {
+        self.credentials = credentials
+        self.region = region
+        self.service = service
+    }
+
+    /// The headers to add to a request so that it is signed: `x-amz-date`, `x-amz-content-sha256`
+    /// and `authorization`. Every header in `headers` (which must include `host`) is signed.
+    /// - Parameters:
+    ///   - path: the path as it will be sent, percent-encoded.
+    ///   - query: the raw query string without `?`.
+    ///   - payloadHash: hex SHA-256 of the body, or ``SigV4/unsignedPayload``.
+    public func signatureHeaders(
+        method: String, path: String, query: String, headers: [(name: String, value: String)],
+        payloadHash: String, date: Date = Date()
+    ) -> [(name: String, value: String)] {
+        let amzDate = AmzDate(date)
+        let added: [(name: String, value: String)] = [
+            ("x-amz-date", amzDate.timestamp), ("x-amz-content-sha256", payloadHash),
+        ]
+        let all = headers.map { (name: $0.name.lowercased(), value: $0.value) } + added
+        let signedHeaders = Array(Set(all.map(\.name))).sorted()
+        let canonical = SigV4.canonicalRequest(
+            method: method, path: path, query: query, headers: all, signedHeaders: signedHeaders,
+            payloadHash: payloadHash)
+        let scope = "\(amzDate.day)/\(region)/\(service)/aws4_request"
+        let key = SigV4.signingKey(secret: credentials.secretAccessKey, date: amzDate.day, region: region, service: service)
+        let signature = SigV4.signature(
+            stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: amzDate.timestamp, scope: scope),
+            key: key)
+        let authorization =
+            "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders.joined(separator: ";")), Signature=\(signature)"
+        return added + [("authorization", authorization)]
+    }
+}

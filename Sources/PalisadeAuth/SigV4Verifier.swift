@@ -1,0 +1,113 @@
+import Crypto
+public import Foundation
+
+/// Checks AWS Signature V4 `Authorization` headers against the server's credentials.
+public struct SigV4Verifier: Sendable {
+    /// What a verified signature tells about the request.
+    public struct Verified: Sendable, Equatable {
+        public var accessKeyID: String
+        /// The `x-amz-content-sha256` header, when sent.
+        public var claimedPayloadHash: String?
+    }
+
+    private let secrets: [String: String]
+    /// How far the request's time may be from the server's: 15 minutes, as S3.
+    public var maximumSkew: TimeInterval = 15 * 60
+
+    /// A verifier that accepts these credentials.
+    public init(credentials: [SigV4Credentials]) {
+        secrets = Dictionary(credentials.map { ($0.accessKeyID, $0.secretAccessKey) }, uniquingKeysWith: { first, _ in first })
+    }
+
+    /// Verifies a header-signed request.
+    /// - Parameters:
+    ///   - path: the path as received, percent-encoded.
+    ///   - query: the raw query string without `?`.
+    ///   - bodyHash: hex SHA-256 of the body, when the caller has the whole body. When the request
+    ///     also sends `x-amz-content-sha256`, the two must agree.
+    ///   - now: the server's time.
+    /// - Throws: ``SigV4Error``.
+    public func verify(
+        method: String, path: String, query: String, headers: [(name: String, value: String)], bodyHash: String?,
+        now: Date
+    ) throws(SigV4Error) -> Verified {
+        func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name }?.value }
+        guard let authorization = header("authorization") else {
+            throw SigV4Error(.missingAuthentication, "the request is not signed: send an AWS Signature V4 Authorization header")
+        }
+        let parsed = try AuthorizationHeader(authorization)
+        guard let secret = secrets[parsed.accessKeyID] else {
+            throw SigV4Error(.invalidAccessKeyID, "the access key '\(parsed.accessKeyID)' does not exist")
+        }
+        guard let dateText = header("x-amz-date"), let date = AmzDate(dateText) else {
+            throw SigV4Error(.authorizationHeaderMalformed, "x-amz-date is missing or not of the form 20260131T235959Z")
+        }
+        guard date.day == parsed.day else {
+            throw SigV4Error(.authorizationHeaderMalformed, "the credential scope's date \(parsed.day) is not the date of x-amz-date")
+        }
+        guard abs(date.date.timeIntervalSince(now)) <= maximumSkew else {
+            throw SigV4Error(.requestTimeTooSkewed, "the request time \(dateText) is more than 15 minutes from the server's time")
+        }
+        guard parsed.signedHeaders.contains("host") else {
+            throw SigV4Error(.authorizationHeaderMalformed, "SignedHeaders must include host")
+        }
+        let claimed = header("x-amz-content-sha256")
+        if let claimed, let bodyHash, claimed != SigV4.unsignedPayload, claimed != bodyHash {
+            throw SigV4Error(.contentSHA256Mismatch, "the body does not hash to x-amz-content-sha256")
+        }
+        guard let payloadHash = claimed ?? bodyHash else {
+            throw SigV4Error(.authorizationHeaderMalformed, "x-amz-content-sha256 is required")
+        }
+        let canonical = SigV4.canonicalRequest(
+            method: method, path: path, query: query, headers: headers, signedHeaders: parsed.signedHeaders,
+            payloadHash: payloadHash)
+        let key = SigV4.signingKey(secret: secret, date: parsed.day, region: parsed.region, service: parsed.service)
+        let expected = SigV4.signature(
+            stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: dateText, scope: parsed.scope),
+            key: key)
+        guard constantTimeEqual(expected, parsed.signature) else {
+            throw SigV4Error(.signatureDoesNotMatch, "the request signature does not match: check the secret key and the signing method")
+        }
+        return Verified(accessKeyID: parsed.accessKeyID, claimedPayloadHash: claimed)
+    }
+
+    private func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+        let a = Array(lhs.utf8)
+        let b = Array(rhs.utf8)
+        guard a.count == b.count else { return false }
+        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+    }
+}
+
+/// `AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=…`
+struct AuthorizationHeader {
+    let accessKeyID: String
+    let day: String
+    let region: String
+    let service: String
+    let signedHeaders: [String]
+    let signature: String
+
+    var scope: String { "\(day)/\(region)/\(service)/aws4_request" }
+
+    init(_ header: String) throws(SigV4Error) {
+        let malformed = SigV4Error(.authorizationHeaderMalformed, "the Authorization header is not an AWS4-HMAC-SHA256 signature")
+        guard header.hasPrefix(SigV4.algorithm + " ") else { throw malformed }
+        var fields: [String: String] = [:]
+        for part in header.dropFirst(SigV4.algorithm.count + 1).split(separator: ",") {
+            let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
+            guard pair.count == 2 else { throw malformed }
+            fields[String(pair[0])] = String(pair[1])
+        }
+        guard let credential = fields["Credential"]?.split(separator: "/", omittingEmptySubsequences: false),
+            credential.count == 5, credential[4] == "aws4_request",
+            let signedHeaders = fields["SignedHeaders"], let signature = fields["Signature"], !signature.isEmpty
+        else { throw malformed }
+        accessKeyID = String(credential[0])
+        day = String(credential[1])
+        region = String(credential[2])
+        service = String(credential[3])
+        self.signedHeaders = signedHeaders.split(separator: ";").map { $0.lowercased() }
+        self.signature = signature
+    }
+}

@@ -1,0 +1,111 @@
+import ArgumentParser
+import Foundation
+import LockCore
+import LockEngine
+import Logging
+import Metrics
+import PalisadeAuth
+import PalisadeHTTP
+import Prometheus
+import ServiceLifecycle
+import UUIDSupport
+
+/// `palisade serve`: runs the lock service and the gateway on one listener.
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve", abstract: "Run the Palisade server on its embedded store.")
+
+    @Option(help: "Folder for all state (created when missing).")
+    var dataDir = "./palisade-data"
+
+    @Option(help: "Address to listen on.")
+    var host = "127.0.0.1"
+
+    @Option(help: "Port to listen on (0 picks a free one).")
+    var port = 9000
+
+    @Option(help: "Access key; with no keys, random ones are generated on first start and kept in the data folder.")
+    var accessKey: String?
+
+    @Option(help: "Secret key (goes with --access-key).")
+    var secretKey: String?
+
+    @Option(help: "Lock-delay after an unclean release (lease expiry, force-release); 0 turns it off.")
+    var lockDelay = DurationArgument(.seconds(1))
+
+    @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
+    var logLevel: String = "info"
+
+    func validate() throws {
+        if (accessKey == nil) != (secretKey == nil) {
+            throw ValidationError("--access-key and --secret-key go together")
+        }
+        if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown log level '\(logLevel)'") }
+    }
+
+    func run() async throws {
+        try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        let level = Logger.Level(rawValue: logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let registry = PrometheusCollectorRegistry()
+        let factory = PrometheusMetricsFactory(registry: registry)
+        MetricsSystem.bootstrap(factory)
+        let logger = Logger(label: "palisade")
+
+        let credentials = try resolveCredentials()
+        let locks = try LockService(
+            clock: ContinuousClock(),
+            configuration: .init(rules: .init(lockDelay: lockDelay.duration)),
+            persistence: try .embedded(in: dataDir), logger: Logger(label: "palisade.locks"), metricsFactory: factory)
+        let app = buildApplication(
+            configuration: ServerConfiguration(host: host, port: port, credentials: [credentials]),
+            locks: locks, registry: registry, metricsFactory: factory, logger: logger,
+            onServerRunning: { [host] port in
+                announce("palisade \(palisadeVersion) listening on http://\(host):\(port) (data in \(dataDir))")
+            })
+        let group = ServiceGroup(
+            configuration: .init(services: [app, locks], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+    }
+
+    /// The keys from the flags, or those kept in the data folder, or new random ones (then kept).
+    func resolveCredentials() throws -> SigV4Credentials {
+        if let accessKey, let secretKey { return SigV4Credentials(accessKeyID: accessKey, secretAccessKey: secretKey) }
+        let path = dataDir + "/credentials.json"
+        if let data = FileManager.default.contents(atPath: path) {
+            let stored = try JSONDecoder().decode(StoredCredentials.self, from: data)
+            announce("Using the credentials kept in \(path) (access key \(stored.accessKey)).")
+            return SigV4Credentials(accessKeyID: stored.accessKey, secretAccessKey: stored.secretKey)
+        }
+        let generated = StoredCredentials(
+            accessKey: "PK" + String(RandomUUID.hex().prefix(18)).uppercased(), secretKey: RandomUUID.hex() + RandomUUID.hex())
+        let data = try JSONEncoder().encode(generated)
+        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+            throw ValidationError("cannot write \(path)")
+        }
+        announce(
+            """
+            Generated credentials (kept in \(path)):
+              export PALISADE_ACCESS_KEY=\(generated.accessKey)
+              export PALISADE_SECRET_KEY=\(generated.secretKey)
+            """)
+        return SigV4Credentials(accessKeyID: generated.accessKey, secretAccessKey: generated.secretKey)
+    }
+}
+
+/// `credentials.json` in the data folder.
+struct StoredCredentials: Codable {
+    var accessKey: String
+    var secretKey: String
+
+    enum CodingKeys: String, CodingKey { case accessKey = "access_key", secretKey = "secret_key" }
+}
+
+/// Writes a line to standard output at once (unbuffered), so a pipe or log file sees it immediately.
+func announce(_ text: String) {
+    FileHandle.standardOutput.write(Data((text + "\n").utf8))
+}

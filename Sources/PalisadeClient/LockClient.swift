@@ -1,0 +1,225 @@
+public import AsyncHTTPClient
+import Foundation
+import NIOCore
+import NIOHTTP1
+public import PalisadeAuth
+public import PalisadeProtocol
+
+/// A client of Palisade's lock API (`Protocol/lock-api.md`).
+///
+/// Every call is signed with AWS Signature V4. Calls are retried with exponential backoff when the
+/// connection fails; every lock API call is safe to retry (a retried acquire by the same lease gets
+/// the same grant back, a retried release answers "already released"), so a retry never acquires twice.
+public struct LockClient: Sendable {
+    /// Where the server is and how to sign.
+    public struct Configuration: Sendable {
+        /// The server's base URL, such as `http://127.0.0.1:9000`.
+        public var endpoint: String
+        public var credentials: SigV4Credentials
+        public var region: String
+        /// Attempts per call when the connection fails (1: no retry).
+        public var maximumAttempts: Int
+        /// The first backoff; it doubles on each retry.
+        public var initialBackoff: Duration
+
+        public init(
+            endpoint: String, credentials: SigV4Credentials, region: String = "us-east-1", maximumAttempts: Int = 4,
+            initialBackoff: Duration = .milliseconds(50)
+        ) {
+            self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+            self.credentials = credentials
+            self.region = region
+            self.maximumAttempts = max(1, maximumAttempts)
+            self.initialBackoff = initialBackoff
+        }
+
+        /// Reads `PALISADE_ENDPOINT` (default `http://127.0.0.1:9000`), `PALISADE_ACCESS_KEY` and
+        /// `PALISADE_SECRET_KEY` from `environment`.
+        public static func fromEnvironment(_ environment: [String: String]) -> Configuration {
+            Configuration(
+                endpoint: environment["PALISADE_ENDPOINT"] ?? "http://127.0.0.1:9000",
+                credentials: SigV4Credentials(
+                    accessKeyID: environment["PALISADE_ACCESS_KEY"] ?? "",
+                    secretAccessKey: environment["PALISADE_SECRET_KEY"] ?? ""))
+        }
+    }
+
+    public let configuration: Configuration
+    let httpClient: HTTPClient
+    let signer: SigV4Signer
+
+    /// A client using `httpClient` (by default the process-wide shared one).
+    public init(configuration: Configuration, httpClient: HTTPClient = .shared) {
+        self.configuration = configuration
+        self.httpClient = httpClient
+        self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "s3")
+    }
+
+    // MARK: Leases
+
+    /// Grants a lease. Prefer ``withLease(ttl:_:)`` or ``withLock(_:ttl:wait:mode:_:)``, which keep it alive.
+    public func grantLease(ttl: Duration) async throws(LockClientError) -> LeaseResponse {
+        try await call("POST", "/leases", body: GrantLeaseRequest(ttlMilliseconds: ttl.milliseconds))
+    }
+
+    /// Renews a lease to its full TTL.
+    public func keepAlive(_ lease: LeaseID) async throws(LockClientError) -> LeaseResponse {
+        try await call("POST", "/leases/\(lease)/keepalive")
+    }
+
+    /// Revokes a lease, releasing every lock it holds.
+    public func revokeLease(_ lease: LeaseID) async throws(LockClientError) -> RevokeLeaseResponse {
+        try await call("DELETE", "/leases/\(lease)")
+    }
+
+    /// Inspects a lease.
+    public func lease(_ lease: LeaseID) async throws(LockClientError) -> LeaseResponse {
+        try await call("GET", "/leases/\(lease)")
+    }
+
+    /// Waits up to `wait` for a lease to end.
+    public func watchLease(_ lease: LeaseID, wait: Duration) async throws(LockClientError) -> WatchResponse {
+        try await call("POST", "/leases/\(lease)/watch", body: WatchRequest(waitMilliseconds: wait.milliseconds), wait: wait)
+    }
+
+    // MARK: Locks
+
+    /// Acquires `name` under `lease`, waiting up to `wait` in the lock's FIFO queue.
+    /// - Throws: `LockHeld` (when `wait` is zero), `WaitTimeout`, `LeaseNotFound`, `LeaseLost`, …
+    public func acquire(_ name: LockName, lease: LeaseID, mode: LockMode = .exclusive, wait: Duration) async throws(LockClientError)
+        -> GrantResponse
+    {
+        try await call(
+            "POST", "/locks/acquire",
+            body: AcquireRequest(name: name, leaseID: lease, mode: mode, waitMilliseconds: wait.milliseconds), wait: wait)
+    }
+
+    /// Acquires `name` if it is free right now; nil when it is held.
+    public func tryAcquire(_ name: LockName, lease: LeaseID, mode: LockMode = .exclusive) async throws(LockClientError) -> GrantResponse? {
+        do {
+            return try await acquire(name, lease: lease, mode: mode, wait: .zero)
+        } catch where error.code == LockAPIErrorCode.lockHeld {
+            return nil
+        }
+    }
+
+    /// Releases a grant (with its token), or gives up the lease's wait or holding (without one).
+    public func release(_ name: LockName, lease: LeaseID, token: FencingToken?) async throws(LockClientError) -> ReleaseResponse {
+        try await call("POST", "/locks/release", body: ReleaseRequest(name: name, leaseID: lease, token: token))
+    }
+
+    /// Who holds `name` and who waits for it.
+    public func status(_ name: LockName) async throws(LockClientError) -> LockStatusResponse {
+        try await call("GET", "/locks", query: "name=" + SigV4.uriEncode(name.rawValue))
+    }
+
+    /// Whether `token` is the live holder of `name` right now (Chubby's CheckSequencer).
+    public func validate(_ name: LockName, token: FencingToken) async throws(LockClientError) -> ValidateResponse {
+        try await call("POST", "/locks/validate", body: ValidateRequest(name: name, token: token))
+    }
+
+    /// Waits up to `wait` for the grant `token` of `name` to be released or lost.
+    public func watchLock(_ name: LockName, token: FencingToken, wait: Duration) async throws(LockClientError) -> WatchResponse {
+        try await call(
+            "POST", "/locks/watch", body: WatchRequest(name: name, token: token, waitMilliseconds: wait.milliseconds), wait: wait)
+    }
+
+    /// An operator's action: frees `name` from all its holders (an unclean release; the lock-delay follows).
+    public func forceRelease(_ name: LockName) async throws(LockClientError) -> ForceReleaseResponse {
+        try await call("POST", "/admin/locks/force-release", body: ForceReleaseRequest(name: name))
+    }
+
+    // MARK: Transport
+
+    private struct NoBody: Encodable {}
+
+    func call<Response: Decodable>(
+        _ method: String, _ path: String, query: String = "", wait: Duration = .zero
+    ) async throws(LockClientError) -> Response {
+        try await call(method, path, query: query, bodyData: Data(), wait: wait)
+    }
+
+    func call<Response: Decodable>(
+        _ method: String, _ path: String, query: String = "", body: some Encodable, wait: Duration = .zero
+    ) async throws(LockClientError) -> Response {
+        let data: Data
+        do { data = try JSONEncoder().encode(body) } catch {
+            throw LockClientError(code: LockClientError.invalidResponseCode, message: "cannot encode the request: \(error)")
+        }
+        return try await call(method, path, query: query, bodyData: data, wait: wait)
+    }
+
+    private func call<Response: Decodable>(
+        _ method: String, _ path: String, query: String, bodyData: Data, wait: Duration
+    ) async throws(LockClientError) -> Response {
+        let fullPath = PalisadePaths.v1 + path
+        var backoff = configuration.initialBackoff
+        var attempt = 1
+        while true {
+            do {
+                let (status, headers, body) = try await send(method, fullPath, query: query, body: bodyData, wait: wait)
+                return try decodeAnswer(status: status, headers: headers, body: body)
+            } catch let error as LockClientError {
+                throw error
+            } catch {
+                guard attempt < configuration.maximumAttempts, !Task.isCancelled else {
+                    throw LockClientError(
+                        code: LockClientError.connectionFailedCode,
+                        message: "\(method) \(fullPath) failed after \(attempt) attempt(s): \(error)")
+                }
+                try? await Task.sleep(for: backoff)
+                backoff *= 2
+                attempt += 1
+            }
+        }
+    }
+
+    private func send(_ method: String, _ path: String, query: String, body: Data, wait: Duration) async throws
+        -> (HTTPResponseStatus, HTTPHeaders, ByteBuffer)
+    {
+        var request = HTTPClientRequest(url: configuration.endpoint + path + (query.isEmpty ? "" : "?" + query))
+        request.method = HTTPMethod(rawValue: method)
+        var headers: [(name: String, value: String)] = [("host", Self.authority(of: configuration.endpoint))]
+        if !body.isEmpty { headers.append(("content-type", "application/json")) }
+        headers += signer.signatureHeaders(
+            method: method, path: path, query: query, headers: headers, payloadHash: SigV4.hexSHA256(body))
+        for header in headers { request.headers.add(name: header.name, value: header.value) }
+        if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
+        let response = try await httpClient.execute(request, timeout: .milliseconds(wait.milliseconds + 30_000))
+        let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+        return (response.status, response.headers, bytes)
+    }
+
+    private func decodeAnswer<Response: Decodable>(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer) throws(LockClientError)
+        -> Response
+    {
+        let data = Data(body.readableBytesView)
+        guard (200..<300).contains(status.code) else {
+            if let error = try? JSONDecoder().decode(LockAPIErrorBody.self, from: data) {
+                throw LockClientError(code: error.code, message: error.message, status: Int(status.code), requestID: error.requestID)
+            }
+            throw LockClientError(
+                code: LockClientError.invalidResponseCode, message: "HTTP \(status.code) without a lock API error body",
+                status: Int(status.code), requestID: headers.first(name: PalisadeHeaders.requestID))
+        }
+        do {
+            return try JSONDecoder().decode(Response.self, from: data)
+        } catch {
+            throw LockClientError(code: LockClientError.invalidResponseCode, message: "cannot decode the answer: \(error)")
+        }
+    }
+
+    /// `host:port` of an `http://host:port/...` URL.
+    static func authority(of endpoint: String) -> String {
+        let withoutScheme = endpoint.split(separator: "://", maxSplits: 1).last.map(String.init) ?? endpoint
+        return String(withoutScheme.prefix { $0 != "/" })
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, rounded down.
+    var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+}

@@ -1,0 +1,73 @@
+import Foundation
+public import Hummingbird
+public import LockEngine
+public import Logging
+public import Metrics
+public import PalisadeAuth
+import PalisadeProtocol
+public import Prometheus
+
+/// Everything the HTTP server needs that does not come from the lock engine.
+public struct ServerConfiguration: Sendable {
+    /// Address to listen on; port 0 picks a free port.
+    public var host: String
+    public var port: Int
+    /// The credentials that may sign requests.
+    public var credentials: [SigV4Credentials]
+
+    public init(host: String = "127.0.0.1", port: Int = 9000, credentials: [SigV4Credentials]) {
+        self.host = host
+        self.port = port
+        self.credentials = credentials
+    }
+}
+
+/// The version reported by `/_palisade/health` and `palisade --version`.
+public let palisadeVersion = "0.1.0"
+
+/// Builds the Palisade HTTP application: the lock API, health and metrics on one listener.
+///
+/// The lock service is not run by the application: run both in one `ServiceGroup`, the application
+/// first, so that on shutdown the lock service ends waiting acquires before the server drains.
+/// - Parameters:
+///   - onServerRunning: called with the bound port once the server listens.
+public func buildApplication(
+    configuration: ServerConfiguration,
+    locks: any LockBackend,
+    registry: PrometheusCollectorRegistry,
+    metricsFactory: any MetricsFactory,
+    logger: Logger,
+    onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
+) -> some ApplicationProtocol {
+    let router = buildRouter(
+        locks: locks, verifier: SigV4Verifier(credentials: configuration.credentials), registry: registry,
+        metricsFactory: metricsFactory)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "palisade"),
+        onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
+        logger: logger)
+}
+
+/// Builds the router: `/_palisade/health` and `/_palisade/metrics` open, `/_palisade/v1/…` signed.
+public func buildRouter(
+    locks: any LockBackend, verifier: SigV4Verifier, registry: PrometheusCollectorRegistry,
+    metricsFactory: any MetricsFactory
+) -> Router<PalisadeRequestContext> {
+    let router = Router(context: PalisadeRequestContext.self)
+    router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
+    router.add(middleware: ErrorMiddleware())
+    router.get("_palisade/health") { _, _ in
+        let body = try JSONEncoder().encode(HealthResponse(status: "ok", version: palisadeVersion))
+        return Response(
+            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+    }
+    router.get("_palisade/metrics") { _, _ in
+        Response(
+            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+    }
+    let api = router.group("_palisade/v1").add(middleware: SigV4AuthMiddleware(verifier: verifier))
+    LockRoutes(locks: locks).register(on: api)
+    return router
+}

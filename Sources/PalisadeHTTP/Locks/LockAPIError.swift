@@ -1,0 +1,88 @@
+import Foundation
+public import HTTPTypes
+import Hummingbird
+import LockCore
+import PalisadeAuth
+import PalisadeProtocol
+
+/// A lock API error: an HTTP status and a `{code, message, request_id}` JSON body.
+///
+/// Every failure of a `/_palisade/` request becomes one of these in exactly one place,
+/// ``ErrorMiddleware``; the initializers below say which code each failure gets.
+public struct LockAPIError: Error, Sendable, Equatable {
+    public var status: HTTPResponse.Status
+    /// One of ``LockAPIErrorCode``.
+    public var code: String
+    public var message: String
+
+    public init(_ status: HTTPResponse.Status, _ code: String, _ message: String) {
+        self.status = status
+        self.code = code
+        self.message = message
+    }
+
+    /// The wire form of a lock service refusal.
+    public init(_ error: LockError) {
+        switch error.code {
+        case .leaseNotFound: self.init(.notFound, LockAPIErrorCode.leaseNotFound, error.message)
+        case .notHolder: self.init(.conflict, LockAPIErrorCode.notHolder, error.message)
+        case .lockHeld: self.init(.conflict, LockAPIErrorCode.lockHeld, error.message)
+        case .waitTimeout: self.init(.requestTimeout, LockAPIErrorCode.waitTimeout, error.message)
+        case .modeConflict: self.init(.conflict, LockAPIErrorCode.modeConflict, error.message)
+        case .superseded: self.init(.conflict, LockAPIErrorCode.acquireSuperseded, error.message)
+        case .leaseLost: self.init(.conflict, LockAPIErrorCode.leaseLost, error.message)
+        case .cancelled: self.init(.conflict, LockAPIErrorCode.acquireCancelled, error.message)
+        case .invalidTTL: self.init(.badRequest, LockAPIErrorCode.invalidTTL, error.message)
+        case .invalidWait: self.init(.badRequest, LockAPIErrorCode.invalidArgument, error.message)
+        case .tokensUnavailable, .shuttingDown: self.init(.serviceUnavailable, LockAPIErrorCode.serviceUnavailable, error.message)
+        default: self.init(.internalServerError, LockAPIErrorCode.internalError, error.message)
+        }
+    }
+
+    /// The wire form of an authentication failure.
+    public init(_ error: SigV4Error) {
+        let status: HTTPResponse.Status =
+            switch error.code {
+            case .missingAuthentication: .unauthorized
+            case .authorizationHeaderMalformed, .contentSHA256Mismatch: .badRequest
+            case .invalidAccessKeyID, .signatureDoesNotMatch, .requestTimeTooSkewed: .forbidden
+            }
+        self.init(status, error.code.rawValue, error.message)
+    }
+
+    /// The wire form of a body that does not decode: a bad lock name, a bad argument, or bad JSON.
+    public init(_ error: DecodingError) {
+        let (context, isMissing): (DecodingError.Context?, Bool) =
+            switch error {
+            case .dataCorrupted(let context): (context, false)
+            case .keyNotFound(let key, let context): (context.withKey(key), true)
+            case .typeMismatch(_, let context), .valueNotFound(_, let context): (context, false)
+            @unknown default: (nil, false)
+            }
+        let field = context?.codingPath.last?.stringValue ?? ""
+        let detail = isMissing ? "\(field) is required" : "\(field): \(context?.debugDescription ?? "invalid value")"
+        switch field {
+        case "name" where !isMissing:
+            self.init(.badRequest, LockAPIErrorCode.invalidLockName, detail)
+        case "":
+            self.init(.badRequest, LockAPIErrorCode.malformedRequest, "the body is not valid JSON: \(context?.debugDescription ?? "")")
+        default:
+            self.init(.badRequest, field == "ttl_ms" ? LockAPIErrorCode.invalidTTL : LockAPIErrorCode.invalidArgument, detail)
+        }
+    }
+
+    /// The JSON response for this error.
+    func response(requestID: String) -> Response {
+        let body = LockAPIErrorBody(code: code, message: message, requestID: requestID)
+        let data = (try? JSONEncoder().encode(body)) ?? Data()
+        var headers = HTTPFields()
+        headers[.contentType] = "application/json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+}
+
+extension DecodingError.Context {
+    fileprivate func withKey(_ key: any CodingKey) -> DecodingError.Context {
+        DecodingError.Context(codingPath: codingPath + [key], debugDescription: debugDescription)
+    }
+}

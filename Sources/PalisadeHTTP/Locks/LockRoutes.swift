@@ -1,0 +1,153 @@
+import Foundation
+public import Hummingbird
+import LockCore
+public import LockEngine
+import PalisadeProtocol
+
+/// The lock API routes (`Protocol/lock-api.md`): JSON in, JSON out, no rules of their own.
+public struct LockRoutes: Sendable {
+    let locks: any LockBackend
+
+    /// Routes that serve `locks`.
+    public init(locks: any LockBackend) { self.locks = locks }
+
+    /// Adds the routes under `group`, which is mounted at `/_palisade/v1`.
+    public func register(on group: RouterGroup<PalisadeRequestContext>) {
+        group.post("leases") { request, _ in
+            let body = try await decode(GrantLeaseRequest.self, from: request)
+            return try json(Self.leaseResponse(try await locks.grantLease(ttl: .milliseconds(body.ttlMilliseconds))), status: .created)
+        }
+        group.get("leases/:id") { _, context in
+            let id = try leaseID(context)
+            guard let lease = await locks.lease(id) else { throw LockError(.leaseNotFound, "lease \(id) does not exist") }
+            return try json(Self.leaseResponse(lease))
+        }
+        group.post("leases/:id/keepalive") { _, context in
+            try json(Self.leaseResponse(try await locks.keepAlive(try leaseID(context))))
+        }
+        group.delete("leases/:id") { _, context in
+            let id = try leaseID(context)
+            let released = try await locks.revokeLease(id)
+            return try json(RevokeLeaseResponse(leaseID: id, released: released.map(Self.heldLock)))
+        }
+        group.post("leases/:id/watch") { request, context in
+            let id = try leaseID(context)
+            let body = try await decode(WatchRequest.self, from: request)
+            return try json(Self.watchResponse(try await locks.watchLease(id, wait: .milliseconds(body.waitMilliseconds))))
+        }
+        group.post("locks/acquire") { request, _ in
+            let body = try await decode(AcquireRequest.self, from: request)
+            let grant = try await locks.acquire(
+                body.name, lease: body.leaseID, mode: body.mode ?? .exclusive, wait: .milliseconds(body.waitMilliseconds ?? 0))
+            return try json(Self.grantResponse(grant))
+        }
+        group.post("locks/release") { request, _ in
+            let body = try await decode(ReleaseRequest.self, from: request)
+            let outcome: ReleaseResponse.Outcome =
+                switch try await locks.release(body.name, lease: body.leaseID, token: body.token) {
+                case .released: .released
+                case .alreadyReleased: .alreadyReleased
+                case .waitCancelled: .waitCancelled
+                }
+            return try json(ReleaseResponse(name: body.name, outcome: outcome))
+        }
+        group.get("locks") { request, _ in
+            guard let text = request.uri.queryParameters.get("name") else {
+                throw LockAPIError(.badRequest, LockAPIErrorCode.invalidLockName, "the query parameter name is required")
+            }
+            guard let name = LockName(rawValue: text) else {
+                throw LockAPIError(.badRequest, LockAPIErrorCode.invalidLockName, LockName.validationFailure(text) ?? "invalid lock name")
+            }
+            let status = await locks.status(of: name)
+            return try json(
+                LockStatusResponse(
+                    name: name, holders: status.holders.map(Self.holder),
+                    waiters: status.waiters.map { .init(leaseID: $0.lease, mode: $0.mode, position: $0.position) },
+                    lockDelayRemainingMilliseconds: status.lockDelayRemaining.wholeMilliseconds))
+        }
+        group.post("locks/validate") { request, _ in
+            let body = try await decode(ValidateRequest.self, from: request)
+            let holder = await locks.validate(body.name, token: body.token)
+            return try json(
+                ValidateResponse(
+                    name: body.name, token: body.token, valid: holder != nil,
+                    leaseRemainingMilliseconds: holder?.leaseRemaining.wholeMilliseconds))
+        }
+        group.post("locks/watch") { request, _ in
+            let body = try await decode(WatchRequest.self, from: request)
+            guard let name = body.name, let token = body.token else {
+                throw LockAPIError(.badRequest, LockAPIErrorCode.invalidArgument, "a lock watch needs name and token")
+            }
+            return try json(Self.watchResponse(try await locks.watchGrant(name, token: token, wait: .milliseconds(body.waitMilliseconds))))
+        }
+        group.post("admin/locks/force-release") { request, _ in
+            let body = try await decode(ForceReleaseRequest.self, from: request)
+            let released = await locks.forceRelease(body.name)
+            return try json(ForceReleaseResponse(name: body.name, released: released.map(Self.holder)))
+        }
+    }
+
+    static func leaseResponse(_ lease: LeaseSnapshot) -> LeaseResponse {
+        LeaseResponse(
+            leaseID: lease.id, ttlMilliseconds: lease.ttl.wholeMilliseconds,
+            remainingMilliseconds: lease.remaining.wholeMilliseconds, locks: lease.grants.map(heldLock))
+    }
+
+    static func heldLock(_ grant: Grant) -> HeldLock {
+        HeldLock(name: grant.name, token: grant.token, mode: grant.mode)
+    }
+
+    static func grantResponse(_ snapshot: GrantSnapshot) -> GrantResponse {
+        GrantResponse(
+            name: snapshot.grant.name, leaseID: snapshot.grant.lease, token: snapshot.grant.token,
+            mode: snapshot.grant.mode, leaseRemainingMilliseconds: snapshot.leaseRemaining.wholeMilliseconds)
+    }
+
+    static func holder(_ snapshot: GrantSnapshot) -> LockStatusResponse.Holder {
+        LockStatusResponse.Holder(
+            leaseID: snapshot.grant.lease, token: snapshot.grant.token, mode: snapshot.grant.mode,
+            leaseRemainingMilliseconds: snapshot.leaseRemaining.wholeMilliseconds)
+    }
+
+    static func watchResponse(_ result: WatchResult) -> WatchResponse {
+        switch result {
+        case .held(let remaining):
+            return WatchResponse(held: true, reason: nil, leaseRemainingMilliseconds: remaining.wholeMilliseconds)
+        case .lost(let reason):
+            let lossReason: WatchResponse.LossReason =
+                switch reason {
+                case .released: .released
+                case .leaseRevoked: .revoked
+                case .leaseExpired: .expired
+                case .forceReleased: .forceReleased
+                case nil: .unknown
+                }
+            return WatchResponse(held: false, reason: lossReason, leaseRemainingMilliseconds: nil)
+        }
+    }
+}
+
+private func leaseID(_ context: PalisadeRequestContext) throws -> LeaseID {
+    let text = context.parameters.get("id") ?? ""
+    guard let id = LeaseID(rawValue: text) else {
+        throw LockAPIError(.badRequest, LockAPIErrorCode.invalidArgument, "a lease id is 32 lowercase hex digits, not '\(text)'")
+    }
+    return id
+}
+
+private func decode<T: Decodable>(_ type: T.Type, from request: Request) async throws -> T {
+    let buffer = try await request.body.collect(upTo: LockAPILimits.maximumBodyBytes)
+    guard buffer.readableBytes > 0 else {
+        throw LockAPIError(.badRequest, LockAPIErrorCode.malformedRequest, "the request needs a JSON body")
+    }
+    return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+}
+
+private func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = .withoutEscapingSlashes
+    let data = try encoder.encode(value)
+    var headers = HTTPFields()
+    headers[.contentType] = "application/json"
+    return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+}

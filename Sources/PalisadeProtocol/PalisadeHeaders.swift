@@ -1,0 +1,21 @@
+/// HTTP header names of the Palisade protocols (see `Protocol/lock-api.md`).
+public enum PalisadeHeaders {
+    /// On a storage write: the name of the lock the writer holds.
+    public static let lock = "x-palisade-lock"
+    /// On a storage write: the fencing token of the writer's grant, in decimal.
+    public static let fencingToken = "x-palisade-fencing-token"
+    /// On every response: the id of the request, also found in JSON error bodies and logs.
+    public static let requestID = "x-palisade-request-id"
+}
+
+/// Paths of the lock API, under the reserved prefix `/_palisade/` (S3 bucket names cannot start with `_`).
+public enum PalisadePaths {
+    /// The reserved prefix that no S3 bucket can use.
+    public static let root = "/_palisade"
+    /// The versioned lock API.
+    public static let v1 = "/_palisade/v1"
+    /// Liveness and readiness, unauthenticated.
+    public static let health = "/_palisade/health"
+    /// Prometheus metrics, unauthenticated.
+    public static let metrics = "/_palisade/metrics"
+}

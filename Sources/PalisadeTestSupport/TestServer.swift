@@ -1,0 +1,90 @@
+import AsyncHTTPClient
+import Foundation
+import Hummingbird
+public import LockEngine
+import Logging
+import Metrics
+public import PalisadeAuth
+public import PalisadeClient
+import PalisadeHTTP
+import Prometheus
+import ServiceLifecycle
+
+/// A running in-process server for a test.
+public struct TestServer: Sendable {
+    /// `http://127.0.0.1:PORT`.
+    public let endpoint: String
+    public let port: Int
+    public let credentials: SigV4Credentials
+    /// The data folder (state survives a restart on the same folder).
+    public let dataDirectory: String
+    /// The Prometheus registry behind `/_palisade/metrics`.
+    public let registry: PrometheusCollectorRegistry
+
+    /// A lock client for this server.
+    public var client: LockClient {
+        LockClient(configuration: .init(endpoint: endpoint, credentials: credentials))
+    }
+}
+
+/// The credentials every test server accepts.
+public let testCredentials = SigV4Credentials(accessKeyID: "PALISADETESTKEY", secretAccessKey: "palisade-test-secret")
+
+/// Makes a fresh, empty folder under the system's temporary folder.
+public func makeTemporaryDirectory() throws -> String {
+    let path = NSTemporaryDirectory() + "palisade-test-" + UUID().uuidString
+    try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+    return path
+}
+
+/// Runs a server on 127.0.0.1 with an ephemeral port for the duration of `body`, then shuts it
+/// down gracefully (the lock service first, then the HTTP server).
+/// - Parameters:
+///   - clock: the lock service's clock; a ``ManualClock`` makes expiry deterministic.
+///   - dataDirectory: reuse a folder to test restarts; by default a fresh one.
+public func withTestServer<C: Clock, T: Sendable>(
+    clock: C,
+    configuration: LockService<C>.Configuration = .init(),
+    dataDirectory: String? = nil,
+    _ body: @Sendable (TestServer, LockService<C>) async throws -> T
+) async throws -> T where C.Duration == Duration {
+    let directory = try dataDirectory ?? makeTemporaryDirectory()
+    let registry = PrometheusCollectorRegistry()
+    let factory = PrometheusMetricsFactory(registry: registry)
+    var logger = Logger(label: "palisade.test")
+    logger.logLevel = .warning
+    let locks = try LockService(
+        clock: clock, configuration: configuration, persistence: try .embedded(in: directory), logger: logger,
+        metricsFactory: factory)
+    let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
+    let app = buildApplication(
+        configuration: ServerConfiguration(host: "127.0.0.1", port: 0, credentials: [testCredentials]),
+        locks: locks, registry: registry, metricsFactory: factory, logger: logger,
+        onServerRunning: { port in portContinuation.yield(port) })
+    let group = ServiceGroup(configuration: .init(services: [app, locks], gracefulShutdownSignals: [], logger: logger))
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CancellationError() }
+        let server = TestServer(
+            endpoint: "http://127.0.0.1:\(port)", port: port, credentials: testCredentials, dataDirectory: directory,
+            registry: registry)
+        do {
+            let value = try await body(server, locks)
+            await group.triggerGracefulShutdown()
+            try await tasks.waitForAll()
+            return value
+        } catch {
+            await group.triggerGracefulShutdown()
+            try? await tasks.waitForAll()
+            throw error
+        }
+    }
+}
+
+/// Runs a server on the real clock.
+public func withTestServer<T: Sendable>(
+    dataDirectory: String? = nil, _ body: @Sendable (TestServer, LockService<ContinuousClock>) async throws -> T
+) async throws -> T {
+    try await withTestServer(clock: ContinuousClock(), dataDirectory: dataDirectory, body)
+}

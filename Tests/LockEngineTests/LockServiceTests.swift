@@ -1,0 +1,201 @@
+import LockCore
+import LockEngine
+import Logging
+import PalisadeProtocol
+import PalisadeTestSupport
+import ServiceLifecycle
+import Testing
+
+/// Runs `service` (its expiry timer) for the duration of `body`, then shuts it down gracefully.
+func withRunning<C: Clock, T: Sendable>(
+    _ service: LockService<C>, _ body: @Sendable () async throws -> T
+) async throws -> T where C.Duration == Duration {
+    let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [], logger: Logger(label: "test")))
+    return try await withThrowingTaskGroup(of: Void.self) { tasks in
+        tasks.addTask { try await group.run() }
+        defer { tasks.cancelAll() }
+        let value = try await body()
+        await group.triggerGracefulShutdown()
+        return value
+    }
+}
+
+/// Yields until `count` acquires wait for `name` (bounded: the actor answers between yields).
+func waitUntilQueued<C: Clock>(_ service: LockService<C>, _ name: LockName, count: Int) async throws where C.Duration == Duration {
+    for _ in 0..<100_000 {
+        if await service.status(of: name).waiters.count >= count { return }
+        await Task.yield()
+    }
+    Issue.record("\(count) waiter(s) never queued on '\(name)'")
+}
+
+func makeService(
+    _ clock: ManualClock, directory: String? = nil, lockDelay: Duration = .zero, reservation: UInt64 = 10_000
+) throws -> LockService<ManualClock> {
+    try LockService(
+        clock: clock,
+        configuration: .init(rules: .init(lockDelay: lockDelay), tokenReservation: reservation),
+        persistence: try directory.map { try LockPersistence.embedded(in: $0) })
+}
+
+@Suite("LockService on a manual clock")
+struct LockServiceTests {
+    @Test("a waiter is woken when the holder's lease expires at exactly its TTL")
+    func waiterWokenByExpiry() async throws {
+        let clock = ManualClock()
+        let service = try makeService(clock)
+        try await withRunning(service) {
+            let holder = try await service.grantLease(ttl: .seconds(10))
+            let waiter = try await service.grantLease(ttl: .seconds(60))
+            let first = try await service.acquire("a", lease: holder.id, mode: .exclusive, wait: .zero)
+            async let second = service.acquire("a", lease: waiter.id, mode: .exclusive, wait: .seconds(30))
+            try await waitUntilQueued(service, "a", count: 1)
+            clock.advance(by: .seconds(10) - .nanoseconds(1))
+            #expect(await service.lease(holder.id) != nil)
+            clock.advance(by: .nanoseconds(1))
+            let granted = try await second
+            #expect(granted.grant.lease == waiter.id)
+            #expect(granted.grant.token > first.grant.token)
+            #expect(await service.lease(holder.id) == nil)
+        }
+    }
+
+    @Test("a keep-alive renews the lease to a full TTL")
+    func keepAliveRenews() async throws {
+        let clock = ManualClock()
+        let service = try makeService(clock)
+        try await withRunning(service) {
+            let lease = try await service.grantLease(ttl: .seconds(10))
+            _ = try await service.acquire("a", lease: lease.id, mode: .exclusive, wait: .zero)
+            clock.advance(by: .seconds(8))
+            #expect(try await service.keepAlive(lease.id).remaining == .seconds(10))
+            clock.advance(by: .seconds(8))
+            #expect(await service.status(of: "a").holders.map(\.grant.lease) == [lease.id])
+            clock.advance(by: .seconds(2))
+            #expect(await service.status(of: "a").holders.isEmpty)
+        }
+    }
+
+    @Test("a blocking acquire ends with waitTimeout at its deadline")
+    func waitTimesOut() async throws {
+        let clock = ManualClock()
+        let service = try makeService(clock)
+        try await withRunning(service) {
+            let holder = try await service.grantLease(ttl: .seconds(60))
+            let waiter = try await service.grantLease(ttl: .seconds(60))
+            _ = try await service.acquire("a", lease: holder.id, mode: .exclusive, wait: .zero)
+            let attempt = Task { try await service.acquire("a", lease: waiter.id, mode: .exclusive, wait: .seconds(5)) }
+            try await waitUntilQueued(service, "a", count: 1)
+            clock.advance(by: .seconds(5))
+            let error = await #expect(throws: LockError.self) { try await attempt.value }
+            #expect(error?.code == .waitTimeout)
+            #expect(await service.status(of: "a").waiters.isEmpty)
+        }
+    }
+
+    @Test("cancelling the waiting task removes the waiter from the queue")
+    func cancellationRemovesWaiter() async throws {
+        let clock = ManualClock()
+        let service = try makeService(clock)
+        try await withRunning(service) {
+            let holder = try await service.grantLease(ttl: .seconds(60))
+            let waiter = try await service.grantLease(ttl: .seconds(60))
+            _ = try await service.acquire("a", lease: holder.id, mode: .exclusive, wait: .zero)
+            let task = Task { try await service.acquire("a", lease: waiter.id, mode: .exclusive, wait: .seconds(30)) }
+            try await waitUntilQueued(service, "a", count: 1)
+            task.cancel()
+            let error = await #expect(throws: LockError.self) { try await task.value }
+            #expect(error?.code == .cancelled)
+            #expect(await service.status(of: "a").waiters.isEmpty)
+        }
+    }
+
+    @Test("a watch reports the lease's expiry, and a grant watch reports a force-release")
+    func watches() async throws {
+        let clock = ManualClock()
+        let service = try makeService(clock)
+        try await withRunning(service) {
+            let lease = try await service.grantLease(ttl: .seconds(10))
+            let other = try await service.grantLease(ttl: .seconds(60))
+            let grant = try await service.acquire("b", lease: other.id, mode: .exclusive, wait: .zero)
+            async let leaseWatch = service.watchLease(lease.id, wait: .seconds(60))
+            async let grantWatch = service.watchGrant("b", token: grant.grant.token, wait: .seconds(60))
+            #expect(try await service.watchLease(lease.id, wait: .zero) == .held(leaseRemaining: .seconds(10)))
+            for _ in 0..<100_000 where await service.watchCount < 2 { await Task.yield() }
+            _ = await service.forceRelease("b")
+            #expect(try await grantWatch == .lost(.forceReleased))
+            clock.advance(by: .seconds(10))
+            #expect(try await leaseWatch == .lost(.leaseExpired))
+        }
+    }
+
+    @Test("graceful shutdown ends every waiting acquire with shuttingDown")
+    func shutdownEndsWaiters() async throws {
+        let clock = ManualClock()
+        let service = try makeService(clock)
+        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [], logger: Logger(label: "test")))
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            tasks.addTask { try await group.run() }
+            let holder = try await service.grantLease(ttl: .seconds(60))
+            let waiter = try await service.grantLease(ttl: .seconds(60))
+            _ = try await service.acquire("a", lease: holder.id, mode: .exclusive, wait: .zero)
+            let attempt = Task { try await service.acquire("a", lease: waiter.id, mode: .exclusive, wait: .seconds(30)) }
+            try await waitUntilQueued(service, "a", count: 1)
+            await group.triggerGracefulShutdown()
+            let error = await #expect(throws: LockError.self) { try await attempt.value }
+            #expect(error?.code == .shuttingDown)
+            try await tasks.waitForAll()
+        }
+        let refused = await #expect(throws: LockError.self) { try await service.grantLease(ttl: .seconds(10)) }
+        #expect(refused?.code == .shuttingDown)
+    }
+}
+
+@Suite("LockService across restarts and crashes")
+struct LockServiceRestartTests {
+    @Test("tokens keep increasing across crashes, also past several reservations")
+    func tokensMonotonicAcrossCrashes() async throws {
+        let directory = try makeTemporaryDirectory()
+        var issued: [FencingToken] = []
+        for _ in 0..<4 {
+            // A new service on the same folder, the old one abandoned without shutdown: a crash.
+            let service = try makeService(ManualClock(), directory: directory, reservation: 4)
+            let lease = try await service.grantLease(ttl: .seconds(60))
+            for index in 0..<10 {
+                let grant = try await service.acquire(LockName(rawValue: "k\(index)")!, lease: lease.id, mode: .exclusive, wait: .zero)
+                issued.append(grant.grant.token)
+                _ = try await service.release(grant.grant.name, lease: lease.id, token: grant.grant.token)
+            }
+        }
+        #expect(issued.count == 40)
+        #expect(zip(issued, issued.dropFirst()).allSatisfy { $0 < $1 }, "tokens: \(issued)")
+    }
+
+    @Test("a holder from before a crash still holds after it: nobody else is granted the lock")
+    func holdingsSurviveCrash() async throws {
+        let directory = try makeTemporaryDirectory()
+        let before = try makeService(ManualClock(), directory: directory)
+        let lease = try await before.grantLease(ttl: .seconds(30))
+        let grant = try await before.acquire("orders", lease: lease.id, mode: .exclusive, wait: .zero)
+
+        let clock = ManualClock()
+        let after = try makeService(clock, directory: directory)
+        #expect(await after.status(of: "orders").holders.map(\.grant) == [grant.grant])
+        #expect(await after.validate("orders", token: grant.grant.token) != nil)
+        let rival = try await after.grantLease(ttl: .seconds(30))
+        let refused = await #expect(throws: LockError.self) {
+            try await after.acquire("orders", lease: rival.id, mode: .exclusive, wait: .zero)
+        }
+        #expect(refused?.code == .lockHeld)
+        // The restored lease keeps its holder alive with keep-alives, as before the crash.
+        clock.advance(by: .seconds(20))
+        _ = try await after.keepAlive(lease.id)
+        clock.advance(by: .seconds(20))
+        #expect(await after.status(of: "orders").holders.count == 1)
+        // Without keep-alives it expires, and then the lock is free with a higher token.
+        clock.advance(by: .seconds(30))
+        let successor = try await after.grantLease(ttl: .seconds(30))
+        let next = try await after.acquire("orders", lease: successor.id, mode: .exclusive, wait: .zero)
+        #expect(next.grant.token > grant.grant.token)
+    }
+}
