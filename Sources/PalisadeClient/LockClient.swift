@@ -48,11 +48,29 @@ public struct LockClient: Sendable {
     let httpClient: HTTPClient
     let signer: SigV4Signer
 
-    /// A client using `httpClient` (by default the process-wide shared one).
-    public init(configuration: Configuration, httpClient: HTTPClient = .shared) {
+    /// A client using `httpClient` (by default ``sharedHTTPClient``).
+    public init(configuration: Configuration, httpClient: HTTPClient = LockClient.sharedHTTPClient) {
         self.configuration = configuration
         self.httpClient = httpClient
         self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "s3")
+    }
+
+    /// The process-wide HTTP client that lock clients use by default. Its pool allows many
+    /// connections per host, because every waiting acquire or watch holds one for its whole long
+    /// poll, and keep-alives must never queue behind them. Connection attempts give up after
+    /// ``connectTimeout`` and are retried by ``LockClient`` itself.
+    public static let sharedHTTPClient: HTTPClient = makeHTTPClient(connectTimeout: connectTimeout)
+
+    /// How long one connection attempt may take.
+    public static let connectTimeout: Duration = .seconds(3)
+
+    /// An HTTP client configured as ``sharedHTTPClient`` is, with its own connect timeout; the
+    /// caller shuts it down.
+    public static func makeHTTPClient(connectTimeout: Duration) -> HTTPClient {
+        var configuration = HTTPClient.Configuration()
+        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
+        configuration.timeout = .init(connect: .milliseconds(connectTimeout.milliseconds))
+        return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 
     // MARK: Leases

@@ -36,14 +36,14 @@ public struct ErrorMiddleware: RouterMiddleware {
         case let error as LockError: return LockAPIError(error)
         case let error as SigV4Error: return LockAPIError(error)
         case let error as DecodingError: return LockAPIError(error)
-        case let error as HTTPError where error.status == .notFound:
+        case let error as any HTTPResponseError where error.status == .notFound:
             return LockAPIError(.notFound, LockAPIErrorCode.notFound, "no such endpoint")
-        case let error as HTTPError where error.status == .contentTooLarge:
+        case let error as any HTTPResponseError where error.status == .contentTooLarge:
             return LockAPIError(
                 .contentTooLarge, LockAPIErrorCode.requestTooLarge,
                 "the body is larger than \(LockAPILimits.maximumBodyBytes) bytes")
-        case let error as HTTPError where error.status.code < 500:
-            return LockAPIError(error.status, LockAPIErrorCode.malformedRequest, error.body ?? error.status.reasonPhrase)
+        case let error as any HTTPResponseError where error.status.code < 500:
+            return LockAPIError(error.status, LockAPIErrorCode.malformedRequest, error.status.reasonPhrase)
         default:
             return LockAPIError(.internalServerError, LockAPIErrorCode.internalError, "an unexpected error occurred")
         }

@@ -1,0 +1,183 @@
+import Foundation
+import PalisadeAuth
+import PalisadeClient
+import PalisadeProtocol
+import PalisadeTestSupport
+import Synchronization
+import Testing
+
+/// Shared state of concurrent critical sections: who is inside, and the tokens in entry order.
+final class CriticalSectionLog: Sendable {
+    private struct State {
+        var inside = 0
+        var overlaps = 0
+        var tokens: [FencingToken] = []
+    }
+
+    private let state = Mutex(State())
+
+    func enter(_ token: FencingToken) {
+        state.withLock {
+            if $0.inside != 0 { $0.overlaps += 1 }
+            $0.inside += 1
+            $0.tokens.append(token)
+        }
+    }
+
+    func leave() { state.withLock { $0.inside -= 1 } }
+
+    var overlaps: Int { state.withLock { $0.overlaps } }
+    var tokens: [FencingToken] { state.withLock { $0.tokens } }
+}
+
+@Suite("LockClient against a live server")
+struct LockClientTests {
+    @Test("16 clients × 50 acquisitions of one lock: no two critical sections overlap, tokens increase in grant order")
+    func contention() async throws {
+        try await withTestServer { server, _ in
+            let log = CriticalSectionLog()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<16 {
+                    group.addTask {
+                        try await server.client.withLease(ttl: .seconds(10)) { session in
+                            for _ in 0..<50 {
+                                let grant = try await session.acquire("hot", wait: .seconds(60))
+                                log.enter(grant.token)
+                                await Task.yield()
+                                log.leave()
+                                try await session.release(grant)
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            let tokens = log.tokens
+            #expect(tokens.count == 800)
+            #expect(log.overlaps == 0)
+            #expect(zip(tokens, tokens.dropFirst()).allSatisfy { $0 < $1 })
+        }
+    }
+
+    @Test("withLock from several clients at once serializes their bodies")
+    func withLockSerializes() async throws {
+        try await withTestServer { server, _ in
+            let log = CriticalSectionLog()
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<8 {
+                    group.addTask {
+                        for _ in 0..<5 {
+                            try await server.client.withLock("shared-resource", ttl: .seconds(5), wait: .seconds(60)) { lock in
+                                log.enter(lock.token)
+                                await Task.yield()
+                                log.leave()
+                            }
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            #expect(log.tokens.count == 40)
+            #expect(log.overlaps == 0)
+        }
+    }
+
+    @Test("withLock keeps the lease alive for longer than its TTL, and exposes the fencing headers")
+    func keepAlive() async throws {
+        try await withTestServer { server, _ in
+            let client = server.client
+            let (token, headers, validAfterwards) = try await client.withLock("long-job", ttl: .seconds(1)) { lock in
+                // Real time on purpose: the keep-alive loop runs on the real clock of the client.
+                try await Task.sleep(for: .milliseconds(2500))
+                let check = try await client.validate(lock.name, token: lock.token)
+                return (lock.token, lock.fencingHeaders.map { "\($0.name): \($0.value)" }, check.valid && lock.isAlive)
+            }
+            #expect(validAfterwards)
+            #expect(headers == ["x-palisade-lock: long-job", "x-palisade-fencing-token: \(token)"])
+            let remaining = try await client.status("long-job")
+            #expect(remaining.holders.isEmpty)
+        }
+    }
+
+    @Test("withLock releases the lock when its body throws")
+    func releasesOnThrow() async throws {
+        struct Boom: Error {}
+        try await withTestServer { server, _ in
+            await #expect(throws: Boom.self) {
+                try await server.client.withLock("fragile") { _ in throw Boom() }
+            }
+            let remaining = try await server.client.status("fragile")
+            #expect(remaining.holders.isEmpty)
+        }
+    }
+
+    @Test("withLock releases the lock when its task is cancelled")
+    func releasesOnCancellation() async throws {
+        try await withTestServer { server, _ in
+            let (entered, signal) = AsyncStream.makeStream(of: Void.self)
+            let task = Task {
+                try await server.client.withLock("cancellable") { _ in
+                    signal.yield()
+                    try await Task.sleep(for: .seconds(60))
+                }
+            }
+            for await _ in entered { break }
+            task.cancel()
+            await #expect(throws: CancellationError.self) { try await task.value }
+            let remaining = try await server.client.status("cancellable")
+            #expect(remaining.holders.isEmpty)
+        }
+    }
+
+    @Test("when the lease is lost, the body's task is cancelled and withLock throws LeaseLost")
+    func leaseLossCancelsBody() async throws {
+        try await withTestServer { server, _ in
+            let client = server.client
+            let (leases, signal) = AsyncStream.makeStream(of: LeaseID.self)
+            let task = Task {
+                try await client.withLock("doomed", ttl: .seconds(3)) { lock in
+                    signal.yield(lock.leaseID)
+                    try await Task.sleep(for: .seconds(60))
+                }
+            }
+            var iterator = leases.makeAsyncIterator()
+            let lease = try #require(await iterator.next())
+            _ = try await client.revokeLease(lease)
+            let error = await #expect(throws: LockClientError.self) { try await task.value }
+            #expect(error?.code == LockClientError.leaseLostCode)
+        }
+    }
+
+    @Test("tryAcquire answers nil when the lock is held; server errors carry code, status and request id")
+    func tryAcquireAndErrors() async throws {
+        try await withTestServer { server, _ in
+            let client = server.client
+            let first = try await client.grantLease(ttl: .seconds(10))
+            let second = try await client.grantLease(ttl: .seconds(10))
+            let taken = try await client.tryAcquire("t", lease: first.leaseID)
+            let refused = try await client.tryAcquire("t", lease: second.leaseID)
+            #expect(taken != nil)
+            #expect(refused == nil)
+            let error = await #expect(throws: LockClientError.self) {
+                try await client.keepAlive(LeaseID(rawValue: String(repeating: "a", count: 32))!)
+            }
+            #expect(error?.code == LockAPIErrorCode.leaseNotFound)
+            #expect(error?.status == 404)
+            #expect(error?.requestID?.count == 32)
+        }
+    }
+
+    @Test("connection failures are retried, then reported as ConnectionFailed")
+    func connectionFailure() async throws {
+        let httpClient = LockClient.makeHTTPClient(connectTimeout: .milliseconds(200))
+        let client = LockClient(
+            configuration: .init(
+                endpoint: "http://127.0.0.1:1", credentials: testCredentials, maximumAttempts: 3,
+                initialBackoff: .milliseconds(1)),
+            httpClient: httpClient)
+        let error = await #expect(throws: LockClientError.self) { try await client.grantLease(ttl: .seconds(5)) }
+        try await httpClient.shutdown()
+        #expect(error?.code == LockClientError.connectionFailedCode)
+        #expect(error?.message.contains("3 attempt") == true)
+    }
+}
