@@ -1,0 +1,45 @@
+import ArgumentParser
+import Testing
+
+@testable import PalisadeCLI
+
+@Suite("palisade command-line parsing")
+struct PalisadeCommandTests {
+    @Test("serve has the documented defaults")
+    func serveDefaults() throws {
+        let command = try #require(try PalisadeCommand.parseAsRoot(["serve"]) as? ServeCommand)
+        #expect(command.dataDir == "./palisade-data")
+        #expect(command.host == "127.0.0.1")
+        #expect(command.port == 9000)
+        #expect(command.accessKey == nil && command.secretKey == nil)
+        #expect(command.lockDelay == DurationArgument(.seconds(1)))
+    }
+
+    @Test("serve refuses an access key without a secret key")
+    func serveKeysGoTogether() {
+        #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["serve", "--access-key", "K"]) }
+    }
+
+    @Test("lock run takes a name, options and the command after --")
+    func lockRun() throws {
+        let command = try #require(
+            try PalisadeCommand.parseAsRoot(["lock", "run", "jobs/nightly", "--ttl", "5s", "--wait", "1m", "--shared", "--", "echo", "--not-an-option"])
+                as? RunCommand)
+        #expect(command.name == "jobs/nightly")
+        #expect(command.ttl == DurationArgument(.seconds(5)))
+        #expect(command.wait == DurationArgument(.seconds(60)))
+        #expect(command.shared)
+        #expect(command.command == ["echo", "--not-an-option"])
+        #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["lock", "run", "x"]) }
+    }
+
+    @Test("durations", arguments: [("250ms", 250), ("10s", 10_000), ("1.5s", 1500), ("2m", 120_000), ("1h", 3_600_000), ("7", 7000)])
+    func durations(text: String, milliseconds: Int64) {
+        #expect(DurationArgument(argument: text)?.duration == .milliseconds(milliseconds))
+    }
+
+    @Test("bad durations are refused", arguments: ["", "s", "-1s", "ten", "5 s"])
+    func badDurations(text: String) {
+        #expect(DurationArgument(argument: text) == nil)
+    }
+}

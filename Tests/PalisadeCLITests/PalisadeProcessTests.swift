@@ -1,0 +1,166 @@
+import Foundation
+import PalisadeClient
+import PalisadeProtocol
+import PalisadeTestSupport
+import Testing
+
+/// The `palisade` executable built beside the test bundle.
+let palisadeExecutable: String = {
+    let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    return URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent("palisade").path
+}()
+
+/// Runs `palisade` with `arguments` and waits for it; returns the exit status.
+func runPalisade(_ arguments: [String], environment: [String: String]) async throws -> Int32 {
+    let process = try startPalisade(arguments, environment: environment)
+    return await withCheckedContinuation { continuation in
+        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+        if !process.isRunning {
+            process.terminationHandler = nil
+            continuation.resume(returning: process.terminationStatus)
+        }
+    }
+}
+
+func startPalisade(_ arguments: [String], environment: [String: String]) throws -> Process {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: palisadeExecutable)
+    process.arguments = arguments
+    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    return process
+}
+
+func clientEnvironment(_ server: TestServer) -> [String: String] {
+    [
+        "PALISADE_ENDPOINT": server.endpoint, "PALISADE_ACCESS_KEY": server.credentials.accessKeyID,
+        "PALISADE_SECRET_KEY": server.credentials.secretAccessKey,
+    ]
+}
+
+@Suite("palisade lock run, end to end")
+struct LockRunTests {
+    @Test("four concurrent runs on one lock serialize, each seeing a higher fencing token")
+    func concurrentRunsSerialize() async throws {
+        try await withTestServer { server, _ in
+            let log = try makeTemporaryDirectory() + "/log"
+            let script = #"echo "start $PALISADE_FENCING_TOKEN $PALISADE_LOCK" >> "$LOG"; sleep 0.2; echo "end $PALISADE_FENCING_TOKEN" >> "$LOG""#
+            let environment = clientEnvironment(server).merging(["LOG": log]) { _, new in new }
+            let statuses = try await withThrowingTaskGroup(of: Int32.self) { group in
+                for _ in 0..<4 {
+                    group.addTask {
+                        try await runPalisade(["lock", "run", "nightly-job", "--wait", "60s", "--", "sh", "-c", script], environment: environment)
+                    }
+                }
+                return try await group.reduce(into: []) { $0.append($1) }
+            }
+            #expect(statuses == [0, 0, 0, 0])
+            let lines = try String(contentsOfFile: log, encoding: .utf8).split(separator: "\n").map(String.init)
+            #expect(lines.count == 8)
+            var previous = 0
+            for pair in stride(from: 0, to: lines.count, by: 2) {
+                let start = lines[pair].split(separator: " ")
+                let end = lines[pair + 1].split(separator: " ")
+                #expect(start.first == "start" && end.first == "end" && start[1] == end[1], "interleaved: \(lines)")
+                #expect(start.last == "nightly-job")
+                let token = Int(start[1]) ?? 0
+                #expect(token > previous)
+                previous = token
+            }
+        }
+    }
+
+    @Test("the command's exit status is passed through; a lock not acquired in time exits 75")
+    func exitStatuses() async throws {
+        try await withTestServer { server, _ in
+            let environment = clientEnvironment(server)
+            #expect(try await runPalisade(["lock", "run", "a", "--", "sh", "-c", "exit 3"], environment: environment) == 3)
+            let holder = try await server.client.grantLease(ttl: .seconds(30))
+            _ = try await server.client.acquire("a", lease: holder.leaseID, wait: .zero)
+            #expect(try await runPalisade(["lock", "run", "a", "--wait", "200ms", "--", "true"], environment: environment) == 75)
+        }
+    }
+
+    @Test("when the lease is lost the command gets SIGTERM and palisade exits 76")
+    func leaseLost() async throws {
+        try await withTestServer { server, _ in
+            let marker = try makeTemporaryDirectory() + "/terminated"
+            let script = #"import os, signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: (open(os.environ["MARKER"], "w").write("TERM"), sys.exit(143))); time.sleep(30)"#
+            let environment = clientEnvironment(server).merging(["MARKER": marker]) { _, new in new }
+            let run = Task {
+                try await runPalisade(["lock", "run", "b", "--ttl", "2s", "--", "python3", "-c", script], environment: environment)
+            }
+            var holder: LeaseID?
+            for _ in 0..<200 where holder == nil {
+                holder = try await server.client.status("b").holders.first?.leaseID
+                if holder == nil { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            _ = try await server.client.revokeLease(try #require(holder))
+            #expect(try await run.value == 76)
+            #expect(FileManager.default.fileExists(atPath: marker))
+        }
+    }
+}
+
+@Suite("palisade serve across kill -9")
+struct ServeCrashTests {
+    /// A port that was free a moment ago.
+    func freePort() throws -> Int {
+        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(socket) }
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_port = 0
+        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+        _ = withUnsafeMutablePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
+                bind(socket, pointer, length)
+                return getsockname(socket, pointer, &length)
+            }
+        }
+        return Int(UInt16(bigEndian: address.sin_port))
+    }
+
+    func startServer(directory: String, port: Int) async throws -> Process {
+        let process = try startPalisade(
+            [
+                "serve", "--data-dir", directory, "--port", String(port), "--access-key", testCredentials.accessKeyID,
+                "--secret-key", testCredentials.secretAccessKey, "--log-level", "warning",
+            ], environment: [:])
+        let client = LockClient(configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials))
+        for _ in 0..<200 {
+            if (try? await client.status("probe")) != nil { return process }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        process.terminate()
+        throw LockClientError(code: "NotStarted", message: "palisade serve did not start on port \(port)")
+    }
+
+    @Test("after kill -9 and a restart, tokens are higher and the old holder still holds")
+    func killAndRestart() async throws {
+        let directory = try makeTemporaryDirectory()
+        let port = try freePort()
+        let client = LockClient(configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials))
+
+        let first = try await startServer(directory: directory, port: port)
+        let lease = try await client.grantLease(ttl: .seconds(60))
+        var tokens: [FencingToken] = []
+        for index in 0..<5 {
+            tokens.append(try await client.acquire(LockName(rawValue: "k\(index)")!, lease: lease.leaseID, wait: .zero).token)
+        }
+        kill(first.processIdentifier, SIGKILL)
+        first.waitUntilExit()
+
+        let second = try await startServer(directory: directory, port: port)
+        defer { second.terminate() }
+        let rival = try await client.grantLease(ttl: .seconds(60))
+        let next = try await client.acquire("fresh", lease: rival.leaseID, wait: .zero)
+        #expect(next.token > tokens.max()!)
+        let status = try await client.status("k0")
+        #expect(status.holders.map(\.token) == [tokens[0]])
+        let refused = await #expect(throws: LockClientError.self) { try await client.acquire("k0", lease: rival.leaseID, wait: .zero) }
+        #expect(refused?.code == LockAPIErrorCode.lockHeld)
+    }
+}
