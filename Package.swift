@@ -105,6 +105,13 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // examples/lock-client: the LockClient example program.
+        .executableTarget(
+            name: "lock-client-example",
+            dependencies: ["PalisadeClient"],
+            path: "examples/lock-client",
+            swiftSettings: swiftSettings
+        ),
         // Test helpers: manual clock, in-process server on an ephemeral port.
         .target(
             name: "PalisadeTestSupport",

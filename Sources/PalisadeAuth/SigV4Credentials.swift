@@ -12,7 +12,7 @@ public struct SigV4Credentials: Sendable, Equatable {
 /// Why a request's signature was not accepted.
 public struct SigV4Error: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kind of failure; each maps to one S3-style error code.
-    public enum Code: String, Sendable, Hashable {
+    public enum Code: String, Sendable, Hashable, CaseIterable {
         /// No `Authorization` header (401).
         case missingAuthentication = "MissingAuthentication"
         /// The `Authorization` header or `x-amz-date` cannot be parsed (400).

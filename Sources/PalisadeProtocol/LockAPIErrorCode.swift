@@ -20,8 +20,6 @@ public enum LockAPIErrorCode {
     public static let leaseNotFound = "LeaseNotFound"
     /// 404: no such endpoint.
     public static let notFound = "NotFound"
-    /// 405: the endpoint does not take this method.
-    public static let methodNotAllowed = "MethodNotAllowed"
     /// 408: a blocking acquire's wait ran out before the lock was granted.
     public static let waitTimeout = "WaitTimeout"
     /// 409: a try-acquire found the lock held, queued for, or in its lock-delay.
@@ -42,4 +40,11 @@ public enum LockAPIErrorCode {
     public static let serviceUnavailable = "ServiceUnavailable"
     /// 500: an unexpected server error.
     public static let internalError = "InternalError"
+
+    /// Every code above.
+    public static let all: [String] = [
+        malformedRequest, invalidLockName, invalidTTL, invalidArgument, missingAuthentication, invalidAccessKeyID,
+        signatureDoesNotMatch, requestTimeTooSkewed, leaseNotFound, notFound, waitTimeout, lockHeld, notHolder,
+        modeConflict, acquireSuperseded, acquireCancelled, leaseLost, requestTooLarge, serviceUnavailable, internalError,
+    ]
 }

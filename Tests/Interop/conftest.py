@@ -1,0 +1,69 @@
+"""A real `palisade serve` on 127.0.0.1 for the interoperability tests.
+
+PALISADE_BIN names the binary (`.ci/run` and `Tests/run-all.sh` set it after building).
+"""
+import os
+import pathlib
+import shutil
+import socket
+import subprocess
+import tempfile
+import time
+import urllib.request
+
+import pytest
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
+ACCESS_KEY = "PALISADEINTEROPKEY"
+SECRET_KEY = "palisade-interop-secret"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Server:
+    def __init__(self, binary: str, bin_dir: str):
+        self.binary = binary
+        self.bin_dir = bin_dir
+        self.port = _free_port()
+        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.data_dir = tempfile.mkdtemp(prefix="palisade-interop-")
+        self.access_key = ACCESS_KEY
+        self.secret_key = SECRET_KEY
+        self.process = subprocess.Popen(
+            [binary, "serve", "--data-dir", self.data_dir, "--port", str(self.port),
+             "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--log-level", "warning"],
+            stdout=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                urllib.request.urlopen(self.endpoint + "/_palisade/health", timeout=1).read()
+                return
+            except OSError:
+                time.sleep(0.05)
+        self.stop()
+        raise RuntimeError("palisade serve did not start")
+
+    @property
+    def environment(self) -> dict:
+        return dict(os.environ, PALISADE_ENDPOINT=self.endpoint,
+                    PALISADE_ACCESS_KEY=self.access_key, PALISADE_SECRET_KEY=self.secret_key)
+
+    def stop(self):
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+        shutil.rmtree(self.data_dir, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def server():
+    binary = os.environ.get("PALISADE_BIN") or str(REPOSITORY / ".build" / "debug" / "palisade")
+    started = Server(binary, os.path.dirname(binary))
+    yield started
+    started.stop()

@@ -1,0 +1,94 @@
+"""The lock API from outside Swift: botocore's SigV4 signer, curl, the OpenAPI document and the examples."""
+import json
+import pathlib
+import subprocess
+import urllib.parse
+
+import botocore.auth
+import botocore.awsrequest
+import botocore.credentials
+import jsonschema
+import pytest
+import requests
+import yaml
+from openapi_spec_validator import validate
+
+REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
+SPEC = yaml.safe_load((REPOSITORY / "Protocol" / "openapi.yaml").read_text())
+
+
+def call(server, method, path, body=None, secret=None):
+    """Sends a request signed by botocore's S3 SigV4 signer and returns (status, json)."""
+    data = json.dumps(body).encode() if body is not None else b""
+    headers = {"content-type": "application/json"} if body is not None else {}
+    request = botocore.awsrequest.AWSRequest(method=method, url=server.endpoint + path, data=data, headers=headers)
+    credentials = botocore.credentials.Credentials(server.access_key, secret or server.secret_key)
+    botocore.auth.S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    response = requests.request(method, prepared.url, headers=dict(prepared.headers), data=data, timeout=30)
+    return response.status_code, response.json()
+
+
+def conforms(answer, schema_name):
+    """Validates an answer against a schema of openapi.yaml."""
+    schema = {"$ref": f"#/components/schemas/{schema_name}", "components": SPEC["components"]}
+    jsonschema.validate(answer, schema)
+
+
+def test_openapi_document_is_valid():
+    validate(SPEC)
+
+
+def test_botocore_signed_session_matches_the_openapi_shapes(server):
+    status, lease = call(server, "POST", "/_palisade/v1/leases", {"ttl_ms": 10000})
+    assert status == 201
+    conforms(lease, "LeaseResponse")
+    name = "interop/ü x+y"
+    status, grant = call(server, "POST", "/_palisade/v1/locks/acquire",
+                         {"name": name, "lease_id": lease["lease_id"], "wait_ms": 1000})
+    assert status == 200
+    conforms(grant, "GrantResponse")
+    status, lock = call(server, "GET", "/_palisade/v1/locks?name=" + urllib.parse.quote(name, safe=""))
+    assert status == 200
+    conforms(lock, "LockStatusResponse")
+    assert [holder["token"] for holder in lock["holders"]] == [grant["token"]]
+    status, valid = call(server, "POST", "/_palisade/v1/locks/validate", {"name": name, "token": grant["token"]})
+    conforms(valid, "ValidateResponse")
+    assert valid["valid"] is True
+    status, released = call(server, "POST", "/_palisade/v1/locks/release",
+                            {"name": name, "lease_id": lease["lease_id"], "token": grant["token"]})
+    conforms(released, "ReleaseResponse")
+    assert released["outcome"] == "released"
+    status, revoked = call(server, "DELETE", f"/_palisade/v1/leases/{lease['lease_id']}")
+    conforms(revoked, "RevokeLeaseResponse")
+
+
+@pytest.mark.parametrize("method,path,body,status,code", [
+    ("POST", "/_palisade/v1/leases", {"ttl_ms": 10}, 400, "InvalidTTL"),
+    ("POST", "/_palisade/v1/locks/acquire", {"name": "", "lease_id": "0" * 32}, 400, "InvalidLockName"),
+    ("POST", "/_palisade/v1/leases/" + "0" * 32 + "/keepalive", None, 404, "LeaseNotFound"),
+])
+def test_errors_match_the_openapi_error_shape(server, method, path, body, status, code):
+    got_status, error = call(server, method, path, body)
+    assert (got_status, error["code"]) == (status, code)
+    conforms(error, "Error")
+
+
+def test_a_wrong_secret_is_refused(server):
+    status, error = call(server, "POST", "/_palisade/v1/leases", {"ttl_ms": 5000}, secret="wrong")
+    assert (status, error["code"]) == (403, "SignatureDoesNotMatch")
+
+
+def test_curl_example(server):
+    result = subprocess.run([str(REPOSITORY / "examples" / "lock-with-curl.sh")], env=server.environment,
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert '"outcome":"released"' in result.stdout
+
+
+def test_swift_lock_client_example(server):
+    binary = pathlib.Path(server.bin_dir) / "lock-client-example"
+    result = subprocess.run([str(binary)], env=server.environment, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert "x-palisade-fencing-token:" in result.stdout
+    assert "released 'reports/2026-11'" in result.stdout

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# The whole test suite, in one command: the Swift tests (unit, live server, concurrency, CLI,
+# kill -9 restart), then the interoperability tests (botocore, curl, the OpenAPI document, the
+# examples) against a real `palisade serve`. Installs what it needs on a fresh Debian machine.
+# Exits non-zero when anything fails. Our own targets are built with warnings as errors.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+export PALISADE_STRICT=1
+
+missing=()
+pkg-config --exists uuid 2>/dev/null || missing+=(uuid-dev)
+pkg-config --exists sqlite3 2>/dev/null || missing+=(libsqlite3-dev)
+command -v pkg-config >/dev/null || missing+=(pkg-config)
+command -v curl >/dev/null || missing+=(curl)
+if ((${#missing[@]})); then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" || exit 1
+    else
+        echo "run-all: please install ${missing[*]}" >&2
+        exit 1
+    fi
+fi
+if ! python3 -c "import pytest, boto3, botocore, openapi_spec_validator, jsonschema, yaml, requests" 2>/dev/null; then
+    python3 -m pip install --quiet --disable-pip-version-check -r Tests/Interop/requirements.txt || exit 1
+fi
+
+swift build --build-tests || exit 1
+status=0
+swift test --skip-build || status=1
+PALISADE_BIN="$(swift build --show-bin-path)/palisade" python3 -m pytest -q Tests/Interop || status=1
+exit $status
