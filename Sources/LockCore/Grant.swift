@@ -65,3 +65,17 @@ public enum WatchEvent: Hashable, Sendable {
     /// The wait ran out while the lease or grant was still held.
     case timedOut
 }
+
+/// A lease as persisted across restarts: its TTL and holdings (no deadline: a restored lease gets a
+/// full TTL from the restart).
+public struct LeaseRecord: Sendable, Equatable {
+    public var id: LeaseID
+    public var ttl: Duration
+    public var holdings: [Grant]
+
+    public init(id: LeaseID, ttl: Duration, holdings: [Grant]) {
+        self.id = id
+        self.ttl = ttl
+        self.holdings = holdings
+    }
+}

@@ -1,4 +1,4 @@
-public import PalisadeProtocol
+import PalisadeProtocol
 import DequeModule
 import HeapModule
 
@@ -28,19 +28,6 @@ public struct LockTable<Instant: InstantProtocol>: Sendable where Instant.Durati
             self.ttlRange = ttlRange
             self.maximumWait = maximumWait
             self.lockDelay = lockDelay
-        }
-    }
-
-    /// A lease as restored from persistent state after a restart.
-    public struct RestoredLease: Sendable, Equatable {
-        public var id: LeaseID
-        public var ttl: Duration
-        public var holdings: [Grant]
-
-        public init(id: LeaseID, ttl: Duration, holdings: [Grant]) {
-            self.id = id
-            self.ttl = ttl
-            self.holdings = holdings
         }
     }
 
@@ -132,7 +119,7 @@ public struct LockTable<Instant: InstantProtocol>: Sendable where Instant.Durati
     public init(
         configuration: Configuration = .init(),
         tokens: TokenAllocator,
-        restoring restored: [RestoredLease] = [],
+        restoring restored: [LeaseRecord] = [],
         at now: Instant
     ) {
         self.configuration = configuration

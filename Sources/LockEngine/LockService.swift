@@ -71,7 +71,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
             tokens: TokenAllocator(
                 issuedAtMost: issuedAtMost, reservedThrough: reservedThrough,
                 reservationSize: configuration.tokenReservation),
-            restoring: restored.map { .init(id: $0.id, ttl: $0.ttl, holdings: $0.holdings) },
+            restoring: restored,
             at: clock.now)
         self.metrics = LockServiceMetrics(factory: metricsFactory)
         metrics.restored(leases: restored.count, holdings: restored.reduce(0) { $0 + $1.holdings.count })

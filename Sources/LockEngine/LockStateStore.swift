@@ -5,22 +5,9 @@ public import PalisadeProtocol
 /// overlap one from before it. The embedded store is SQLite; a distributed one (etcd) fits the same seam.
 public protocol LockStateStore: Sendable {
     /// Every lease with its holdings, as last saved.
-    func load() throws -> [PersistedLease]
+    func load() throws -> [LeaseRecord]
     /// Applies the changes of one lock-service step, atomically.
     func apply(_ changes: [LockStateChange]) throws
-}
-
-/// A lease as saved: its TTL and holdings (deadlines are not saved; a restored lease gets a full TTL).
-public struct PersistedLease: Sendable, Equatable {
-    public var id: LeaseID
-    public var ttl: Duration
-    public var holdings: [Grant]
-
-    public init(id: LeaseID, ttl: Duration, holdings: [Grant]) {
-        self.id = id
-        self.ttl = ttl
-        self.holdings = holdings
-    }
 }
 
 /// One change to the saved lock state.

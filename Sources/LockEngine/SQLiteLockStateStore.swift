@@ -36,12 +36,12 @@ public final class SQLiteLockStateStore: LockStateStore {
         }
     }
 
-    public func load() throws -> [PersistedLease] {
+    public func load() throws -> [LeaseRecord] {
         try database.read { db in
-            var leases: [LeaseID: PersistedLease] = [:]
+            var leases: [LeaseID: LeaseRecord] = [:]
             for row in try Row.fetchAll(db, sql: "SELECT id, ttl_ms FROM lease") {
                 guard let id = LeaseID(rawValue: row["id"]) else { continue }
-                leases[id] = PersistedLease(id: id, ttl: .milliseconds(row["ttl_ms"] as Int64), holdings: [])
+                leases[id] = LeaseRecord(id: id, ttl: .milliseconds(row["ttl_ms"] as Int64), holdings: [])
             }
             for row in try Row.fetchAll(db, sql: "SELECT name, lease_id, token, mode FROM holding ORDER BY token") {
                 guard let id = LeaseID(rawValue: row["lease_id"]), let name = LockName(rawValue: row["name"]),

@@ -11,7 +11,7 @@ import Prometheus
 import ServiceLifecycle
 
 /// A running in-process server for a test.
-public struct TestServer: Sendable {
+public struct TestServer<C: Clock>: Sendable where C.Duration == Duration {
     /// `http://127.0.0.1:PORT`.
     public let endpoint: String
     public let port: Int
@@ -20,6 +20,8 @@ public struct TestServer: Sendable {
     public let dataDirectory: String
     /// The Prometheus registry behind `/_palisade/metrics`.
     public let registry: PrometheusCollectorRegistry
+    /// The server's lock service.
+    public let locks: LockService<C>
 
     /// A lock client for this server.
     public var client: LockClient {
@@ -46,7 +48,7 @@ public func withTestServer<C: Clock, T: Sendable>(
     clock: C,
     configuration: LockService<C>.Configuration = .init(),
     dataDirectory: String? = nil,
-    _ body: @Sendable (TestServer, LockService<C>) async throws -> T
+    _ body: @Sendable (TestServer<C>) async throws -> T
 ) async throws -> T where C.Duration == Duration {
     let directory = try dataDirectory ?? makeTemporaryDirectory()
     let registry = PrometheusCollectorRegistry()
@@ -68,9 +70,9 @@ public func withTestServer<C: Clock, T: Sendable>(
         guard let port = await iterator.next() else { throw CancellationError() }
         let server = TestServer(
             endpoint: "http://127.0.0.1:\(port)", port: port, credentials: testCredentials, dataDirectory: directory,
-            registry: registry)
+            registry: registry, locks: locks)
         do {
-            let value = try await body(server, locks)
+            let value = try await body(server)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
             return value
@@ -84,7 +86,7 @@ public func withTestServer<C: Clock, T: Sendable>(
 
 /// Runs a server on the real clock.
 public func withTestServer<T: Sendable>(
-    dataDirectory: String? = nil, _ body: @Sendable (TestServer, LockService<ContinuousClock>) async throws -> T
+    dataDirectory: String? = nil, _ body: @Sendable (TestServer<ContinuousClock>) async throws -> T
 ) async throws -> T {
     try await withTestServer(clock: ContinuousClock(), dataDirectory: dataDirectory, body)
 }

@@ -275,7 +275,7 @@ struct LockTableTests {
         let held = Grant(name: lock("a"), lease: leaseID(1), token: FencingToken(41), mode: .exclusive)
         var table = Table(
             tokens: TokenAllocator(issuedAtMost: 1000, reservedThrough: 2000, reservationSize: 1000),
-            restoring: [.init(id: leaseID(1), ttl: .seconds(10), holdings: [held])],
+            restoring: [LeaseRecord(id: leaseID(1), ttl: .seconds(10), holdings: [held])],
             at: at(100))
         #expect(table.invariantViolations() == [])
         #expect(table.lease(leaseID(1), at: at(100))?.deadline == at(110))

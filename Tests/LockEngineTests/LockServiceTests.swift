@@ -29,6 +29,13 @@ func waitUntilQueued<C: Clock>(_ service: LockService<C>, _ name: LockName, coun
     Issue.record("\(count) waiter(s) never queued on '\(name)'")
 }
 
+/// Grants two leases, takes lock "a" with the first, and returns the second (for the test to queue).
+func holdLockWithWaitingLease<C: Clock>(_ service: LockService<C>) async throws -> LeaseSnapshot where C.Duration == Duration {
+    let holder = try await service.grantLease(ttl: .seconds(60))
+    _ = try await service.acquire("a", lease: holder.id, mode: .exclusive, wait: .zero)
+    return try await service.grantLease(ttl: .seconds(60))
+}
+
 func makeService(
     _ clock: ManualClock, directory: String? = nil, lockDelay: Duration = .zero, reservation: UInt64 = 10_000
 ) throws -> LockService<ManualClock> {
@@ -81,9 +88,7 @@ struct LockServiceTests {
         let clock = ManualClock()
         let service = try makeService(clock)
         try await withRunning(service) {
-            let holder = try await service.grantLease(ttl: .seconds(60))
-            let waiter = try await service.grantLease(ttl: .seconds(60))
-            _ = try await service.acquire("a", lease: holder.id, mode: .exclusive, wait: .zero)
+            let waiter = try await holdLockWithWaitingLease(service)
             let attempt = Task { try await service.acquire("a", lease: waiter.id, mode: .exclusive, wait: .seconds(5)) }
             try await waitUntilQueued(service, "a", count: 1)
             clock.advance(by: .seconds(5))
@@ -98,9 +103,7 @@ struct LockServiceTests {
         let clock = ManualClock()
         let service = try makeService(clock)
         try await withRunning(service) {
-            let holder = try await service.grantLease(ttl: .seconds(60))
-            let waiter = try await service.grantLease(ttl: .seconds(60))
-            _ = try await service.acquire("a", lease: holder.id, mode: .exclusive, wait: .zero)
+            let waiter = try await holdLockWithWaitingLease(service)
             let task = Task { try await service.acquire("a", lease: waiter.id, mode: .exclusive, wait: .seconds(30)) }
             try await waitUntilQueued(service, "a", count: 1)
             task.cancel()
@@ -136,9 +139,7 @@ struct LockServiceTests {
         let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [], logger: Logger(label: "test")))
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
-            let holder = try await service.grantLease(ttl: .seconds(60))
-            let waiter = try await service.grantLease(ttl: .seconds(60))
-            _ = try await service.acquire("a", lease: holder.id, mode: .exclusive, wait: .zero)
+            let waiter = try await holdLockWithWaitingLease(service)
             let attempt = Task { try await service.acquire("a", lease: waiter.id, mode: .exclusive, wait: .seconds(30)) }
             try await waitUntilQueued(service, "a", count: 1)
             await group.triggerGracefulShutdown()

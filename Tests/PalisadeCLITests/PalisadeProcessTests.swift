@@ -12,8 +12,12 @@ let palisadeExecutable: String = {
 
 /// Runs `palisade` with `arguments` and waits for it; returns the exit status.
 func runPalisade(_ arguments: [String], environment: [String: String]) async throws -> Int32 {
-    let process = try startPalisade(arguments, environment: environment)
-    return await withCheckedContinuation { continuation in
+    await exitStatus(of: try startPalisade(arguments, environment: environment))
+}
+
+/// Waits for `process` to exit and returns its status.
+func exitStatus(of process: Process) async -> Int32 {
+    await withCheckedContinuation { continuation in
         process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
         if !process.isRunning {
             process.terminationHandler = nil
@@ -32,7 +36,7 @@ func startPalisade(_ arguments: [String], environment: [String: String]) throws 
     return process
 }
 
-func clientEnvironment(_ server: TestServer) -> [String: String] {
+func clientEnvironment(_ server: TestServer<ContinuousClock>) -> [String: String] {
     [
         "PALISADE_ENDPOINT": server.endpoint, "PALISADE_ACCESS_KEY": server.credentials.accessKeyID,
         "PALISADE_SECRET_KEY": server.credentials.secretAccessKey,
@@ -43,7 +47,7 @@ func clientEnvironment(_ server: TestServer) -> [String: String] {
 struct LockRunTests {
     @Test("four concurrent runs on one lock serialize, each seeing a higher fencing token")
     func concurrentRunsSerialize() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let log = try makeTemporaryDirectory() + "/log"
             let script = #"echo "start $PALISADE_FENCING_TOKEN $PALISADE_LOCK" >> "$LOG"; sleep 0.2; echo "end $PALISADE_FENCING_TOKEN" >> "$LOG""#
             let environment = clientEnvironment(server).merging(["LOG": log]) { _, new in new }
@@ -73,7 +77,7 @@ struct LockRunTests {
 
     @Test("the command's exit status is passed through; a lock not acquired in time exits 75")
     func exitStatuses() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let environment = clientEnvironment(server)
             #expect(try await runPalisade(["lock", "run", "a", "--", "sh", "-c", "exit 3"], environment: environment) == 3)
             let holder = try await server.client.grantLease(ttl: .seconds(30))
@@ -84,7 +88,7 @@ struct LockRunTests {
 
     @Test("when the lease is lost the command gets SIGTERM and palisade exits 76")
     func leaseLost() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let marker = try makeTemporaryDirectory() + "/terminated"
             let script = #"import os, signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: (open(os.environ["MARKER"], "w").write("TERM"), sys.exit(143))); time.sleep(30)"#
             let environment = clientEnvironment(server).merging(["MARKER": marker]) { _, new in new }
@@ -103,7 +107,7 @@ struct LockRunTests {
     }
 }
 
-@Suite("palisade serve across kill -9")
+@Suite("palisade serve: crash, restart and graceful shutdown")
 struct ServeCrashTests {
     /// A port that was free a moment ago.
     func freePort() throws -> Int {
@@ -162,5 +166,24 @@ struct ServeCrashTests {
         #expect(status.holders.map(\.token) == [tokens[0]])
         let refused = await #expect(throws: LockClientError.self) { try await client.acquire("k0", lease: rival.leaseID, wait: .zero) }
         #expect(refused?.code == LockAPIErrorCode.lockHeld)
+    }
+
+    @Test("SIGTERM shuts the server down gracefully: a waiting acquire gets ServiceUnavailable, exit status 0")
+    func gracefulShutdown() async throws {
+        let port = try freePort()
+        let client = LockClient(configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials))
+        let server = try await startServer(directory: try makeTemporaryDirectory(), port: port)
+        let holder = try await client.grantLease(ttl: .seconds(60))
+        let waiter = try await client.grantLease(ttl: .seconds(60))
+        _ = try await client.acquire("busy", lease: holder.leaseID, wait: .zero)
+        let waiting = Task { try await client.acquire("busy", lease: waiter.leaseID, wait: .seconds(60)) }
+        for _ in 0..<200 {
+            if try await client.status("busy").waiters.count == 1 { break }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        kill(server.processIdentifier, SIGTERM)
+        let error = await #expect(throws: LockClientError.self) { try await waiting.value }
+        #expect(error?.code == LockAPIErrorCode.serviceUnavailable)
+        #expect(await exitStatus(of: server) == 0)
     }
 }

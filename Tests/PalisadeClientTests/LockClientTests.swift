@@ -34,7 +34,7 @@ final class CriticalSectionLog: Sendable {
 struct LockClientTests {
     @Test("16 clients × 50 acquisitions of one lock: no two critical sections overlap, tokens increase in grant order")
     func contention() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let log = CriticalSectionLog()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<16 {
@@ -61,7 +61,7 @@ struct LockClientTests {
 
     @Test("withLock from several clients at once serializes their bodies")
     func withLockSerializes() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let log = CriticalSectionLog()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<8 {
@@ -84,7 +84,7 @@ struct LockClientTests {
 
     @Test("withLock keeps the lease alive for longer than its TTL, and exposes the fencing headers")
     func keepAlive() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let client = server.client
             let (token, headers, validAfterwards) = try await client.withLock("long-job", ttl: .seconds(1)) { lock in
                 // Real time on purpose: the keep-alive loop runs on the real clock of the client.
@@ -102,7 +102,7 @@ struct LockClientTests {
     @Test("withLock releases the lock when its body throws")
     func releasesOnThrow() async throws {
         struct Boom: Error {}
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             await #expect(throws: Boom.self) {
                 try await server.client.withLock("fragile") { _ in throw Boom() }
             }
@@ -113,7 +113,7 @@ struct LockClientTests {
 
     @Test("withLock releases the lock when its task is cancelled")
     func releasesOnCancellation() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let (entered, signal) = AsyncStream.makeStream(of: Void.self)
             let task = Task {
                 try await server.client.withLock("cancellable") { _ in
@@ -131,7 +131,7 @@ struct LockClientTests {
 
     @Test("when the lease is lost, the body's task is cancelled and withLock throws LeaseLost")
     func leaseLossCancelsBody() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let client = server.client
             let (leases, signal) = AsyncStream.makeStream(of: LeaseID.self)
             let task = Task {
@@ -150,7 +150,7 @@ struct LockClientTests {
 
     @Test("tryAcquire answers nil when the lock is held; server errors carry code, status and request id")
     func tryAcquireAndErrors() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let client = server.client
             let first = try await client.grantLease(ttl: .seconds(10))
             let second = try await client.grantLease(ttl: .seconds(10))
@@ -164,6 +164,30 @@ struct LockClientTests {
             #expect(error?.code == LockAPIErrorCode.leaseNotFound)
             #expect(error?.status == 404)
             #expect(error?.requestID?.count == 32)
+        }
+    }
+
+    @Test("inspect, watch and force-release through LockClient")
+    func watchesAndAdmin() async throws {
+        try await withTestServer { server in
+            let client = server.client
+            let lease = try await client.grantLease(ttl: .seconds(10))
+            let grant = try await client.acquire("w", lease: lease.leaseID, wait: .zero)
+            let inspected = try await client.lease(lease.leaseID)
+            #expect(inspected.locks == [HeldLock(name: "w", token: grant.token, mode: .exclusive)])
+
+            let stillHeld = try await client.watchLock("w", token: grant.token, wait: .zero)
+            #expect(stillHeld.held)
+            async let lockLoss = client.watchLock("w", token: grant.token, wait: .seconds(30))
+            async let leaseLoss = client.watchLease(lease.leaseID, wait: .seconds(30))
+            for _ in 0..<100_000 where await server.locks.watchCount < 2 { await Task.yield() }
+            let forced = try await client.forceRelease("w")
+            #expect(forced.released.map(\.token) == [grant.token])
+            let lockWatch = try await lockLoss
+            #expect(lockWatch == WatchResponse(held: false, reason: .forceReleased, leaseRemainingMilliseconds: nil))
+            _ = try await client.revokeLease(lease.leaseID)
+            let leaseWatch = try await leaseLoss
+            #expect(leaseWatch == WatchResponse(held: false, reason: .revoked, leaseRemainingMilliseconds: nil))
         }
     }
 

@@ -8,7 +8,7 @@ import Testing
 struct LockAPITests {
     @Test("leases: grant, inspect, keep-alive, watch, revoke")
     func leaseLifecycle() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let api = RawLockAPI(server: server)
             let granted = try await api.send("POST", "/_palisade/v1/leases", json: ["ttl_ms": 5000])
             #expect(granted.status == 201)
@@ -40,7 +40,7 @@ struct LockAPITests {
 
     @Test("locks: acquire, status with queue positions, validate, release, force-release")
     func lockLifecycle() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let api = RawLockAPI(server: server)
             let first = try await api.lease()
             let second = try await api.lease()
@@ -90,7 +90,7 @@ struct LockAPITests {
 
     @Test("shared mode: readers together, then the writer")
     func sharedMode() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let api = RawLockAPI(server: server)
             let readers = [try await api.lease(), try await api.lease()]
             let writer = try await api.lease()
@@ -122,7 +122,7 @@ struct LockAPITests {
             ("GET", "/_palisade/v1/nothing-here", "", 404, LockAPIErrorCode.notFound),
         ])
     func badRequests(method: String, path: String, body: String, status: Int, code: String) async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let answer = try await RawLockAPI(server: server).send(method, path, raw: body)
             #expect(answer.status == status)
             #expect(answer.code == code)
@@ -133,7 +133,7 @@ struct LockAPITests {
 
     @Test("a lock name of 1024 bytes is accepted and one of 1025 bytes is refused")
     func nameLength() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let api = RawLockAPI(server: server)
             let lease = try await api.lease()
             #expect(try await api.acquire(String(repeating: "é", count: 512), lease: lease).status == 200)
@@ -144,7 +144,7 @@ struct LockAPITests {
 
     @Test("conflicts: not the holder, held, wrong mode, wait timeout, oversized body")
     func conflicts() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let api = RawLockAPI(server: server)
             let holder = try await api.lease()
             let other = try await api.lease()
@@ -165,7 +165,7 @@ struct LockAPITests {
 
     @Test("authentication: unsigned 401, unknown key, wrong secret and skewed clock 403")
     func authentication() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let api = RawLockAPI(server: server)
             let unsigned = try await api.send("POST", "/_palisade/v1/leases", json: ["ttl_ms": 5000], signed: false)
             #expect(unsigned.status == 401 && unsigned.code == LockAPIErrorCode.missingAuthentication)
@@ -185,7 +185,7 @@ struct LockAPITests {
 
     @Test("health and metrics are served without signing; metrics count grants")
     func healthAndMetrics() async throws {
-        try await withTestServer { server, _ in
+        try await withTestServer { server in
             let api = RawLockAPI(server: server)
             let health = try await api.send("GET", "/_palisade/health", signed: false)
             #expect(health.status == 200 && health["status"] as? String == "ok")

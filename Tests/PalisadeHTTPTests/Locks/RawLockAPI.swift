@@ -16,7 +16,7 @@ struct RawLockAPI {
         func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name }?.1 }
     }
 
-    let server: TestServer
+    let server: TestServer<ContinuousClock>
 
     /// Sends `method path` with a JSON (or raw) body, signed with `credentials` unless `signed` is false.
     func send(
