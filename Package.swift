@@ -5,10 +5,11 @@ import PackageDescription
 let strictSettings: [SwiftSetting] =
     Context.environment["PALISADE_STRICT"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : []
 
-let swiftSettings: [SwiftSetting] = [
-    .swiftLanguageMode(.v6),
-    .enableUpcomingFeature("ExistentialAny"),
-] + strictSettings
+let swiftSettings: [SwiftSetting] =
+    [
+        .swiftLanguageMode(.v6),
+        .enableUpcomingFeature("ExistentialAny"),
+    ] + strictSettings
 
 let package = Package(
     name: "palisade",
@@ -126,7 +127,11 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "LockCoreTests", dependencies: ["LockCore", "PalisadeTestSupport"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "LockCoreTests",
+            dependencies: ["LockCore", "PalisadeTestSupport"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "PalisadeAuthTests", dependencies: ["PalisadeAuth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LockEngineTests",

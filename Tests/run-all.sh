@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, in one command: the Swift tests (unit, live server, concurrency, CLI,
 # kill -9 restart), then the interoperability tests (botocore, curl, the OpenAPI document, the
-# examples) against a real `palisade serve`. Installs what it needs on a fresh Debian machine.
+# examples) against a real `palisade serve`, and `swift format lint` (.swift-format). Installs what it needs on a fresh Debian machine.
 # Exits non-zero when anything fails. Our own targets are built with warnings as errors.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +26,7 @@ fi
 
 swift build --build-tests || exit 1
 status=0
+swift format lint --strict -r Sources Tests examples Package.swift || status=1
 swift test --skip-build || status=1
 PALISADE_BIN="$(swift build --show-bin-path)/palisade" python3 -m pytest -q Tests/Interop || status=1
 exit $status

@@ -5,7 +5,10 @@ extension LockTable {
     /// - Throws: `invalidTTL` when `ttl` is outside the configured range.
     public mutating func grantLease(_ id: LeaseID, ttl: Duration, at now: Instant) throws(LockError) -> [Effect] {
         guard configuration.ttlRange.contains(ttl) else {
-            throw LockError(.invalidTTL, "a lease TTL must be between \(configuration.ttlRange.lowerBound) and \(configuration.ttlRange.upperBound)")
+            throw LockError(
+                .invalidTTL,
+                "a lease TTL must be between \(configuration.ttlRange.lowerBound) and \(configuration.ttlRange.upperBound)"
+            )
         }
         precondition(leases[id] == nil, "lease ids are random and never reused")
         let lease = Lease(id: id, ttl: ttl, deadline: now.advanced(by: ttl))
@@ -19,7 +22,10 @@ extension LockTable {
     /// Renews a lease to a full TTL from `now`; every lock it holds stays held.
     /// - Returns: the new deadline.
     /// - Throws: `leaseNotFound` when the lease has expired, was revoked or never existed.
-    public mutating func keepAlive(_ id: LeaseID, at now: Instant) throws(LockError) -> (deadline: Instant, effects: [Effect]) {
+    public mutating func keepAlive(
+        _ id: LeaseID,
+        at now: Instant
+    ) throws(LockError) -> (deadline: Instant, effects: [Effect]) {
         guard var lease = liveLease(id, at: now) else { throw Self.leaseNotFound(id) }
         lease.deadline = now.advanced(by: lease.ttl)
         leases[id] = lease
@@ -32,7 +38,10 @@ extension LockTable {
     /// Revokes a lease: its locks are released (cleanly, with no lock-delay) and its waits end.
     /// - Returns: the grants that were released.
     /// - Throws: `leaseNotFound`.
-    public mutating func revokeLease(_ id: LeaseID, at now: Instant) throws(LockError) -> (released: [Grant], effects: [Effect]) {
+    public mutating func revokeLease(
+        _ id: LeaseID,
+        at now: Instant
+    ) throws(LockError) -> (released: [Grant], effects: [Effect]) {
         guard liveLease(id, at: now) != nil else { throw Self.leaseNotFound(id) }
         var effects: [Effect] = []
         let released = endLease(id, reason: .revoked, at: now, &effects)
@@ -51,7 +60,8 @@ extension LockTable {
 
     /// Ends a lease: releases its holdings, fails its waits, answers its watches.
     @discardableResult
-    mutating func endLease(_ id: LeaseID, reason: LeaseEndReason, at now: Instant, _ effects: inout [Effect]) -> [Grant] {
+    mutating func endLease(_ id: LeaseID, reason: LeaseEndReason, at now: Instant, _ effects: inout [Effect]) -> [Grant]
+    {
         guard let lease = leases[id] else { return [] }
         let releaseReason: ReleaseReason = reason == .expired ? .leaseExpired : .leaseRevoked
         var released: [Grant] = []
@@ -61,7 +71,9 @@ extension LockTable {
             }
         }
         let failure = LockError(
-            .leaseLost, "lease \(id) \(reason == .expired ? "expired" : "was revoked") while waiting")
+            .leaseLost,
+            "lease \(id) \(reason == .expired ? "expired" : "was revoked") while waiting"
+        )
         for name in lease.waiting.sorted() {
             removeWaiter(WaiterKey(name: name, lease: id), failure: failure, at: now, &effects)
         }

@@ -10,7 +10,11 @@ extension LockTable {
     /// - Throws: `leaseNotFound`, `invalidWait`, `modeConflict`, `lockHeld` (try-acquire only),
     ///   `tokensUnavailable`.
     public mutating func acquire(
-        _ name: LockName, lease id: LeaseID, mode: LockMode, wait: Duration, at now: Instant
+        _ name: LockName,
+        lease id: LeaseID,
+        mode: LockMode,
+        wait: Duration,
+        at now: Instant
     ) throws(LockError) -> (outcome: AcquireOutcome, effects: [Effect]) {
         guard wait >= .zero, wait <= configuration.maximumWait else {
             throw LockError(.invalidWait, "a wait must be between 0 and \(configuration.maximumWait)")
@@ -23,10 +27,17 @@ extension LockTable {
         }
         var effects: [Effect] = []
         if let index = record.queue.firstIndex(where: { $0.lease == id }) {
-            guard record.queue[index].mode == mode else { throw Self.modeConflict(name, held: record.queue[index].mode) }
+            guard record.queue[index].mode == mode else {
+                throw Self.modeConflict(name, held: record.queue[index].mode)
+            }
             guard wait > .zero else { throw LockError(.lockHeld, "lease \(id) is already queued for lock '\(name)'") }
             let key = WaiterKey(name: name, lease: id)
-            effects.append(.waiterFailed(key, LockError(.superseded, "a newer acquire of lock '\(name)' by the same lease took over this wait")))
+            effects.append(
+                .waiterFailed(
+                    key,
+                    LockError(.superseded, "a newer acquire of lock '\(name)' by the same lease took over this wait")
+                )
+            )
             record.queue[index].deadline = now.advanced(by: wait)
             schedule(.waiter(key), at: record.queue[index].deadline)
             locks[name] = record
@@ -36,7 +47,10 @@ extension LockTable {
         let delayOver = record.delayedUntil.map { now >= $0 } ?? true
         if delayOver, record.queue.isEmpty, record.admits(mode) {
             guard let token = issueToken(&effects) else {
-                throw LockError(.tokensUnavailable, "no fencing token can be issued: the token high-water mark could not be persisted")
+                throw LockError(
+                    .tokensUnavailable,
+                    "no fencing token can be issued: the token high-water mark could not be persisted"
+                )
             }
             let grant = Grant(name: name, lease: id, token: token, mode: mode)
             record.delayedUntil = nil
@@ -48,7 +62,9 @@ extension LockTable {
             return (.granted(grant), effects)
         }
         guard wait > .zero else {
-            let why = !delayOver ? "is in its lock-delay after an unclean release" : record.holders.isEmpty ? "has waiters" : "is held"
+            let why =
+                !delayOver
+                ? "is in its lock-delay after an unclean release" : record.holders.isEmpty ? "has waiters" : "is held"
             throw LockError(.lockHeld, "lock '\(name)' \(why)")
         }
         let waiter = Waiter(lease: id, mode: mode, deadline: now.advanced(by: wait))
@@ -67,7 +83,10 @@ extension LockTable {
     /// Without a token, the lease gives up whatever it holds or waits for on this lock.
     /// - Throws: `leaseNotFound`; `notHolder` when the lease neither holds nor waits with that token.
     public mutating func release(
-        _ name: LockName, lease id: LeaseID, token: FencingToken?, at now: Instant
+        _ name: LockName,
+        lease id: LeaseID,
+        token: FencingToken?,
+        at now: Instant
     ) throws(LockError) -> (outcome: ReleaseOutcome, effects: [Effect]) {
         guard let lease = liveLease(id, at: now) else { throw Self.leaseNotFound(id) }
         var effects: [Effect] = []
@@ -88,7 +107,10 @@ extension LockTable {
         if lease.recentReleases.contains(where: { $0.name == name && (token == nil || $0.token == token) }) {
             return (.alreadyReleased, [])
         }
-        throw LockError(.notHolder, "lease \(id) does not hold lock '\(name)'\(token.map { " with token \($0)" } ?? "")")
+        throw LockError(
+            .notHolder,
+            "lease \(id) does not hold lock '\(name)'\(token.map { " with token \($0)" } ?? "")"
+        )
     }
 
     /// Frees a lock from all its holders: an operator's action, counted as an unclean release
@@ -138,7 +160,11 @@ extension LockTable {
     /// and wakes the next waiters.
     @discardableResult
     mutating func removeHolder(
-        of name: LockName, lease id: LeaseID, reason: ReleaseReason, at now: Instant, _ effects: inout [Effect]
+        of name: LockName,
+        lease id: LeaseID,
+        reason: ReleaseReason,
+        at now: Instant,
+        _ effects: inout [Effect]
     ) -> Grant? {
         guard var record = locks[name], let grant = record.holders.removeValue(forKey: id) else { return nil }
         leases[id]?.held.remove(name)

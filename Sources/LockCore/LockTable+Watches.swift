@@ -3,7 +3,11 @@ public import PalisadeProtocol
 extension LockTable {
     /// Watches a lease until it ends or `wait` runs out.
     /// - Throws: `invalidWait`.
-    public mutating func watchLease(_ id: LeaseID, wait: Duration, at now: Instant) throws(LockError) -> (outcome: WatchOutcome, effects: [Effect]) {
+    public mutating func watchLease(
+        _ id: LeaseID,
+        wait: Duration,
+        at now: Instant
+    ) throws(LockError) -> (outcome: WatchOutcome, effects: [Effect]) {
         try validateWait(wait)
         guard liveLease(id, at: now) != nil else { return (.notHeld, []) }
         guard wait > .zero else { return (.held, []) }
@@ -16,7 +20,12 @@ extension LockTable {
 
     /// Watches one grant (lock and token) until it is released or lost, or `wait` runs out.
     /// - Throws: `invalidWait`.
-    public mutating func watchGrant(_ name: LockName, token: FencingToken, wait: Duration, at now: Instant) throws(LockError) -> (outcome: WatchOutcome, effects: [Effect]) {
+    public mutating func watchGrant(
+        _ name: LockName,
+        token: FencingToken,
+        wait: Duration,
+        at now: Instant
+    ) throws(LockError) -> (outcome: WatchOutcome, effects: [Effect]) {
         try validateWait(wait)
         guard let grant = liveHolder(of: name, token: token, at: now)?.grant else { return (.notHeld, []) }
         guard wait > .zero else { return (.held, []) }

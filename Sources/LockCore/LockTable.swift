@@ -1,6 +1,6 @@
-import PalisadeProtocol
 import DequeModule
 import HeapModule
+import PalisadeProtocol
 
 /// The lock service's rules with no I/O: leases, named locks, FIFO waiters, fencing tokens, expiry.
 ///
@@ -200,8 +200,11 @@ extension LockTable {
                 endLease(id, reason: .expired, at: now, &effects)
             case .waiter(let key):
                 removeWaiter(
-                    key, failure: LockError(.waitTimeout, "the wait for lock '\(key.name)' ran out"), at: now,
-                    &effects)
+                    key,
+                    failure: LockError(.waitTimeout, "the wait for lock '\(key.name)' ran out"),
+                    at: now,
+                    &effects
+                )
             case .lockDelay(let name):
                 promoteWaiters(of: name, at: now, &effects)
             case .watch(let id):

@@ -16,7 +16,12 @@ public protocol LockBackend: Sendable {
     /// Inspects a lease, or nil when it is not alive.
     func lease(_ lease: LeaseID) async -> LeaseSnapshot?
     /// Acquires a lock, waiting up to `wait` in its FIFO queue (zero: try once).
-    func acquire(_ name: LockName, lease: LeaseID, mode: LockMode, wait: Duration) async throws(LockError) -> GrantSnapshot
+    func acquire(
+        _ name: LockName,
+        lease: LeaseID,
+        mode: LockMode,
+        wait: Duration
+    ) async throws(LockError) -> GrantSnapshot
     /// Releases a holding, or gives up a wait when `token` is nil.
     func release(_ name: LockName, lease: LeaseID, token: FencingToken?) async throws(LockError) -> ReleaseOutcome
     /// Who holds a lock and who waits.
@@ -69,7 +74,9 @@ public struct LockSnapshot: Sendable, Equatable {
     public var lockDelayRemaining: Duration
 
     public init(
-        name: LockName, holders: [GrantSnapshot], waiters: [QueuedWaiter],
+        name: LockName,
+        holders: [GrantSnapshot],
+        waiters: [QueuedWaiter],
         lockDelayRemaining: Duration
     ) {
         self.name = name

@@ -69,15 +69,20 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         self.table = LockTable(
             configuration: configuration.rules,
             tokens: TokenAllocator(
-                issuedAtMost: issuedAtMost, reservedThrough: reservedThrough,
-                reservationSize: configuration.tokenReservation),
+                issuedAtMost: issuedAtMost,
+                reservedThrough: reservedThrough,
+                reservationSize: configuration.tokenReservation
+            ),
             restoring: restored,
-            at: clock.now)
+            at: clock.now
+        )
         self.metrics = LockServiceMetrics(factory: metricsFactory)
         metrics.restored(leases: restored.count, holdings: restored.reduce(0) { $0 + $1.holdings.count })
         if !restored.isEmpty {
             logger.info(
-                "restored lock state", metadata: ["leases": "\(restored.count)", "first_token": "\(issuedAtMost + 1)"])
+                "restored lock state",
+                metadata: ["leases": "\(restored.count)", "first_token": "\(issuedAtMost + 1)"]
+            )
         }
     }
 
@@ -148,7 +153,12 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
 
     // MARK: Locks
 
-    public func acquire(_ name: LockName, lease: LeaseID, mode: LockMode, wait: Duration) async throws(LockError) -> GrantSnapshot {
+    public func acquire(
+        _ name: LockName,
+        lease: LeaseID,
+        mode: LockMode,
+        wait: Duration
+    ) async throws(LockError) -> GrantSnapshot {
         try checkRunning()
         let now = advance()
         let (outcome, effects) = try table.acquire(name, lease: lease, mode: mode, wait: wait, at: now)
@@ -206,9 +216,12 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         let status = table.status(of: name, at: now)
         return LockSnapshot(
             name: name,
-            holders: status.holders.map { GrantSnapshot(grant: $0.grant, leaseRemaining: now.duration(to: $0.leaseDeadline)) },
+            holders: status.holders.map {
+                GrantSnapshot(grant: $0.grant, leaseRemaining: now.duration(to: $0.leaseDeadline))
+            },
             waiters: status.waiters,
-            lockDelayRemaining: status.delayedUntil.map { now.duration(to: $0) } ?? .zero)
+            lockDelayRemaining: status.delayedUntil.map { now.duration(to: $0) } ?? .zero
+        )
     }
 
     public func validate(_ name: LockName, token: FencingToken) -> GrantSnapshot? {
@@ -223,7 +236,10 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         let before = status(of: name).holders
         let (released, effects) = table.forceRelease(name, at: now)
         perform(effects)
-        logger.notice("lock force-released by an operator", metadata: ["lock": "\(name)", "holders": "\(released.count)"])
+        logger.notice(
+            "lock force-released by an operator",
+            metadata: ["lock": "\(name)", "holders": "\(released.count)"]
+        )
         return before.filter { snapshot in released.contains(snapshot.grant) }
     }
 
@@ -240,17 +256,21 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         return try await answer(outcome) { service, now in service.table.lease(lease, at: now)?.deadline }
     }
 
-    public func watchGrant(_ name: LockName, token: FencingToken, wait: Duration) async throws(LockError) -> WatchResult {
+    public func watchGrant(_ name: LockName, token: FencingToken, wait: Duration) async throws(LockError) -> WatchResult
+    {
         try checkRunning()
         let now = advance()
         let (outcome, effects) = try table.watchGrant(name, token: token, wait: wait, at: now)
         perform(effects)
-        return try await answer(outcome) { service, now in service.table.liveHolder(of: name, token: token, at: now)?.leaseDeadline }
+        return try await answer(outcome) { service, now in
+            service.table.liveHolder(of: name, token: token, at: now)?.leaseDeadline
+        }
     }
 
     /// Turns a watch outcome into a result, waiting for the watch to fire when it was registered.
     private func answer(
-        _ outcome: WatchOutcome, deadline: (isolated LockService, C.Instant) -> C.Instant?
+        _ outcome: WatchOutcome,
+        deadline: (isolated LockService, C.Instant) -> C.Instant?
     ) async throws(LockError) -> WatchResult {
         let event: WatchEvent
         switch outcome {
@@ -392,7 +412,8 @@ public struct LockPersistence: Sendable {
     public static func embedded(in directory: String) throws -> LockPersistence {
         LockPersistence(
             store: try SQLiteLockStateStore(path: directory + "/locks.sqlite"),
-            highWaterMark: TokenHighWaterMark(path: directory + "/fencing-tokens.hwm"))
+            highWaterMark: TokenHighWaterMark(path: directory + "/fencing-tokens.hwm")
+        )
     }
 }
 

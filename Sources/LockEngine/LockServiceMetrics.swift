@@ -36,8 +36,13 @@ struct LockServiceMetrics: Sendable {
         releases = Dictionary(
             uniqueKeysWithValues: reasons.map {
                 ($0.0, Counter(label: "palisade_lock_releases_total", dimensions: [("reason", $0.1)], factory: factory))
-            })
-        persistenceFailures = Counter(label: "palisade_lock_persistence_failures_total", dimensions: [], factory: factory)
+            }
+        )
+        persistenceFailures = Counter(
+            label: "palisade_lock_persistence_failures_total",
+            dimensions: [],
+            factory: factory
+        )
         acquireWait = Metrics.Timer(label: "palisade_lock_acquire_wait_seconds", dimensions: [], factory: factory)
     }
 

@@ -1,6 +1,6 @@
 import GRDB
-import PalisadeProtocol
 import LockCore
+import PalisadeProtocol
 
 /// The embedded lock state store: one SQLite database in WAL mode.
 ///
@@ -32,7 +32,8 @@ public final class SQLiteLockStateStore: LockStateStore {
                         mode TEXT NOT NULL,
                         PRIMARY KEY (name, lease_id)
                     ) WITHOUT ROWID;
-                    """)
+                    """
+            )
         }
     }
 
@@ -61,7 +62,8 @@ public final class SQLiteLockStateStore: LockStateStore {
                 case .leaseGranted(let id, let ttl):
                     try db.execute(
                         sql: "INSERT OR REPLACE INTO lease (id, ttl_ms) VALUES (?, ?)",
-                        arguments: [id.rawValue, ttl.wholeMilliseconds])
+                        arguments: [id.rawValue, ttl.wholeMilliseconds]
+                    )
                 case .leaseEnded(let id):
                     try db.execute(sql: "DELETE FROM holding WHERE lease_id = ?", arguments: [id.rawValue])
                     try db.execute(sql: "DELETE FROM lease WHERE id = ?", arguments: [id.rawValue])
@@ -71,11 +73,13 @@ public final class SQLiteLockStateStore: LockStateStore {
                         arguments: [
                             grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue),
                             grant.mode.rawValue,
-                        ])
+                        ]
+                    )
                 case .holderRemoved(let grant):
                     try db.execute(
                         sql: "DELETE FROM holding WHERE name = ? AND lease_id = ? AND token = ?",
-                        arguments: [grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue)])
+                        arguments: [grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue)]
+                    )
                 }
             }
         }

@@ -43,7 +43,9 @@ public struct TokenHighWaterMark: Sendable {
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
         let synced = fsync(descriptor)
         close(descriptor)
-        guard written == bytes.count, synced == 0 else { throw LockStorageError("cannot write \(temporary)", errno: errno) }
+        guard written == bytes.count, synced == 0 else {
+            throw LockStorageError("cannot write \(temporary)", errno: errno)
+        }
         guard rename(temporary, path) == 0 else { throw LockStorageError("cannot rename \(temporary)", errno: errno) }
         try Self.syncFolder(of: path)
     }

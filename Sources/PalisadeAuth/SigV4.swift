@@ -22,8 +22,12 @@ public enum SigV4 {
     ///   - signedHeaders: the lowercase names to include, in `SignedHeaders` order.
     ///   - payloadHash: hex SHA-256 of the body, or a marker such as `UNSIGNED-PAYLOAD`.
     public static func canonicalRequest(
-        method: String, path: String, query: String, headers: [(name: String, value: String)],
-        signedHeaders: [String], payloadHash: String
+        method: String,
+        path: String,
+        query: String,
+        headers: [(name: String, value: String)],
+        signedHeaders: [String],
+        payloadHash: String
     ) -> String {
         var lines = [method, path.isEmpty ? "/" : path, canonicalQuery(query)]
         for name in signedHeaders {
@@ -45,7 +49,9 @@ public enum SigV4 {
             let value = parts.count > 1 ? uriEncode(percentDecode(String(parts[1]))) : ""
             return (name, value)
         }
-        return pairs.sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" }.joined(separator: "&")
+        return pairs.sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" }.joined(
+            separator: "&"
+        )
     }
 
     /// The string to sign: algorithm, timestamp, scope and the hash of the canonical request.
@@ -86,7 +92,9 @@ public enum SigV4 {
             case UInt8(ascii: "/") where keepSlash:
                 result.append("/")
             default:
-                result += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0x0f, radix: 16, uppercase: true)
+                result +=
+                    "%" + String(byte >> 4, radix: 16, uppercase: true)
+                    + String(byte & 0x0f, radix: 16, uppercase: true)
             }
         }
         return result

@@ -20,8 +20,12 @@ public struct SigV4Signer: Sendable {
     ///   - query: the raw query string without `?`.
     ///   - payloadHash: hex SHA-256 of the body, or ``SigV4/unsignedPayload``.
     public func signatureHeaders(
-        method: String, path: String, query: String, headers: [(name: String, value: String)],
-        payloadHash: String, date: Date = Date()
+        method: String,
+        path: String,
+        query: String,
+        headers: [(name: String, value: String)],
+        payloadHash: String,
+        date: Date = Date()
     ) -> [(name: String, value: String)] {
         let amzDate = AmzDate(date)
         let added: [(name: String, value: String)] = [
@@ -30,13 +34,24 @@ public struct SigV4Signer: Sendable {
         let all = headers.map { (name: $0.name.lowercased(), value: $0.value) } + added
         let signedHeaders = Array(Set(all.map(\.name))).sorted()
         let canonical = SigV4.canonicalRequest(
-            method: method, path: path, query: query, headers: all, signedHeaders: signedHeaders,
-            payloadHash: payloadHash)
+            method: method,
+            path: path,
+            query: query,
+            headers: all,
+            signedHeaders: signedHeaders,
+            payloadHash: payloadHash
+        )
         let scope = "\(amzDate.day)/\(region)/\(service)/aws4_request"
-        let key = SigV4.signingKey(secret: credentials.secretAccessKey, date: amzDate.day, region: region, service: service)
+        let key = SigV4.signingKey(
+            secret: credentials.secretAccessKey,
+            date: amzDate.day,
+            region: region,
+            service: service
+        )
         let signature = SigV4.signature(
             stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: amzDate.timestamp, scope: scope),
-            key: key)
+            key: key
+        )
         let authorization =
             "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders.joined(separator: ";")), Signature=\(signature)"
         return added + [("authorization", authorization)]

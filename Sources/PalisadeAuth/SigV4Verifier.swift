@@ -16,7 +16,10 @@ public struct SigV4Verifier: Sendable {
 
     /// A verifier that accepts these credentials.
     public init(credentials: [SigV4Credentials]) {
-        secrets = Dictionary(credentials.map { ($0.accessKeyID, $0.secretAccessKey) }, uniquingKeysWith: { first, _ in first })
+        secrets = Dictionary(
+            credentials.map { ($0.accessKeyID, $0.secretAccessKey) },
+            uniquingKeysWith: { first, _ in first }
+        )
     }
 
     /// Verifies a header-signed request.
@@ -28,12 +31,19 @@ public struct SigV4Verifier: Sendable {
     ///   - now: the server's time.
     /// - Throws: ``SigV4Error``.
     public func verify(
-        method: String, path: String, query: String, headers: [(name: String, value: String)], bodyHash: String?,
+        method: String,
+        path: String,
+        query: String,
+        headers: [(name: String, value: String)],
+        bodyHash: String?,
         now: Date
     ) throws(SigV4Error) -> Verified {
         func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name }?.value }
         guard let authorization = header("authorization") else {
-            throw SigV4Error(.missingAuthentication, "the request is not signed: send an AWS Signature V4 Authorization header")
+            throw SigV4Error(
+                .missingAuthentication,
+                "the request is not signed: send an AWS Signature V4 Authorization header"
+            )
         }
         let parsed = try AuthorizationHeader(authorization)
         guard let secret = secrets[parsed.accessKeyID] else {
@@ -43,10 +53,16 @@ public struct SigV4Verifier: Sendable {
             throw SigV4Error(.authorizationHeaderMalformed, "x-amz-date is missing or not of the form 20260131T235959Z")
         }
         guard date.day == parsed.day else {
-            throw SigV4Error(.authorizationHeaderMalformed, "the credential scope's date \(parsed.day) is not the date of x-amz-date")
+            throw SigV4Error(
+                .authorizationHeaderMalformed,
+                "the credential scope's date \(parsed.day) is not the date of x-amz-date"
+            )
         }
         guard abs(date.date.timeIntervalSince(now)) <= maximumSkew else {
-            throw SigV4Error(.requestTimeTooSkewed, "the request time \(dateText) is more than 15 minutes from the server's time")
+            throw SigV4Error(
+                .requestTimeTooSkewed,
+                "the request time \(dateText) is more than 15 minutes from the server's time"
+            )
         }
         guard parsed.signedHeaders.contains("host") else {
             throw SigV4Error(.authorizationHeaderMalformed, "SignedHeaders must include host")
@@ -59,14 +75,23 @@ public struct SigV4Verifier: Sendable {
             throw SigV4Error(.authorizationHeaderMalformed, "x-amz-content-sha256 is required")
         }
         let canonical = SigV4.canonicalRequest(
-            method: method, path: path, query: query, headers: headers, signedHeaders: parsed.signedHeaders,
-            payloadHash: payloadHash)
+            method: method,
+            path: path,
+            query: query,
+            headers: headers,
+            signedHeaders: parsed.signedHeaders,
+            payloadHash: payloadHash
+        )
         let key = SigV4.signingKey(secret: secret, date: parsed.day, region: parsed.region, service: parsed.service)
         let expected = SigV4.signature(
             stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: dateText, scope: parsed.scope),
-            key: key)
+            key: key
+        )
         guard constantTimeEqual(expected, parsed.signature) else {
-            throw SigV4Error(.signatureDoesNotMatch, "the request signature does not match: check the secret key and the signing method")
+            throw SigV4Error(
+                .signatureDoesNotMatch,
+                "the request signature does not match: check the secret key and the signing method"
+            )
         }
         return Verified(accessKeyID: parsed.accessKeyID, claimedPayloadHash: claimed)
     }
@@ -91,7 +116,10 @@ struct AuthorizationHeader {
     var scope: String { "\(day)/\(region)/\(service)/aws4_request" }
 
     init(_ header: String) throws(SigV4Error) {
-        let malformed = SigV4Error(.authorizationHeaderMalformed, "the Authorization header is not an AWS4-HMAC-SHA256 signature")
+        let malformed = SigV4Error(
+            .authorizationHeaderMalformed,
+            "the Authorization header is not an AWS4-HMAC-SHA256 signature"
+        )
         guard header.hasPrefix(SigV4.algorithm + " ") else { throw malformed }
         var fields: [String: String] = [:]
         for part in header.dropFirst(SigV4.algorithm.count + 1).split(separator: ",") {

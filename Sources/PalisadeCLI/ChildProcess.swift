@@ -46,11 +46,13 @@ enum ChildProcess {
         let variables = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }.map { "\($0)=\($1)" }
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = variables.map { strdup($0) } + [nil]
-        defer { (argv + envp).forEach { free($0) } }
+        defer { for pointer in argv + envp { free(pointer) } }
         var pid = pid_t()
         let result = posix_spawnp(&pid, arguments[0], nil, &attributes, argv, envp)
         guard result == 0 else {
-            FileHandle.standardError.write(Data("palisade: cannot run \(arguments[0]): \(String(cString: strerror(result)))\n".utf8))
+            FileHandle.standardError.write(
+                Data("palisade: cannot run \(arguments[0]): \(String(cString: strerror(result)))\n".utf8)
+            )
             return nil
         }
         return pid

@@ -8,7 +8,8 @@ struct PalisadeCommand: AsyncParsableCommand {
         commandName: "palisade",
         abstract: "Locks with fencing tokens in front of S3-compatible object storage.",
         version: palisadeVersion,
-        subcommands: [ServeCommand.self, LockCommand.self])
+        subcommands: [ServeCommand.self, LockCommand.self]
+    )
 }
 
 /// A duration on the command line: `500ms`, `10s`, `2m`, `1h`, or a bare number of seconds.

@@ -23,7 +23,10 @@ public struct LockClient: Sendable {
         public var initialBackoff: Duration
 
         public init(
-            endpoint: String, credentials: SigV4Credentials, region: String = "us-east-1", maximumAttempts: Int = 4,
+            endpoint: String,
+            credentials: SigV4Credentials,
+            region: String = "us-east-1",
+            maximumAttempts: Int = 4,
             initialBackoff: Duration = .milliseconds(50)
         ) {
             self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
@@ -40,7 +43,9 @@ public struct LockClient: Sendable {
                 endpoint: environment["PALISADE_ENDPOINT"] ?? "http://127.0.0.1:9000",
                 credentials: SigV4Credentials(
                     accessKeyID: environment["PALISADE_ACCESS_KEY"] ?? "",
-                    secretAccessKey: environment["PALISADE_SECRET_KEY"] ?? ""))
+                    secretAccessKey: environment["PALISADE_SECRET_KEY"] ?? ""
+                )
+            )
         }
     }
 
@@ -68,7 +73,10 @@ public struct LockClient: Sendable {
     /// caller shuts it down.
     public static func makeHTTPClient(connectTimeout: Duration) -> HTTPClient {
         var configuration = HTTPClient.Configuration()
-        configuration.connectionPool = .init(idleTimeout: .seconds(60), concurrentHTTP1ConnectionsPerHostSoftLimit: 1024)
+        configuration.connectionPool = .init(
+            idleTimeout: .seconds(60),
+            concurrentHTTP1ConnectionsPerHostSoftLimit: 1024
+        )
         configuration.timeout = .init(connect: .milliseconds(connectTimeout.milliseconds))
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
@@ -97,32 +105,53 @@ public struct LockClient: Sendable {
 
     /// Waits up to `wait` for a lease to end.
     public func watchLease(_ lease: LeaseID, wait: Duration) async throws(LockClientError) -> WatchResponse {
-        try await call("POST", "/leases/\(lease)/watch", body: WatchRequest(waitMilliseconds: wait.milliseconds), wait: wait)
+        try await call(
+            "POST",
+            "/leases/\(lease)/watch",
+            body: WatchRequest(waitMilliseconds: wait.milliseconds),
+            wait: wait
+        )
     }
 
     // MARK: Locks
 
     /// Acquires `name` under `lease`, waiting up to `wait` in the lock's FIFO queue.
     /// - Throws: `LockHeld` (when `wait` is zero), `WaitTimeout`, `LeaseNotFound`, `LeaseLost`, …
-    public func acquire(_ name: LockName, lease: LeaseID, mode: LockMode = .exclusive, wait: Duration) async throws(LockClientError)
+    public func acquire(
+        _ name: LockName,
+        lease: LeaseID,
+        mode: LockMode = .exclusive,
+        wait: Duration
+    ) async throws(LockClientError)
         -> GrantResponse
     {
         try await call(
-            "POST", "/locks/acquire",
-            body: AcquireRequest(name: name, leaseID: lease, mode: mode, waitMilliseconds: wait.milliseconds), wait: wait)
+            "POST",
+            "/locks/acquire",
+            body: AcquireRequest(name: name, leaseID: lease, mode: mode, waitMilliseconds: wait.milliseconds),
+            wait: wait
+        )
     }
 
     /// Acquires `name` if it is free right now; nil when it is held.
-    public func tryAcquire(_ name: LockName, lease: LeaseID, mode: LockMode = .exclusive) async throws(LockClientError) -> GrantResponse? {
+    public func tryAcquire(
+        _ name: LockName,
+        lease: LeaseID,
+        mode: LockMode = .exclusive
+    ) async throws(LockClientError) -> GrantResponse? {
         do {
             return try await acquire(name, lease: lease, mode: mode, wait: .zero)
-        } catch where error.code == LockAPIErrorCode.lockHeld {
+        } catch  where error.code == LockAPIErrorCode.lockHeld {
             return nil
         }
     }
 
     /// Releases a grant (with its token), or gives up the lease's wait or holding (without one).
-    public func release(_ name: LockName, lease: LeaseID, token: FencingToken?) async throws(LockClientError) -> ReleaseResponse {
+    public func release(
+        _ name: LockName,
+        lease: LeaseID,
+        token: FencingToken?
+    ) async throws(LockClientError) -> ReleaseResponse {
         try await call("POST", "/locks/release", body: ReleaseRequest(name: name, leaseID: lease, token: token))
     }
 
@@ -137,9 +166,17 @@ public struct LockClient: Sendable {
     }
 
     /// Waits up to `wait` for the grant `token` of `name` to be released or lost.
-    public func watchLock(_ name: LockName, token: FencingToken, wait: Duration) async throws(LockClientError) -> WatchResponse {
+    public func watchLock(
+        _ name: LockName,
+        token: FencingToken,
+        wait: Duration
+    ) async throws(LockClientError) -> WatchResponse {
         try await call(
-            "POST", "/locks/watch", body: WatchRequest(name: name, token: token, waitMilliseconds: wait.milliseconds), wait: wait)
+            "POST",
+            "/locks/watch",
+            body: WatchRequest(name: name, token: token, waitMilliseconds: wait.milliseconds),
+            wait: wait
+        )
     }
 
     /// An operator's action: frees `name` from all its holders (an unclean release; the lock-delay follows).
@@ -152,23 +189,37 @@ public struct LockClient: Sendable {
     private struct NoBody: Encodable {}
 
     func call<Response: Decodable>(
-        _ method: String, _ path: String, query: String = "", wait: Duration = .zero
+        _ method: String,
+        _ path: String,
+        query: String = "",
+        wait: Duration = .zero
     ) async throws(LockClientError) -> Response {
         try await call(method, path, query: query, bodyData: Data(), wait: wait)
     }
 
     func call<Response: Decodable>(
-        _ method: String, _ path: String, query: String = "", body: some Encodable, wait: Duration = .zero
+        _ method: String,
+        _ path: String,
+        query: String = "",
+        body: some Encodable,
+        wait: Duration = .zero
     ) async throws(LockClientError) -> Response {
         let data: Data
         do { data = try JSONEncoder().encode(body) } catch {
-            throw LockClientError(code: LockClientError.invalidResponseCode, message: "cannot encode the request: \(error)")
+            throw LockClientError(
+                code: LockClientError.invalidResponseCode,
+                message: "cannot encode the request: \(error)"
+            )
         }
         return try await call(method, path, query: query, bodyData: data, wait: wait)
     }
 
     private func call<Response: Decodable>(
-        _ method: String, _ path: String, query: String, bodyData: Data, wait: Duration
+        _ method: String,
+        _ path: String,
+        query: String,
+        bodyData: Data,
+        wait: Duration
     ) async throws(LockClientError) -> Response {
         let fullPath = PalisadePaths.v1 + path
         var backoff = configuration.initialBackoff
@@ -183,7 +234,8 @@ public struct LockClient: Sendable {
                 guard attempt < configuration.maximumAttempts, !Task.isCancelled else {
                     throw LockClientError(
                         code: LockClientError.connectionFailedCode,
-                        message: "\(method) \(fullPath) failed after \(attempt) attempt(s): \(error)")
+                        message: "\(method) \(fullPath) failed after \(attempt) attempt(s): \(error)"
+                    )
                 }
                 try? await Task.sleep(for: backoff)
                 backoff *= 2
@@ -192,7 +244,13 @@ public struct LockClient: Sendable {
         }
     }
 
-    private func send(_ method: String, _ path: String, query: String, body: Data, wait: Duration) async throws
+    private func send(
+        _ method: String,
+        _ path: String,
+        query: String,
+        body: Data,
+        wait: Duration
+    ) async throws
         -> (HTTPResponseStatus, HTTPHeaders, ByteBuffer)
     {
         var request = HTTPClientRequest(url: configuration.endpoint + path + (query.isEmpty ? "" : "?" + query))
@@ -200,7 +258,12 @@ public struct LockClient: Sendable {
         var headers: [(name: String, value: String)] = [("host", Self.authority(of: configuration.endpoint))]
         if !body.isEmpty { headers.append(("content-type", "application/json")) }
         headers += signer.signatureHeaders(
-            method: method, path: path, query: query, headers: headers, payloadHash: SigV4.hexSHA256(body))
+            method: method,
+            path: path,
+            query: query,
+            headers: headers,
+            payloadHash: SigV4.hexSHA256(body)
+        )
         for header in headers { request.headers.add(name: header.name, value: header.value) }
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await httpClient.execute(request, timeout: .milliseconds(wait.milliseconds + 30_000))
@@ -208,22 +271,37 @@ public struct LockClient: Sendable {
         return (response.status, response.headers, bytes)
     }
 
-    private func decodeAnswer<Response: Decodable>(status: HTTPResponseStatus, headers: HTTPHeaders, body: ByteBuffer) throws(LockClientError)
+    private func decodeAnswer<Response: Decodable>(
+        status: HTTPResponseStatus,
+        headers: HTTPHeaders,
+        body: ByteBuffer
+    ) throws(LockClientError)
         -> Response
     {
         let data = Data(body.readableBytesView)
         guard (200..<300).contains(status.code) else {
             if let error = try? JSONDecoder().decode(LockAPIErrorBody.self, from: data) {
-                throw LockClientError(code: error.code, message: error.message, status: Int(status.code), requestID: error.requestID)
+                throw LockClientError(
+                    code: error.code,
+                    message: error.message,
+                    status: Int(status.code),
+                    requestID: error.requestID
+                )
             }
             throw LockClientError(
-                code: LockClientError.invalidResponseCode, message: "HTTP \(status.code) without a lock API error body",
-                status: Int(status.code), requestID: headers.first(name: PalisadeHeaders.requestID))
+                code: LockClientError.invalidResponseCode,
+                message: "HTTP \(status.code) without a lock API error body",
+                status: Int(status.code),
+                requestID: headers.first(name: PalisadeHeaders.requestID)
+            )
         }
         do {
             return try JSONDecoder().decode(Response.self, from: data)
         } catch {
-            throw LockClientError(code: LockClientError.invalidResponseCode, message: "cannot decode the answer: \(error)")
+            throw LockClientError(
+                code: LockClientError.invalidResponseCode,
+                message: "cannot decode the answer: \(error)"
+            )
         }
     }
 

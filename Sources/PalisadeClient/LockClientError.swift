@@ -25,6 +25,7 @@ public struct LockClientError: Error, Hashable, Sendable, CustomStringConvertibl
     public static let invalidResponseCode = "InvalidResponse"
 
     public var description: String {
-        "\(code): \(message)" + (status.map { " (HTTP \($0)" + (requestID.map { ", request \($0)" } ?? "") + ")" } ?? "")
+        "\(code): \(message)"
+            + (status.map { " (HTTP \($0)" + (requestID.map { ", request \($0)" } ?? "") + ")" } ?? "")
     }
 }

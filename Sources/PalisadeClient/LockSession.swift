@@ -32,7 +32,11 @@ public struct LockSession: Sendable {
     public var isAlive: Bool { ContinuousClock.now < expiresAt }
 
     /// Acquires `name` under this session's lease.
-    public func acquire(_ name: LockName, mode: LockMode = .exclusive, wait: Duration) async throws(LockClientError) -> LockGrant {
+    public func acquire(
+        _ name: LockName,
+        mode: LockMode = .exclusive,
+        wait: Duration
+    ) async throws(LockClientError) -> LockGrant {
         let answer = try await client.acquire(name, lease: leaseID, mode: mode, wait: wait)
         return LockGrant(name: answer.name, token: answer.token, mode: answer.mode, leaseID: leaseID, session: self)
     }
@@ -56,15 +60,19 @@ public struct LockSession: Sendable {
             guard isAlive else {
                 return LockClientError(
                     code: LockClientError.leaseLostCode,
-                    message: "no keep-alive of lease \(leaseID) succeeded before its client-side deadline")
+                    message: "no keep-alive of lease \(leaseID) succeeded before its client-side deadline"
+                )
             }
             let sentAt = ContinuousClock.now
             do {
                 let answer = try await client.keepAlive(leaseID)
                 state.deadline.withLock { $0 = sentAt + .milliseconds(answer.remainingMilliseconds) - margin }
                 nextRenewal = sentAt + ttl / 3
-            } catch where error.code == LockAPIErrorCode.leaseNotFound {
-                return LockClientError(code: LockClientError.leaseLostCode, message: "the server no longer has lease \(leaseID)")
+            } catch  where error.code == LockAPIErrorCode.leaseNotFound {
+                return LockClientError(
+                    code: LockClientError.leaseLostCode,
+                    message: "the server no longer has lease \(leaseID)"
+                )
             } catch {
                 if Task.isCancelled { return nil }
                 nextRenewal = ContinuousClock.now + min(ttl / 12, .seconds(1))
@@ -103,12 +111,20 @@ extension LockClient {
     ///
     /// When the lease is lost (the server says so, or no keep-alive succeeds before the client-side
     /// deadline), `body`'s task is cancelled and this throws `LeaseLost` once `body` returns.
-    public func withLease<T: Sendable>(ttl: Duration, _ body: @escaping @Sendable (LockSession) async throws -> T) async throws -> T {
+    public func withLease<T: Sendable>(
+        ttl: Duration,
+        _ body: @escaping @Sendable (LockSession) async throws -> T
+    ) async throws -> T {
         let sentAt = ContinuousClock.now
         let lease = try await grantLease(ttl: ttl)
         let session = LockSession(
-            leaseID: lease.leaseID, ttl: ttl, client: self,
-            state: .init(deadline: sentAt + .milliseconds(lease.remainingMilliseconds) - LockSession.safetyMargin(ttl: ttl)))
+            leaseID: lease.leaseID,
+            ttl: ttl,
+            client: self,
+            state: .init(
+                deadline: sentAt + .milliseconds(lease.remainingMilliseconds) - LockSession.safetyMargin(ttl: ttl)
+            )
+        )
         do {
             let value = try await withThrowingTaskGroup(of: SessionEvent<T>.self) { group in
                 group.addTask {
@@ -143,7 +159,10 @@ extension LockClient {
     ///   - ttl: the lease's TTL; the lease is renewed every third of it.
     ///   - wait: how long to wait in the lock's queue.
     public func withLock<T: Sendable>(
-        _ name: LockName, ttl: Duration = .seconds(10), wait: Duration = .seconds(30), mode: LockMode = .exclusive,
+        _ name: LockName,
+        ttl: Duration = .seconds(10),
+        wait: Duration = .seconds(30),
+        mode: LockMode = .exclusive,
         _ body: @escaping @Sendable (LockGrant) async throws -> T
     ) async throws -> T {
         try await withLease(ttl: ttl) { session in

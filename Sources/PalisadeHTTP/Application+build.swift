@@ -40,18 +40,24 @@ public func buildApplication(
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
     let router = buildRouter(
-        locks: locks, verifier: SigV4Verifier(credentials: configuration.credentials), registry: registry,
-        metricsFactory: metricsFactory)
+        locks: locks,
+        verifier: SigV4Verifier(credentials: configuration.credentials),
+        registry: registry,
+        metricsFactory: metricsFactory
+    )
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "palisade"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
-        logger: logger)
+        logger: logger
+    )
 }
 
 /// Builds the router: `/_palisade/health` and `/_palisade/metrics` open, `/_palisade/v1/…` signed.
 public func buildRouter(
-    locks: any LockBackend, verifier: SigV4Verifier, registry: PrometheusCollectorRegistry,
+    locks: any LockBackend,
+    verifier: SigV4Verifier,
+    registry: PrometheusCollectorRegistry,
     metricsFactory: any MetricsFactory
 ) -> Router<PalisadeRequestContext> {
     let router = Router(context: PalisadeRequestContext.self)
@@ -60,12 +66,17 @@ public func buildRouter(
     router.get("_palisade/health") { _, _ in
         let body = try JSONEncoder().encode(HealthResponse(status: "ok", version: palisadeVersion))
         return Response(
-            status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: body))
+        )
     }
     router.get("_palisade/metrics") { _, _ in
         Response(
-            status: .ok, headers: [.contentType: "text/plain; version=0.0.4"],
-            body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer())))
+            status: .ok,
+            headers: [.contentType: "text/plain; version=0.0.4"],
+            body: .init(byteBuffer: ByteBuffer(bytes: registry.emitToBuffer()))
+        )
     }
     let api = router.group("_palisade/v1").add(middleware: SigV4AuthMiddleware(verifier: verifier))
     LockRoutes(locks: locks).register(on: api)

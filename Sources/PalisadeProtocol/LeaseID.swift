@@ -21,7 +21,9 @@ public struct LeaseID: RawRepresentable, Hashable, Comparable, Sendable, Codable
         let text = try container.decode(String.self)
         guard let id = LeaseID(rawValue: text) else {
             throw DecodingError.dataCorruptedError(
-                in: container, debugDescription: "a lease id is 32 lowercase hex digits")
+                in: container,
+                debugDescription: "a lease id is 32 lowercase hex digits"
+            )
         }
         self = id
     }

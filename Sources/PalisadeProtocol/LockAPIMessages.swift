@@ -29,7 +29,10 @@ public struct LeaseResponse: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case leaseID = "lease_id", ttlMilliseconds = "ttl_ms", remainingMilliseconds = "remaining_ms", locks
+        case leaseID = "lease_id"
+        case ttlMilliseconds = "ttl_ms"
+        case remainingMilliseconds = "remaining_ms"
+        case locks
     }
 }
 
@@ -56,7 +59,10 @@ public struct RevokeLeaseResponse: Codable, Sendable, Equatable {
         self.released = released
     }
 
-    enum CodingKeys: String, CodingKey { case leaseID = "lease_id", released }
+    enum CodingKeys: String, CodingKey {
+        case leaseID = "lease_id"
+        case released
+    }
 }
 
 /// `POST /_palisade/v1/locks/acquire`.
@@ -75,7 +81,12 @@ public struct AcquireRequest: Codable, Sendable, Equatable {
         self.waitMilliseconds = waitMilliseconds
     }
 
-    enum CodingKeys: String, CodingKey { case name, leaseID = "lease_id", mode, waitMilliseconds = "wait_ms" }
+    enum CodingKeys: String, CodingKey {
+        case name
+        case leaseID = "lease_id"
+        case mode
+        case waitMilliseconds = "wait_ms"
+    }
 }
 
 /// A grant: answer to acquire.
@@ -88,7 +99,11 @@ public struct GrantResponse: Codable, Sendable, Equatable {
     public var leaseRemainingMilliseconds: Int64
 
     public init(
-        name: LockName, leaseID: LeaseID, token: FencingToken, mode: LockMode, leaseRemainingMilliseconds: Int64
+        name: LockName,
+        leaseID: LeaseID,
+        token: FencingToken,
+        mode: LockMode,
+        leaseRemainingMilliseconds: Int64
     ) {
         self.name = name
         self.leaseID = leaseID
@@ -98,7 +113,10 @@ public struct GrantResponse: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, leaseID = "lease_id", token, mode, leaseRemainingMilliseconds = "lease_remaining_ms"
+        case name
+        case leaseID = "lease_id"
+        case token, mode
+        case leaseRemainingMilliseconds = "lease_remaining_ms"
     }
 }
 
@@ -115,7 +133,11 @@ public struct ReleaseRequest: Codable, Sendable, Equatable {
         self.token = token
     }
 
-    enum CodingKeys: String, CodingKey { case name, leaseID = "lease_id", token }
+    enum CodingKeys: String, CodingKey {
+        case name
+        case leaseID = "lease_id"
+        case token
+    }
 }
 
 /// Answer to release.
@@ -156,7 +178,9 @@ public struct LockStatusResponse: Codable, Sendable, Equatable {
         }
 
         enum CodingKeys: String, CodingKey {
-            case leaseID = "lease_id", token, mode, leaseRemainingMilliseconds = "lease_remaining_ms"
+            case leaseID = "lease_id"
+            case token, mode
+            case leaseRemainingMilliseconds = "lease_remaining_ms"
         }
     }
 
@@ -172,7 +196,10 @@ public struct LockStatusResponse: Codable, Sendable, Equatable {
             self.position = position
         }
 
-        enum CodingKeys: String, CodingKey { case leaseID = "lease_id", mode, position }
+        enum CodingKeys: String, CodingKey {
+            case leaseID = "lease_id"
+            case mode, position
+        }
     }
 
     public var name: LockName
@@ -189,7 +216,8 @@ public struct LockStatusResponse: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, holders, waiters, lockDelayRemainingMilliseconds = "lock_delay_remaining_ms"
+        case name, holders, waiters
+        case lockDelayRemainingMilliseconds = "lock_delay_remaining_ms"
     }
 }
 
@@ -220,7 +248,10 @@ public struct ValidateResponse: Codable, Sendable, Equatable {
         self.leaseRemainingMilliseconds = leaseRemainingMilliseconds
     }
 
-    enum CodingKeys: String, CodingKey { case name, token, valid, leaseRemainingMilliseconds = "lease_remaining_ms" }
+    enum CodingKeys: String, CodingKey {
+        case name, token, valid
+        case leaseRemainingMilliseconds = "lease_remaining_ms"
+    }
 }
 
 /// `POST /_palisade/v1/leases/{id}/watch` and `POST /_palisade/v1/locks/watch`: a long poll.
@@ -237,7 +268,10 @@ public struct WatchRequest: Codable, Sendable, Equatable {
         self.waitMilliseconds = waitMilliseconds
     }
 
-    enum CodingKeys: String, CodingKey { case name, token, waitMilliseconds = "wait_ms" }
+    enum CodingKeys: String, CodingKey {
+        case name, token
+        case waitMilliseconds = "wait_ms"
+    }
 }
 
 /// Answer to a watch: either the lease or grant was lost, and why, or it is still held.
@@ -262,7 +296,10 @@ public struct WatchResponse: Codable, Sendable, Equatable {
         self.leaseRemainingMilliseconds = leaseRemainingMilliseconds
     }
 
-    enum CodingKeys: String, CodingKey { case held, reason, leaseRemainingMilliseconds = "lease_remaining_ms" }
+    enum CodingKeys: String, CodingKey {
+        case held, reason
+        case leaseRemainingMilliseconds = "lease_remaining_ms"
+    }
 }
 
 /// `POST /_palisade/v1/admin/locks/force-release`: an operator frees a lock (an unclean release).
@@ -296,7 +333,10 @@ public struct LockAPIErrorBody: Codable, Sendable, Equatable {
         self.requestID = requestID
     }
 
-    enum CodingKeys: String, CodingKey { case code, message, requestID = "request_id" }
+    enum CodingKeys: String, CodingKey {
+        case code, message
+        case requestID = "request_id"
+    }
 }
 
 /// `GET /_palisade/health`.

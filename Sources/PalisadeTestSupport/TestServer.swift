@@ -56,21 +56,34 @@ public func withTestServer<C: Clock, T: Sendable>(
     var logger = Logger(label: "palisade.test")
     logger.logLevel = .warning
     let locks = try LockService(
-        clock: clock, configuration: configuration, persistence: try .embedded(in: directory), logger: logger,
-        metricsFactory: factory)
+        clock: clock,
+        configuration: configuration,
+        persistence: try .embedded(in: directory),
+        logger: logger,
+        metricsFactory: factory
+    )
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let app = buildApplication(
         configuration: ServerConfiguration(host: "127.0.0.1", port: 0, credentials: [testCredentials]),
-        locks: locks, registry: registry, metricsFactory: factory, logger: logger,
-        onServerRunning: { port in portContinuation.yield(port) })
+        locks: locks,
+        registry: registry,
+        metricsFactory: factory,
+        logger: logger,
+        onServerRunning: { port in portContinuation.yield(port) }
+    )
     let group = ServiceGroup(configuration: .init(services: [app, locks], gracefulShutdownSignals: [], logger: logger))
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
         let server = TestServer(
-            endpoint: "http://127.0.0.1:\(port)", port: port, credentials: testCredentials, dataDirectory: directory,
-            registry: registry, locks: locks)
+            endpoint: "http://127.0.0.1:\(port)",
+            port: port,
+            credentials: testCredentials,
+            dataDirectory: directory,
+            registry: registry,
+            locks: locks
+        )
         do {
             let value = try await body(server)
             await group.triggerGracefulShutdown()
@@ -86,7 +99,8 @@ public func withTestServer<C: Clock, T: Sendable>(
 
 /// Runs a server on the real clock.
 public func withTestServer<T: Sendable>(
-    dataDirectory: String? = nil, _ body: @Sendable (TestServer<ContinuousClock>) async throws -> T
+    dataDirectory: String? = nil,
+    _ body: @Sendable (TestServer<ContinuousClock>) async throws -> T
 ) async throws -> T {
     try await withTestServer(clock: ContinuousClock(), dataDirectory: dataDirectory, body)
 }

@@ -43,7 +43,9 @@ struct LockTableRandomizedTests {
                 case .holderRemoved(let grant, _):
                     holders[grant.name]?[grant.lease] = nil
                 case .waiterGranted(let key, _):
-                    if queues[key.name]?.first != key.lease { problems.append("woke \(key.lease) out of FIFO order on '\(key.name)'") }
+                    if queues[key.name]?.first != key.lease {
+                        problems.append("woke \(key.lease) out of FIFO order on '\(key.name)'")
+                    }
                     queues[key.name]?.removeAll { $0 == key.lease }
                 case .waiterFailed(let key, let error):
                     if error.code != .superseded { queues[key.name]?.removeAll { $0 == key.lease } }
@@ -90,7 +92,9 @@ struct LockTableRandomizedTests {
                     }
                 }
             case 50..<75:
-                let token = Bool.random(using: &random) ? table.lease(id, at: now)?.grants.first { $0.name == name }?.token : nil
+                let token =
+                    Bool.random(using: &random)
+                    ? table.lease(id, at: now)?.grants.first { $0.name == name }?.token : nil
                 effects = (try? table.release(name, lease: id, token: token, at: now))?.effects ?? []
             case 75..<78:
                 effects = (try? table.revokeLease(id, at: now))?.effects ?? []
@@ -100,7 +104,9 @@ struct LockTableRandomizedTests {
                 now = now.advanced(by: .milliseconds(Int64.random(in: 1...700, using: &random)))
                 effects = table.advance(to: now)
             }
-            if let pending = table.tokens.pendingReservation { table.confirmReservation(through: FencingToken(pending)) }
+            if let pending = table.tokens.pendingReservation {
+                table.confirmReservation(through: FencingToken(pending))
+            }
             model.apply(effects, at: now)
             let violations = table.invariantViolations()
             try #require(violations.isEmpty, "seed \(seed): \(violations)")

@@ -11,7 +11,9 @@ func at(_ seconds: Double) -> ManualClock.Instant {
     ManualClock.Instant(offset: .milliseconds(Int64(seconds * 1000)))
 }
 
-func leaseID(_ n: Int) -> LeaseID { LeaseID(rawValue: String(repeating: "0", count: 31 - String(n, radix: 16).count) + "1" + String(n, radix: 16))! }
+func leaseID(_ n: Int) -> LeaseID {
+    LeaseID(rawValue: String(repeating: "0", count: 31 - String(n, radix: 16).count) + "1" + String(n, radix: 16))!
+}
 
 func lock(_ name: String) -> LockName { LockName(rawValue: name)! }
 
@@ -19,7 +21,8 @@ func makeTable(lockDelay: Duration = .seconds(1), reservation: UInt64 = 1000) ->
     Table(
         configuration: .init(lockDelay: lockDelay),
         tokens: TokenAllocator(issuedAtMost: 0, reservedThrough: reservation, reservationSize: reservation),
-        at: at(0))
+        at: at(0)
+    )
 }
 
 extension LockTable where Instant == ManualClock.Instant {
@@ -29,7 +32,12 @@ extension LockTable where Instant == ManualClock.Instant {
     }
 
     /// Acquires and expects an immediate grant.
-    mutating func mustGrant(_ name: String, _ id: Int, mode: LockMode = .exclusive, at now: Instant = at(0)) throws -> Grant {
+    mutating func mustGrant(
+        _ name: String,
+        _ id: Int,
+        mode: LockMode = .exclusive,
+        at now: Instant = at(0)
+    ) throws -> Grant {
         let (outcome, _) = try acquire(lock(name), lease: leaseID(id), mode: mode, wait: .zero, at: now)
         guard case .granted(let grant) = outcome else { throw LockError(.lockHeld, "expected a grant, got \(outcome)") }
         #expect(invariantViolations() == [])
@@ -38,9 +46,17 @@ extension LockTable where Instant == ManualClock.Instant {
 
     /// Acquires with a wait and expects to be queued.
     @discardableResult
-    mutating func mustQueue(_ name: String, _ id: Int, mode: LockMode = .exclusive, wait: Duration = .seconds(60), at now: Instant = at(0)) throws -> Int {
+    mutating func mustQueue(
+        _ name: String,
+        _ id: Int,
+        mode: LockMode = .exclusive,
+        wait: Duration = .seconds(60),
+        at now: Instant = at(0)
+    ) throws -> Int {
         let (outcome, _) = try acquire(lock(name), lease: leaseID(id), mode: mode, wait: wait, at: now)
-        guard case .queued(let position) = outcome else { throw LockError(.lockHeld, "expected to queue, got \(outcome)") }
+        guard case .queued(let position) = outcome else {
+            throw LockError(.lockHeld, "expected to queue, got \(outcome)")
+        }
         #expect(invariantViolations() == [])
         return position
     }

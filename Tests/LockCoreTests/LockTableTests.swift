@@ -32,11 +32,18 @@ struct LockTableTests {
             for id in 1...3 {
                 let grant = try table.mustGrant("lock-\(id)", id, at: at(Double(round)))
                 tokens.append(grant.token)
-                let effects = try table.release(grant.name, lease: grant.lease, token: grant.token, at: at(Double(round))).effects
+                let effects = try table.release(
+                    grant.name,
+                    lease: grant.lease,
+                    token: grant.token,
+                    at: at(Double(round))
+                ).effects
                 _ = effects
             }
             _ = try (1...3).map { try table.keepAlive(leaseID($0), at: at(Double(round))) }
-            if let pending = table.tokens.pendingReservation { table.confirmReservation(through: FencingToken(pending)) }
+            if let pending = table.tokens.pendingReservation {
+                table.confirmReservation(through: FencingToken(pending))
+            }
         }
         #expect(tokens == tokens.sorted() && Set(tokens).count == tokens.count)
         #expect(tokens.first == FencingToken(1))
@@ -145,8 +152,12 @@ struct LockTableTests {
         }
         #expect(wrongToken?.code == .notHolder)
 
-        #expect(try table.release(lock("a"), lease: leaseID(1), token: grant.token, at: at(1)).outcome == .released(grant))
-        #expect(try table.release(lock("a"), lease: leaseID(1), token: grant.token, at: at(2)).outcome == .alreadyReleased)
+        #expect(
+            try table.release(lock("a"), lease: leaseID(1), token: grant.token, at: at(1)).outcome == .released(grant)
+        )
+        #expect(
+            try table.release(lock("a"), lease: leaseID(1), token: grant.token, at: at(2)).outcome == .alreadyReleased
+        )
         let unknown = #expect(throws: LockError.self) {
             try table.release(lock("a"), lease: leaseID(1), token: FencingToken(99), at: at(2))
         }
@@ -199,7 +210,13 @@ struct LockTableTests {
         _ = try table.mustGrant("a", 1)
         try table.mustQueue("a", 2)
         try table.mustQueue("a", 3)
-        let (outcome, effects) = try table.acquire(lock("a"), lease: leaseID(2), mode: .exclusive, wait: .seconds(30), at: at(1))
+        let (outcome, effects) = try table.acquire(
+            lock("a"),
+            lease: leaseID(2),
+            mode: .exclusive,
+            wait: .seconds(30),
+            at: at(1)
+        )
         #expect(outcome == .queued(position: 1))
         #expect(failed(effects).map(\.1) == [.superseded])
     }
@@ -239,9 +256,17 @@ struct LockTableTests {
         _ = try table.grantLease(leaseID(2), ttl: .seconds(60), at: at(0))
         let grant = try table.mustGrant("a", 2)
         guard case .watching(let leaseWatch) = try table.watchLease(leaseID(1), wait: .seconds(60), at: at(0)).outcome,
-            case .watching(let grantWatch) = try table.watchGrant(lock("a"), token: grant.token, wait: .seconds(60), at: at(0)).outcome,
+            case .watching(let grantWatch) = try table.watchGrant(
+                lock("a"),
+                token: grant.token,
+                wait: .seconds(60),
+                at: at(0)
+            ).outcome,
             case .watching(let idleWatch) = try table.watchLease(leaseID(2), wait: .seconds(3), at: at(0)).outcome
-        else { Issue.record("expected three watches"); return }
+        else {
+            Issue.record("expected three watches")
+            return
+        }
 
         #expect(table.advance(to: at(3)).contains(.watchFired(idleWatch, .timedOut)))
         #expect(table.advance(to: at(10)).contains(.watchFired(leaseWatch, .lost(.leaseExpired))))
@@ -257,7 +282,13 @@ struct LockTableTests {
         try table.grantLeases(1...1, ttl: .seconds(60))
         var reservations: [FencingToken] = []
         for index in 1...4 {
-            let (outcome, effects) = try table.acquire(lock("k\(index)"), lease: leaseID(1), mode: .exclusive, wait: .zero, at: at(0))
+            let (outcome, effects) = try table.acquire(
+                lock("k\(index)"),
+                lease: leaseID(1),
+                mode: .exclusive,
+                wait: .zero,
+                at: at(0)
+            )
             #expect(outcome != .queued(position: 1))
             reservations += effects.compactMap { if case .reserveTokens(let through) = $0 { through } else { nil } }
         }
@@ -276,7 +307,8 @@ struct LockTableTests {
         var table = Table(
             tokens: TokenAllocator(issuedAtMost: 1000, reservedThrough: 2000, reservationSize: 1000),
             restoring: [LeaseRecord(id: leaseID(1), ttl: .seconds(10), holdings: [held])],
-            at: at(100))
+            at: at(100)
+        )
         #expect(table.invariantViolations() == [])
         #expect(table.lease(leaseID(1), at: at(100))?.deadline == at(110))
         _ = try table.grantLease(leaseID(2), ttl: .seconds(60), at: at(100))

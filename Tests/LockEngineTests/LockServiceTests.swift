@@ -8,9 +8,12 @@ import Testing
 
 /// Runs `service` (its expiry timer) for the duration of `body`, then shuts it down gracefully.
 func withRunning<C: Clock, T: Sendable>(
-    _ service: LockService<C>, _ body: @Sendable () async throws -> T
+    _ service: LockService<C>,
+    _ body: @Sendable () async throws -> T
 ) async throws -> T where C.Duration == Duration {
-    let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [], logger: Logger(label: "test")))
+    let group = ServiceGroup(
+        configuration: .init(services: [service], gracefulShutdownSignals: [], logger: Logger(label: "test"))
+    )
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         defer { tasks.cancelAll() }
@@ -21,7 +24,8 @@ func withRunning<C: Clock, T: Sendable>(
 }
 
 /// Yields until `count` acquires wait for `name` (bounded: the actor answers between yields).
-func waitUntilQueued<C: Clock>(_ service: LockService<C>, _ name: LockName, count: Int) async throws where C.Duration == Duration {
+func waitUntilQueued<C: Clock>(_ service: LockService<C>, _ name: LockName, count: Int) async throws
+where C.Duration == Duration {
     for _ in 0..<100_000 {
         if await service.status(of: name).waiters.count >= count { return }
         await Task.yield()
@@ -30,19 +34,24 @@ func waitUntilQueued<C: Clock>(_ service: LockService<C>, _ name: LockName, coun
 }
 
 /// Grants two leases, takes lock "a" with the first, and returns the second (for the test to queue).
-func holdLockWithWaitingLease<C: Clock>(_ service: LockService<C>) async throws -> LeaseSnapshot where C.Duration == Duration {
+func holdLockWithWaitingLease<C: Clock>(_ service: LockService<C>) async throws -> LeaseSnapshot
+where C.Duration == Duration {
     let holder = try await service.grantLease(ttl: .seconds(60))
     _ = try await service.acquire("a", lease: holder.id, mode: .exclusive, wait: .zero)
     return try await service.grantLease(ttl: .seconds(60))
 }
 
 func makeService(
-    _ clock: ManualClock, directory: String? = nil, lockDelay: Duration = .zero, reservation: UInt64 = 10_000
+    _ clock: ManualClock,
+    directory: String? = nil,
+    lockDelay: Duration = .zero,
+    reservation: UInt64 = 10_000
 ) throws -> LockService<ManualClock> {
     try LockService(
         clock: clock,
         configuration: .init(rules: .init(lockDelay: lockDelay), tokenReservation: reservation),
-        persistence: try directory.map { try LockPersistence.embedded(in: $0) })
+        persistence: try directory.map { try LockPersistence.embedded(in: $0) }
+    )
 }
 
 @Suite("LockService on a manual clock")
@@ -136,11 +145,15 @@ struct LockServiceTests {
     func shutdownEndsWaiters() async throws {
         let clock = ManualClock()
         let service = try makeService(clock)
-        let group = ServiceGroup(configuration: .init(services: [service], gracefulShutdownSignals: [], logger: Logger(label: "test")))
+        let group = ServiceGroup(
+            configuration: .init(services: [service], gracefulShutdownSignals: [], logger: Logger(label: "test"))
+        )
         try await withThrowingTaskGroup(of: Void.self) { tasks in
             tasks.addTask { try await group.run() }
             let waiter = try await holdLockWithWaitingLease(service)
-            let attempt = Task { try await service.acquire("a", lease: waiter.id, mode: .exclusive, wait: .seconds(30)) }
+            let attempt = Task {
+                try await service.acquire("a", lease: waiter.id, mode: .exclusive, wait: .seconds(30))
+            }
             try await waitUntilQueued(service, "a", count: 1)
             await group.triggerGracefulShutdown()
             let error = await #expect(throws: LockError.self) { try await attempt.value }
@@ -163,7 +176,12 @@ struct LockServiceRestartTests {
             let service = try makeService(ManualClock(), directory: directory, reservation: 4)
             let lease = try await service.grantLease(ttl: .seconds(60))
             for index in 0..<10 {
-                let grant = try await service.acquire(LockName(rawValue: "k\(index)")!, lease: lease.id, mode: .exclusive, wait: .zero)
+                let grant = try await service.acquire(
+                    LockName(rawValue: "k\(index)")!,
+                    lease: lease.id,
+                    mode: .exclusive,
+                    wait: .zero
+                )
                 issued.append(grant.grant.token)
                 _ = try await service.release(grant.grant.name, lease: lease.id, token: grant.grant.token)
             }

@@ -5,25 +5,45 @@ import Testing
 @Suite("AWS Signature V4")
 struct SigV4Tests {
     static let credentials = SigV4Credentials(
-        accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+        accessKeyID: "AKIDEXAMPLE",
+        secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY"
+    )
     static let signedAt = AmzDate("20150830T123600Z")!.date
 
     @Test("AWS's published get-vanilla test vector")
     func getVanilla() {
         let headers = SigV4Signer(credentials: Self.credentials, region: "us-east-1", service: "service")
             .signatureHeaders(
-                method: "GET", path: "/", query: "", headers: [("Host", "example.amazonaws.com")],
-                payloadHash: SigV4.emptyPayloadHash, date: Self.signedAt)
+                method: "GET",
+                path: "/",
+                query: "",
+                headers: [("Host", "example.amazonaws.com")],
+                payloadHash: SigV4.emptyPayloadHash,
+                date: Self.signedAt
+            )
         // The published vector does not sign x-amz-content-sha256, so rebuild its exact string to sign.
         let canonical = SigV4.canonicalRequest(
-            method: "GET", path: "/", query: "",
+            method: "GET",
+            path: "/",
+            query: "",
             headers: [("Host", "example.amazonaws.com"), ("X-Amz-Date", "20150830T123600Z")],
-            signedHeaders: ["host", "x-amz-date"], payloadHash: SigV4.emptyPayloadHash)
-        let key = SigV4.signingKey(secret: Self.credentials.secretAccessKey, date: "20150830", region: "us-east-1", service: "service")
+            signedHeaders: ["host", "x-amz-date"],
+            payloadHash: SigV4.emptyPayloadHash
+        )
+        let key = SigV4.signingKey(
+            secret: Self.credentials.secretAccessKey,
+            date: "20150830",
+            region: "us-east-1",
+            service: "service"
+        )
         let signature = SigV4.signature(
             stringToSign: SigV4.stringToSign(
-                canonicalRequest: canonical, timestamp: "20150830T123600Z", scope: "20150830/us-east-1/service/aws4_request"),
-            key: key)
+                canonicalRequest: canonical,
+                timestamp: "20150830T123600Z",
+                scope: "20150830/us-east-1/service/aws4_request"
+            ),
+            key: key
+        )
         #expect(signature == "5fa00fa31553b73ebf1942676e86291e8372ff2a2260956d9b8aae1d763fbf31")
         #expect(headers.first { $0.name == "x-amz-date" }?.value == "20150830T123600Z")
     }
@@ -32,9 +52,13 @@ struct SigV4Tests {
     func matchesBotocore() throws {
         let body = Data(#"{"name":"a"}"#.utf8)
         let headers = SigV4Signer(credentials: Self.credentials).signatureHeaders(
-            method: "POST", path: "/_palisade/v1/locks/acquire", query: "b=2&a=x%20y%2Fz",
+            method: "POST",
+            path: "/_palisade/v1/locks/acquire",
+            query: "b=2&a=x%20y%2Fz",
             headers: [("Content-Type", "application/json"), ("Host", "127.0.0.1:9000")],
-            payloadHash: SigV4.hexSHA256(body), date: Self.signedAt)
+            payloadHash: SigV4.hexSHA256(body),
+            date: Self.signedAt
+        )
         let authorization = try #require(headers.first { $0.name == "authorization" }?.value)
         // Computed with botocore 1.43 S3SigV4Auth for the same request and timestamp.
         #expect(authorization.hasSuffix("Signature=c8ccad0c8109715440eb2448fdc96641692d43557bd21be4f13ed4c3aa2f5654"))
@@ -59,23 +83,45 @@ struct SigV4Tests {
         #expect(AmzDate("20151330T123600Z") == nil)
     }
 
-    func signedRequest(secret: String = credentials.secretAccessKey, body: String = "{}", at date: Date = signedAt)
+    func signedRequest(
+        secret: String = credentials.secretAccessKey,
+        body: String = "{}",
+        at date: Date = signedAt
+    )
         -> [(name: String, value: String)]
     {
-        let signer = SigV4Signer(credentials: SigV4Credentials(accessKeyID: Self.credentials.accessKeyID, secretAccessKey: secret))
-        let headers: [(name: String, value: String)] = [("host", "127.0.0.1:9000"), ("content-type", "application/json")]
+        let signer = SigV4Signer(
+            credentials: SigV4Credentials(accessKeyID: Self.credentials.accessKeyID, secretAccessKey: secret)
+        )
+        let headers: [(name: String, value: String)] = [
+            ("host", "127.0.0.1:9000"), ("content-type", "application/json"),
+        ]
         return headers
             + signer.signatureHeaders(
-                method: "POST", path: "/_palisade/v1/leases", query: "", headers: headers,
-                payloadHash: SigV4.hexSHA256(Data(body.utf8)), date: date)
+                method: "POST",
+                path: "/_palisade/v1/leases",
+                query: "",
+                headers: headers,
+                payloadHash: SigV4.hexSHA256(Data(body.utf8)),
+                date: date
+            )
     }
 
-    func verify(_ headers: [(name: String, value: String)], body: String = "{}", now: Date = signedAt) throws(SigV4Error)
+    func verify(
+        _ headers: [(name: String, value: String)],
+        body: String = "{}",
+        now: Date = signedAt
+    ) throws(SigV4Error)
         -> SigV4Verifier.Verified
     {
         try SigV4Verifier(credentials: [Self.credentials]).verify(
-            method: "POST", path: "/_palisade/v1/leases", query: "", headers: headers,
-            bodyHash: SigV4.hexSHA256(Data(body.utf8)), now: now)
+            method: "POST",
+            path: "/_palisade/v1/leases",
+            query: "",
+            headers: headers,
+            bodyHash: SigV4.hexSHA256(Data(body.utf8)),
+            now: now
+        )
     }
 
     @Test("the verifier accepts what the signer signed")
@@ -92,12 +138,18 @@ struct SigV4Tests {
         #expect(code { _ = try verify([("host", "x")]) } == .missingAuthentication)
         #expect(code { _ = try verify(signedRequest(secret: "wrong")) } == .signatureDoesNotMatch)
         #expect(code { _ = try verify(signedRequest(), body: "{\"tampered\":1}") } == .contentSHA256Mismatch)
-        #expect(code { _ = try verify(signedRequest(), now: Self.signedAt.addingTimeInterval(16 * 60)) } == .requestTimeTooSkewed)
+        #expect(
+            code { _ = try verify(signedRequest(), now: Self.signedAt.addingTimeInterval(16 * 60)) }
+                == .requestTimeTooSkewed
+        )
         #expect(code { _ = try verify(signedRequest(), now: Self.signedAt.addingTimeInterval(14 * 60)) } == nil)
         let otherKey = signedRequest().map { header in
             (name: header.name, value: header.value.replacingOccurrences(of: "AKIDEXAMPLE", with: "NOBODY"))
         }
         #expect(code { _ = try verify(otherKey) } == .invalidAccessKeyID)
-        #expect(code { _ = try verify([("host", "x"), ("authorization", "Basic Zm9vOmJhcg==")]) } == .authorizationHeaderMalformed)
+        #expect(
+            code { _ = try verify([("host", "x"), ("authorization", "Basic Zm9vOmJhcg==")]) }
+                == .authorizationHeaderMalformed
+        )
     }
 }

@@ -23,8 +23,12 @@ struct PalisadeCommandTests {
     @Test("lock run takes a name, options and the command after --")
     func lockRun() throws {
         let command = try #require(
-            try PalisadeCommand.parseAsRoot(["lock", "run", "jobs/nightly", "--ttl", "5s", "--wait", "1m", "--shared", "--", "echo", "--not-an-option"])
-                as? RunCommand)
+            try PalisadeCommand.parseAsRoot([
+                "lock", "run", "jobs/nightly", "--ttl", "5s", "--wait", "1m", "--shared", "--", "echo",
+                "--not-an-option",
+            ])
+                as? RunCommand
+        )
         #expect(command.name == "jobs/nightly")
         #expect(command.ttl == DurationArgument(.seconds(5)))
         #expect(command.wait == DurationArgument(.seconds(60)))
@@ -33,7 +37,10 @@ struct PalisadeCommandTests {
         #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["lock", "run", "x"]) }
     }
 
-    @Test("durations", arguments: [("250ms", 250), ("10s", 10_000), ("1.5s", 1500), ("2m", 120_000), ("1h", 3_600_000), ("7", 7000)])
+    @Test(
+        "durations",
+        arguments: [("250ms", 250), ("10s", 10_000), ("1.5s", 1500), ("2m", 120_000), ("1h", 3_600_000), ("7", 7000)]
+    )
     func durations(text: String, milliseconds: Int64) {
         #expect(DurationArgument(argument: text)?.duration == .milliseconds(milliseconds))
     }

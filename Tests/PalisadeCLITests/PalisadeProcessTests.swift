@@ -6,7 +6,8 @@ import Testing
 
 /// The `palisade` executable built beside the test bundle.
 let palisadeExecutable: String = {
-    let testBinary = (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
+    let testBinary =
+        (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0]
     return URL(fileURLWithPath: testBinary).deletingLastPathComponent().appendingPathComponent("palisade").path
 }()
 
@@ -49,12 +50,16 @@ struct LockRunTests {
     func concurrentRunsSerialize() async throws {
         try await withTestServer { server in
             let log = try makeTemporaryDirectory() + "/log"
-            let script = #"echo "start $PALISADE_FENCING_TOKEN $PALISADE_LOCK" >> "$LOG"; sleep 0.2; echo "end $PALISADE_FENCING_TOKEN" >> "$LOG""#
+            let script =
+                #"echo "start $PALISADE_FENCING_TOKEN $PALISADE_LOCK" >> "$LOG"; sleep 0.2; echo "end $PALISADE_FENCING_TOKEN" >> "$LOG""#
             let environment = clientEnvironment(server).merging(["LOG": log]) { _, new in new }
             let statuses = try await withThrowingTaskGroup(of: Int32.self) { group in
                 for _ in 0..<4 {
                     group.addTask {
-                        try await runPalisade(["lock", "run", "nightly-job", "--wait", "60s", "--", "sh", "-c", script], environment: environment)
+                        try await runPalisade(
+                            ["lock", "run", "nightly-job", "--wait", "60s", "--", "sh", "-c", script],
+                            environment: environment
+                        )
                     }
                 }
                 return try await group.reduce(into: []) { $0.append($1) }
@@ -79,10 +84,15 @@ struct LockRunTests {
     func exitStatuses() async throws {
         try await withTestServer { server in
             let environment = clientEnvironment(server)
-            #expect(try await runPalisade(["lock", "run", "a", "--", "sh", "-c", "exit 3"], environment: environment) == 3)
+            #expect(
+                try await runPalisade(["lock", "run", "a", "--", "sh", "-c", "exit 3"], environment: environment) == 3
+            )
             let holder = try await server.client.grantLease(ttl: .seconds(30))
             _ = try await server.client.acquire("a", lease: holder.leaseID, wait: .zero)
-            #expect(try await runPalisade(["lock", "run", "a", "--wait", "200ms", "--", "true"], environment: environment) == 75)
+            #expect(
+                try await runPalisade(["lock", "run", "a", "--wait", "200ms", "--", "true"], environment: environment)
+                    == 75
+            )
         }
     }
 
@@ -90,10 +100,14 @@ struct LockRunTests {
     func leaseLost() async throws {
         try await withTestServer { server in
             let marker = try makeTemporaryDirectory() + "/terminated"
-            let script = #"import os, signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: (open(os.environ["MARKER"], "w").write("TERM"), sys.exit(143))); time.sleep(30)"#
+            let script =
+                #"import os, signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: (open(os.environ["MARKER"], "w").write("TERM"), sys.exit(143))); time.sleep(30)"#
             let environment = clientEnvironment(server).merging(["MARKER": marker]) { _, new in new }
             let run = Task {
-                try await runPalisade(["lock", "run", "b", "--ttl", "2s", "--", "python3", "-c", script], environment: environment)
+                try await runPalisade(
+                    ["lock", "run", "b", "--ttl", "2s", "--", "python3", "-c", script],
+                    environment: environment
+                )
             }
             var holder: LeaseID?
             for _ in 0..<200 where holder == nil {
@@ -132,8 +146,12 @@ struct ServeCrashTests {
             [
                 "serve", "--data-dir", directory, "--port", String(port), "--access-key", testCredentials.accessKeyID,
                 "--secret-key", testCredentials.secretAccessKey, "--log-level", "warning",
-            ], environment: [:])
-        let client = LockClient(configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials))
+            ],
+            environment: [:]
+        )
+        let client = LockClient(
+            configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials)
+        )
         for _ in 0..<200 {
             if (try? await client.status("probe")) != nil { return process }
             try await Task.sleep(for: .milliseconds(50))
@@ -146,13 +164,17 @@ struct ServeCrashTests {
     func killAndRestart() async throws {
         let directory = try makeTemporaryDirectory()
         let port = try freePort()
-        let client = LockClient(configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials))
+        let client = LockClient(
+            configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials)
+        )
 
         let first = try await startServer(directory: directory, port: port)
         let lease = try await client.grantLease(ttl: .seconds(60))
         var tokens: [FencingToken] = []
         for index in 0..<5 {
-            tokens.append(try await client.acquire(LockName(rawValue: "k\(index)")!, lease: lease.leaseID, wait: .zero).token)
+            tokens.append(
+                try await client.acquire(LockName(rawValue: "k\(index)")!, lease: lease.leaseID, wait: .zero).token
+            )
         }
         kill(first.processIdentifier, SIGKILL)
         first.waitUntilExit()
@@ -164,14 +186,18 @@ struct ServeCrashTests {
         #expect(next.token > tokens.max()!)
         let status = try await client.status("k0")
         #expect(status.holders.map(\.token) == [tokens[0]])
-        let refused = await #expect(throws: LockClientError.self) { try await client.acquire("k0", lease: rival.leaseID, wait: .zero) }
+        let refused = await #expect(throws: LockClientError.self) {
+            try await client.acquire("k0", lease: rival.leaseID, wait: .zero)
+        }
         #expect(refused?.code == LockAPIErrorCode.lockHeld)
     }
 
     @Test("SIGTERM shuts the server down gracefully: a waiting acquire gets ServiceUnavailable, exit status 0")
     func gracefulShutdown() async throws {
         let port = try freePort()
-        let client = LockClient(configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials))
+        let client = LockClient(
+            configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials)
+        )
         let server = try await startServer(directory: try makeTemporaryDirectory(), port: port)
         let holder = try await client.grantLease(ttl: .seconds(60))
         let waiter = try await client.grantLease(ttl: .seconds(60))

@@ -67,7 +67,8 @@ struct LockClientTests {
                 for _ in 0..<8 {
                     group.addTask {
                         for _ in 0..<5 {
-                            try await server.client.withLock("shared-resource", ttl: .seconds(5), wait: .seconds(60)) { lock in
+                            try await server.client.withLock("shared-resource", ttl: .seconds(5), wait: .seconds(60)) {
+                                lock in
                                 log.enter(lock.token)
                                 await Task.yield()
                                 log.leave()
@@ -196,9 +197,13 @@ struct LockClientTests {
         let httpClient = LockClient.makeHTTPClient(connectTimeout: .milliseconds(200))
         let client = LockClient(
             configuration: .init(
-                endpoint: "http://127.0.0.1:1", credentials: testCredentials, maximumAttempts: 3,
-                initialBackoff: .milliseconds(1)),
-            httpClient: httpClient)
+                endpoint: "http://127.0.0.1:1",
+                credentials: testCredentials,
+                maximumAttempts: 3,
+                initialBackoff: .milliseconds(1)
+            ),
+            httpClient: httpClient
+        )
         let error = await #expect(throws: LockClientError.self) { try await client.grantLease(ttl: .seconds(5)) }
         try await httpClient.shutdown()
         #expect(error?.code == LockClientError.connectionFailedCode)

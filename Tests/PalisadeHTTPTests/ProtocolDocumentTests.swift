@@ -36,11 +36,17 @@ struct ProtocolDocumentTests {
         let service = try LockService(clock: ContinuousClock(), persistence: nil)
         let registry = PrometheusCollectorRegistry()
         let router = buildRouter(
-            locks: service, verifier: SigV4Verifier(credentials: [testCredentials]), registry: registry,
-            metricsFactory: PrometheusMetricsFactory(registry: registry))
+            locks: service,
+            verifier: SigV4Verifier(credentials: [testCredentials]),
+            registry: registry,
+            metricsFactory: PrometheusMetricsFactory(registry: registry)
+        )
         let served = Set(router.routes.map { "\($0.method) \($0.path)" })
         let documented = try documentedOperations()
-        #expect(served == documented, "served only: \(served.subtracting(documented).sorted()), documented only: \(documented.subtracting(served).sorted())")
+        #expect(
+            served == documented,
+            "served only: \(served.subtracting(documented).sorted()), documented only: \(documented.subtracting(served).sorted())"
+        )
     }
 
     @Test("every error code the server can send is documented in lock-api.md and openapi.yaml")

@@ -7,8 +7,10 @@ import PalisadeProtocol
 /// `PALISADE_ACCESS_KEY` and `PALISADE_SECRET_KEY`.
 struct LockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "lock", abstract: "Take, inspect and free locks.",
-        subcommands: [RunCommand.self, StatusCommand.self, ForceReleaseCommand.self])
+        commandName: "lock",
+        abstract: "Take, inspect and free locks.",
+        subcommands: [RunCommand.self, StatusCommand.self, ForceReleaseCommand.self]
+    )
 
     /// Exit status when the lock could not be acquired in time.
     static let notAcquiredStatus: Int32 = 75
@@ -43,7 +45,8 @@ struct RunCommand: AsyncParsableCommand {
             with the command's status; with \(LockCommand.notAcquiredStatus) when the lock was not acquired \
             within --wait; with \(LockCommand.leaseLostStatus) when the lease was lost while the command ran \
             (the command gets SIGTERM first).
-            """)
+            """
+    )
 
     @Argument(help: "The lock's name.")
     var name: String
@@ -71,14 +74,18 @@ struct RunCommand: AsyncParsableCommand {
         let status: Int32
         do {
             status = try await LockCommand.client().withLock(
-                name, ttl: ttl.duration, wait: wait.duration, mode: shared ? .shared : .exclusive
+                name,
+                ttl: ttl.duration,
+                wait: wait.duration,
+                mode: shared ? .shared : .exclusive
             ) { grant in
                 await ChildProcess.run(
                     command,
                     environment: [
                         "PALISADE_LOCK": grant.name.rawValue, "PALISADE_FENCING_TOKEN": grant.token.description,
                         "PALISADE_LEASE": grant.leaseID.rawValue,
-                    ])
+                    ]
+                )
             }
         } catch let error as LockClientError
             where error.code == LockAPIErrorCode.waitTimeout || error.code == LockAPIErrorCode.lockHeld
@@ -95,7 +102,10 @@ struct RunCommand: AsyncParsableCommand {
 
 /// `palisade lock status NAME`.
 struct StatusCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "status", abstract: "Show who holds a lock and who waits.")
+    static let configuration = CommandConfiguration(
+        commandName: "status",
+        abstract: "Show who holds a lock and who waits."
+    )
 
     @Argument(help: "The lock's name.")
     var name: String
@@ -109,7 +119,8 @@ struct StatusCommand: AsyncParsableCommand {
 struct ForceReleaseCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "force-release",
-        abstract: "Free a lock from all holders (operator action; the lock-delay follows).")
+        abstract: "Free a lock from all holders (operator action; the lock-delay follows)."
+    )
 
     @Argument(help: "The lock's name.")
     var name: String

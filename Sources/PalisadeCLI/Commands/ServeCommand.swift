@@ -13,7 +13,9 @@ import UUIDSupport
 /// `palisade serve`: runs the lock service and the gateway on one listener.
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "serve", abstract: "Run the Palisade server on its embedded store.")
+        commandName: "serve",
+        abstract: "Run the Palisade server on its embedded store."
+    )
 
     @Option(help: "Folder for all state (created when missing).")
     var dataDir = "./palisade-data"
@@ -60,15 +62,23 @@ struct ServeCommand: AsyncParsableCommand {
         let locks = try LockService(
             clock: ContinuousClock(),
             configuration: .init(rules: .init(lockDelay: lockDelay.duration)),
-            persistence: try .embedded(in: dataDir), logger: Logger(label: "palisade.locks"), metricsFactory: factory)
+            persistence: try .embedded(in: dataDir),
+            logger: Logger(label: "palisade.locks"),
+            metricsFactory: factory
+        )
         let app = buildApplication(
             configuration: ServerConfiguration(host: host, port: port, credentials: [credentials]),
-            locks: locks, registry: registry, metricsFactory: factory, logger: logger,
+            locks: locks,
+            registry: registry,
+            metricsFactory: factory,
+            logger: logger,
             onServerRunning: { [host] port in
                 announce("palisade \(palisadeVersion) listening on http://\(host):\(port) (data in \(dataDir))")
-            })
+            }
+        )
         let group = ServiceGroup(
-            configuration: .init(services: [app, locks], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+            configuration: .init(services: [app, locks], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        )
         try await group.run()
     }
 
@@ -82,9 +92,12 @@ struct ServeCommand: AsyncParsableCommand {
             return SigV4Credentials(accessKeyID: stored.accessKey, secretAccessKey: stored.secretKey)
         }
         let generated = StoredCredentials(
-            accessKey: "PK" + String(RandomUUID.hex().prefix(18)).uppercased(), secretKey: RandomUUID.hex() + RandomUUID.hex())
+            accessKey: "PK" + String(RandomUUID.hex().prefix(18)).uppercased(),
+            secretKey: RandomUUID.hex() + RandomUUID.hex()
+        )
         let data = try JSONEncoder().encode(generated)
-        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600]) else {
+        guard FileManager.default.createFile(atPath: path, contents: data, attributes: [.posixPermissions: 0o600])
+        else {
             throw ValidationError("cannot write \(path)")
         }
         announce(
@@ -92,7 +105,8 @@ struct ServeCommand: AsyncParsableCommand {
             Generated credentials (kept in \(path)):
               export PALISADE_ACCESS_KEY=\(generated.accessKey)
               export PALISADE_SECRET_KEY=\(generated.secretKey)
-            """)
+            """
+        )
         return SigV4Credentials(accessKeyID: generated.accessKey, secretAccessKey: generated.secretKey)
     }
 }
@@ -102,7 +116,10 @@ struct StoredCredentials: Codable {
     var accessKey: String
     var secretKey: String
 
-    enum CodingKeys: String, CodingKey { case accessKey = "access_key", secretKey = "secret_key" }
+    enum CodingKeys: String, CodingKey {
+        case accessKey = "access_key"
+        case secretKey = "secret_key"
+    }
 }
 
 /// Writes a line to standard output at once (unbuffered), so a pipe or log file sees it immediately.

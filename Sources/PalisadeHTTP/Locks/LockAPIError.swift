@@ -34,7 +34,8 @@ public struct LockAPIError: Error, Sendable, Equatable {
         case .cancelled: self.init(.conflict, LockAPIErrorCode.acquireCancelled, error.message)
         case .invalidTTL: self.init(.badRequest, LockAPIErrorCode.invalidTTL, error.message)
         case .invalidWait: self.init(.badRequest, LockAPIErrorCode.invalidArgument, error.message)
-        case .tokensUnavailable, .shuttingDown: self.init(.serviceUnavailable, LockAPIErrorCode.serviceUnavailable, error.message)
+        case .tokensUnavailable, .shuttingDown:
+            self.init(.serviceUnavailable, LockAPIErrorCode.serviceUnavailable, error.message)
         default: self.init(.internalServerError, LockAPIErrorCode.internalError, error.message)
         }
     }
@@ -65,9 +66,17 @@ public struct LockAPIError: Error, Sendable, Equatable {
         case "name" where !isMissing:
             self.init(.badRequest, LockAPIErrorCode.invalidLockName, detail)
         case "":
-            self.init(.badRequest, LockAPIErrorCode.malformedRequest, "the body is not valid JSON: \(context?.debugDescription ?? "")")
+            self.init(
+                .badRequest,
+                LockAPIErrorCode.malformedRequest,
+                "the body is not valid JSON: \(context?.debugDescription ?? "")"
+            )
         default:
-            self.init(.badRequest, field == "ttl_ms" ? LockAPIErrorCode.invalidTTL : LockAPIErrorCode.invalidArgument, detail)
+            self.init(
+                .badRequest,
+                field == "ttl_ms" ? LockAPIErrorCode.invalidTTL : LockAPIErrorCode.invalidArgument,
+                detail
+            )
         }
     }
 

@@ -15,11 +15,16 @@ public struct LockRoutes: Sendable {
     public func register(on group: RouterGroup<PalisadeRequestContext>) {
         group.post("leases") { request, _ in
             let body = try await decode(GrantLeaseRequest.self, from: request)
-            return try json(Self.leaseResponse(try await locks.grantLease(ttl: .milliseconds(body.ttlMilliseconds))), status: .created)
+            return try json(
+                Self.leaseResponse(try await locks.grantLease(ttl: .milliseconds(body.ttlMilliseconds))),
+                status: .created
+            )
         }
         group.get("leases/:id") { _, context in
             let id = try leaseID(context)
-            guard let lease = await locks.lease(id) else { throw LockError(.leaseNotFound, "lease \(id) does not exist") }
+            guard let lease = await locks.lease(id) else {
+                throw LockError(.leaseNotFound, "lease \(id) does not exist")
+            }
             return try json(Self.leaseResponse(lease))
         }
         group.post("leases/:id/keepalive") { _, context in
@@ -33,12 +38,18 @@ public struct LockRoutes: Sendable {
         group.post("leases/:id/watch") { request, context in
             let id = try leaseID(context)
             let body = try await decode(WatchRequest.self, from: request)
-            return try json(Self.watchResponse(try await locks.watchLease(id, wait: .milliseconds(body.waitMilliseconds))))
+            return try json(
+                Self.watchResponse(try await locks.watchLease(id, wait: .milliseconds(body.waitMilliseconds)))
+            )
         }
         group.post("locks/acquire") { request, _ in
             let body = try await decode(AcquireRequest.self, from: request)
             let grant = try await locks.acquire(
-                body.name, lease: body.leaseID, mode: body.mode ?? .exclusive, wait: .milliseconds(body.waitMilliseconds ?? 0))
+                body.name,
+                lease: body.leaseID,
+                mode: body.mode ?? .exclusive,
+                wait: .milliseconds(body.waitMilliseconds ?? 0)
+            )
             return try json(Self.grantResponse(grant))
         }
         group.post("locks/release") { request, _ in
@@ -53,32 +64,51 @@ public struct LockRoutes: Sendable {
         }
         group.get("locks") { request, _ in
             guard let text = request.uri.queryParameters.get("name") else {
-                throw LockAPIError(.badRequest, LockAPIErrorCode.invalidLockName, "the query parameter name is required")
+                throw LockAPIError(
+                    .badRequest,
+                    LockAPIErrorCode.invalidLockName,
+                    "the query parameter name is required"
+                )
             }
             guard let name = LockName(rawValue: text) else {
-                throw LockAPIError(.badRequest, LockAPIErrorCode.invalidLockName, LockName.validationFailure(text) ?? "invalid lock name")
+                throw LockAPIError(
+                    .badRequest,
+                    LockAPIErrorCode.invalidLockName,
+                    LockName.validationFailure(text) ?? "invalid lock name"
+                )
             }
             let status = await locks.status(of: name)
             return try json(
                 LockStatusResponse(
-                    name: name, holders: status.holders.map(Self.holder),
+                    name: name,
+                    holders: status.holders.map(Self.holder),
                     waiters: status.waiters.map { .init(leaseID: $0.lease, mode: $0.mode, position: $0.position) },
-                    lockDelayRemainingMilliseconds: status.lockDelayRemaining.wholeMilliseconds))
+                    lockDelayRemainingMilliseconds: status.lockDelayRemaining.wholeMilliseconds
+                )
+            )
         }
         group.post("locks/validate") { request, _ in
             let body = try await decode(ValidateRequest.self, from: request)
             let holder = await locks.validate(body.name, token: body.token)
             return try json(
                 ValidateResponse(
-                    name: body.name, token: body.token, valid: holder != nil,
-                    leaseRemainingMilliseconds: holder?.leaseRemaining.wholeMilliseconds))
+                    name: body.name,
+                    token: body.token,
+                    valid: holder != nil,
+                    leaseRemainingMilliseconds: holder?.leaseRemaining.wholeMilliseconds
+                )
+            )
         }
         group.post("locks/watch") { request, _ in
             let body = try await decode(WatchRequest.self, from: request)
             guard let name = body.name, let token = body.token else {
                 throw LockAPIError(.badRequest, LockAPIErrorCode.invalidArgument, "a lock watch needs name and token")
             }
-            return try json(Self.watchResponse(try await locks.watchGrant(name, token: token, wait: .milliseconds(body.waitMilliseconds))))
+            return try json(
+                Self.watchResponse(
+                    try await locks.watchGrant(name, token: token, wait: .milliseconds(body.waitMilliseconds))
+                )
+            )
         }
         group.post("admin/locks/force-release") { request, _ in
             let body = try await decode(ForceReleaseRequest.self, from: request)
@@ -89,8 +119,11 @@ public struct LockRoutes: Sendable {
 
     static func leaseResponse(_ lease: LeaseSnapshot) -> LeaseResponse {
         LeaseResponse(
-            leaseID: lease.id, ttlMilliseconds: lease.ttl.wholeMilliseconds,
-            remainingMilliseconds: lease.remaining.wholeMilliseconds, locks: lease.grants.map(heldLock))
+            leaseID: lease.id,
+            ttlMilliseconds: lease.ttl.wholeMilliseconds,
+            remainingMilliseconds: lease.remaining.wholeMilliseconds,
+            locks: lease.grants.map(heldLock)
+        )
     }
 
     static func heldLock(_ grant: Grant) -> HeldLock {
@@ -99,14 +132,21 @@ public struct LockRoutes: Sendable {
 
     static func grantResponse(_ snapshot: GrantSnapshot) -> GrantResponse {
         GrantResponse(
-            name: snapshot.grant.name, leaseID: snapshot.grant.lease, token: snapshot.grant.token,
-            mode: snapshot.grant.mode, leaseRemainingMilliseconds: snapshot.leaseRemaining.wholeMilliseconds)
+            name: snapshot.grant.name,
+            leaseID: snapshot.grant.lease,
+            token: snapshot.grant.token,
+            mode: snapshot.grant.mode,
+            leaseRemainingMilliseconds: snapshot.leaseRemaining.wholeMilliseconds
+        )
     }
 
     static func holder(_ snapshot: GrantSnapshot) -> LockStatusResponse.Holder {
         LockStatusResponse.Holder(
-            leaseID: snapshot.grant.lease, token: snapshot.grant.token, mode: snapshot.grant.mode,
-            leaseRemainingMilliseconds: snapshot.leaseRemaining.wholeMilliseconds)
+            leaseID: snapshot.grant.lease,
+            token: snapshot.grant.token,
+            mode: snapshot.grant.mode,
+            leaseRemainingMilliseconds: snapshot.leaseRemaining.wholeMilliseconds
+        )
     }
 
     static func watchResponse(_ result: WatchResult) -> WatchResponse {
@@ -130,7 +170,11 @@ public struct LockRoutes: Sendable {
 private func leaseID(_ context: PalisadeRequestContext) throws -> LeaseID {
     let text = context.parameters.get("id") ?? ""
     guard let id = LeaseID(rawValue: text) else {
-        throw LockAPIError(.badRequest, LockAPIErrorCode.invalidArgument, "a lease id is 32 lowercase hex digits, not '\(text)'")
+        throw LockAPIError(
+            .badRequest,
+            LockAPIErrorCode.invalidArgument,
+            "a lease id is 32 lowercase hex digits, not '\(text)'"
+        )
     }
     return id
 }

@@ -14,7 +14,9 @@ public struct ErrorMiddleware: RouterMiddleware {
     public init() {}
 
     public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var response: Response
         do {
@@ -22,7 +24,10 @@ public struct ErrorMiddleware: RouterMiddleware {
         } catch {
             let apiError = Self.apiError(for: error)
             if apiError.status == .internalServerError {
-                context.logger.error("request failed", metadata: ["error": "\(error)", "request_id": "\(context.requestID)"])
+                context.logger.error(
+                    "request failed",
+                    metadata: ["error": "\(error)", "request_id": "\(context.requestID)"]
+                )
             }
             response = apiError.response(requestID: context.requestID)
         }
@@ -40,8 +45,10 @@ public struct ErrorMiddleware: RouterMiddleware {
             return LockAPIError(.notFound, LockAPIErrorCode.notFound, "no such endpoint")
         case let error as any HTTPResponseError where error.status == .contentTooLarge:
             return LockAPIError(
-                .contentTooLarge, LockAPIErrorCode.requestTooLarge,
-                "the body is larger than \(LockAPILimits.maximumBodyBytes) bytes")
+                .contentTooLarge,
+                LockAPIErrorCode.requestTooLarge,
+                "the body is larger than \(LockAPILimits.maximumBodyBytes) bytes"
+            )
         case let error as any HTTPResponseError where error.status.code < 500:
             return LockAPIError(error.status, LockAPIErrorCode.malformedRequest, error.status.reasonPhrase)
         default:

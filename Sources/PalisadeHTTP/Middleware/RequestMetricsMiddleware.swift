@@ -10,7 +10,9 @@ public struct RequestMetricsMiddleware: RouterMiddleware {
     public init(factory: any MetricsFactory) { self.factory = factory }
 
     public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         let start = ContinuousClock.now
         let response = try await next(request, context)
@@ -20,7 +22,9 @@ public struct RequestMetricsMiddleware: RouterMiddleware {
             ("status", String(response.status.code)),
         ]
         Metrics.Timer(label: "palisade_http_request_duration_seconds", dimensions: dimensions, factory: factory)
-            .recordNanoseconds(Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000)
+            .recordNanoseconds(
+                Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+            )
         return response
     }
 }

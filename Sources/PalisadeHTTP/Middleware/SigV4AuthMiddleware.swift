@@ -15,15 +15,22 @@ public struct SigV4AuthMiddleware: RouterMiddleware {
     public init(verifier: SigV4Verifier) { self.verifier = verifier }
 
     public func handle(
-        _ request: Request, context: Context, next: (Request, Context) async throws -> Response
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var request = request
         let body = try await request.collectBody(upTo: LockAPILimits.maximumBodyBytes)
         let rawPath = request.head.path ?? "/"
         let (path, query) = rawPath.splitQuery()
         _ = try verifier.verify(
-            method: request.method.rawValue, path: path, query: query, headers: request.head.signableHeaders,
-            bodyHash: SigV4.hexSHA256(body.readableBytesView), now: Date())
+            method: request.method.rawValue,
+            path: path,
+            query: query,
+            headers: request.head.signableHeaders,
+            bodyHash: SigV4.hexSHA256(body.readableBytesView),
+            now: Date()
+        )
         return try await next(request, context)
     }
 }

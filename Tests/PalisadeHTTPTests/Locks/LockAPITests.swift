@@ -64,21 +64,35 @@ struct LockAPITests {
             #expect(waiters.first?["position"] as? Int == 1)
             #expect((status["holders"] as? [[String: Any]])?.first?["token"] as? Int == token)
 
-            let valid = try await api.send("POST", "/_palisade/v1/locks/validate", json: ["name": name, "token": token])
+            let valid = try await api.send(
+                "POST",
+                "/_palisade/v1/locks/validate",
+                json: ["name": name, "token": token]
+            )
             #expect(valid["valid"] as? Bool == true)
 
             let released = try await api.send(
-                "POST", "/_palisade/v1/locks/release", json: ["name": name, "lease_id": first, "token": token])
+                "POST",
+                "/_palisade/v1/locks/release",
+                json: ["name": name, "lease_id": first, "token": token]
+            )
             #expect(released["outcome"] as? String == "released")
             let again = try await api.send(
-                "POST", "/_palisade/v1/locks/release", json: ["name": name, "lease_id": first, "token": token])
+                "POST",
+                "/_palisade/v1/locks/release",
+                json: ["name": name, "lease_id": first, "token": token]
+            )
             #expect(again["outcome"] as? String == "already_released")
 
             let handedOver = try await queued
             #expect(handedOver.status == 200)
             let nextToken = try #require(handedOver["token"] as? Int)
             #expect(nextToken > token)
-            let stale = try await api.send("POST", "/_palisade/v1/locks/validate", json: ["name": name, "token": token])
+            let stale = try await api.send(
+                "POST",
+                "/_palisade/v1/locks/validate",
+                json: ["name": name, "token": token]
+            )
             #expect(stale["valid"] as? Bool == false)
 
             let forced = try await api.send("POST", "/_palisade/v1/admin/locks/force-release", json: ["name": name])
@@ -109,18 +123,42 @@ struct LockAPITests {
             ("POST", "/_palisade/v1/leases", #"{"ttl_ms": "ten"}"#, 400, LockAPIErrorCode.invalidTTL),
             ("POST", "/_palisade/v1/leases", #"{"ttl_ms": 1000"#, 400, LockAPIErrorCode.malformedRequest),
             ("POST", "/_palisade/v1/leases", "", 400, LockAPIErrorCode.malformedRequest),
-            ("POST", "/_palisade/v1/locks/acquire", #"{"lease_id":"00000000000000000000000000000001"}"#, 400, LockAPIErrorCode.invalidArgument),
-            ("POST", "/_palisade/v1/locks/acquire", #"{"name":"a\u0007b","lease_id":"00000000000000000000000000000001"}"#, 400, LockAPIErrorCode.invalidLockName),
-            ("POST", "/_palisade/v1/locks/acquire", #"{"name":"a","lease_id":"nope"}"#, 400, LockAPIErrorCode.invalidArgument),
-            ("POST", "/_palisade/v1/locks/acquire", #"{"name":"a","lease_id":"00000000000000000000000000000001","mode":"weird"}"#, 400, LockAPIErrorCode.invalidArgument),
-            ("POST", "/_palisade/v1/locks/acquire", #"{"name":"a","lease_id":"00000000000000000000000000000001"}"#, 404, LockAPIErrorCode.leaseNotFound),
-            ("POST", "/_palisade/v1/leases/00000000000000000000000000000001/keepalive", "", 404, LockAPIErrorCode.leaseNotFound),
-            ("DELETE", "/_palisade/v1/leases/00000000000000000000000000000001", "", 404, LockAPIErrorCode.leaseNotFound),
+            (
+                "POST", "/_palisade/v1/locks/acquire", #"{"lease_id":"00000000000000000000000000000001"}"#, 400,
+                LockAPIErrorCode.invalidArgument
+            ),
+            (
+                "POST", "/_palisade/v1/locks/acquire",
+                #"{"name":"a\u0007b","lease_id":"00000000000000000000000000000001"}"#, 400,
+                LockAPIErrorCode.invalidLockName
+            ),
+            (
+                "POST", "/_palisade/v1/locks/acquire", #"{"name":"a","lease_id":"nope"}"#, 400,
+                LockAPIErrorCode.invalidArgument
+            ),
+            (
+                "POST", "/_palisade/v1/locks/acquire",
+                #"{"name":"a","lease_id":"00000000000000000000000000000001","mode":"weird"}"#, 400,
+                LockAPIErrorCode.invalidArgument
+            ),
+            (
+                "POST", "/_palisade/v1/locks/acquire", #"{"name":"a","lease_id":"00000000000000000000000000000001"}"#,
+                404, LockAPIErrorCode.leaseNotFound
+            ),
+            (
+                "POST", "/_palisade/v1/leases/00000000000000000000000000000001/keepalive", "", 404,
+                LockAPIErrorCode.leaseNotFound
+            ),
+            (
+                "DELETE", "/_palisade/v1/leases/00000000000000000000000000000001", "", 404,
+                LockAPIErrorCode.leaseNotFound
+            ),
             ("GET", "/_palisade/v1/leases/not-an-id", "", 400, LockAPIErrorCode.invalidArgument),
             ("GET", "/_palisade/v1/locks", "", 400, LockAPIErrorCode.invalidLockName),
             ("POST", "/_palisade/v1/locks/watch", #"{"wait_ms": 10}"#, 400, LockAPIErrorCode.invalidArgument),
             ("GET", "/_palisade/v1/nothing-here", "", 404, LockAPIErrorCode.notFound),
-        ])
+        ]
+    )
     func badRequests(method: String, path: String, body: String, status: Int, code: String) async throws {
         try await withTestServer { server in
             let answer = try await RawLockAPI(server: server).send(method, path, raw: body)
@@ -150,7 +188,10 @@ struct LockAPITests {
             let other = try await api.lease()
             let token = try #require(try await api.acquire("a", lease: holder)["token"] as? Int)
             let notHolder = try await api.send(
-                "POST", "/_palisade/v1/locks/release", json: ["name": "a", "lease_id": other, "token": token])
+                "POST",
+                "/_palisade/v1/locks/release",
+                json: ["name": "a", "lease_id": other, "token": token]
+            )
             #expect(notHolder.status == 409 && notHolder.code == LockAPIErrorCode.notHolder)
             let held = try await api.acquire("a", lease: other)
             #expect(held.status == 409 && held.code == LockAPIErrorCode.lockHeld)
@@ -158,7 +199,11 @@ struct LockAPITests {
             #expect(mode.status == 409 && mode.code == LockAPIErrorCode.modeConflict)
             let timeout = try await api.acquire("a", lease: other, waitMilliseconds: 100)
             #expect(timeout.status == 408 && timeout.code == LockAPIErrorCode.waitTimeout)
-            let huge = try await api.send("POST", "/_palisade/v1/leases", raw: String(repeating: " ", count: 70_000) + "{}")
+            let huge = try await api.send(
+                "POST",
+                "/_palisade/v1/leases",
+                raw: String(repeating: " ", count: 70_000) + "{}"
+            )
             #expect(huge.status == 413 && huge.code == LockAPIErrorCode.requestTooLarge, "\(huge.status) \(huge.json)")
         }
     }
@@ -170,15 +215,25 @@ struct LockAPITests {
             let unsigned = try await api.send("POST", "/_palisade/v1/leases", json: ["ttl_ms": 5000], signed: false)
             #expect(unsigned.status == 401 && unsigned.code == LockAPIErrorCode.missingAuthentication)
             let stranger = try await api.send(
-                "POST", "/_palisade/v1/leases", json: ["ttl_ms": 5000],
-                credentials: SigV4Credentials(accessKeyID: "NOBODY", secretAccessKey: "x"))
+                "POST",
+                "/_palisade/v1/leases",
+                json: ["ttl_ms": 5000],
+                credentials: SigV4Credentials(accessKeyID: "NOBODY", secretAccessKey: "x")
+            )
             #expect(stranger.status == 403 && stranger.code == LockAPIErrorCode.invalidAccessKeyID)
             let wrongSecret = try await api.send(
-                "POST", "/_palisade/v1/leases", json: ["ttl_ms": 5000],
-                credentials: SigV4Credentials(accessKeyID: server.credentials.accessKeyID, secretAccessKey: "wrong"))
+                "POST",
+                "/_palisade/v1/leases",
+                json: ["ttl_ms": 5000],
+                credentials: SigV4Credentials(accessKeyID: server.credentials.accessKeyID, secretAccessKey: "wrong")
+            )
             #expect(wrongSecret.status == 403 && wrongSecret.code == LockAPIErrorCode.signatureDoesNotMatch)
             let skewed = try await api.send(
-                "POST", "/_palisade/v1/leases", json: ["ttl_ms": 5000], date: Date().addingTimeInterval(-20 * 60))
+                "POST",
+                "/_palisade/v1/leases",
+                json: ["ttl_ms": 5000],
+                date: Date().addingTimeInterval(-20 * 60)
+            )
             #expect(skewed.status == 403 && skewed.code == LockAPIErrorCode.requestTimeTooSkewed)
         }
     }

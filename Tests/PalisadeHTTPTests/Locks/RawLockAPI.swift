@@ -20,29 +20,49 @@ struct RawLockAPI {
 
     /// Sends `method path` with a JSON (or raw) body, signed with `credentials` unless `signed` is false.
     func send(
-        _ method: String, _ path: String, query: String = "", json: [String: Any]? = nil, raw: String? = nil,
-        signed: Bool = true, credentials: SigV4Credentials? = nil, date: Date = Date()
+        _ method: String,
+        _ path: String,
+        query: String = "",
+        json: [String: Any]? = nil,
+        raw: String? = nil,
+        signed: Bool = true,
+        credentials: SigV4Credentials? = nil,
+        date: Date = Date()
     ) async throws -> Answer {
-        let body = try raw.map { Data($0.utf8) } ?? json.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
+        let body =
+            try raw.map { Data($0.utf8) } ?? json.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
         var request = HTTPClientRequest(url: server.endpoint + path + (query.isEmpty ? "" : "?" + query))
         request.method = .init(rawValue: method)
         var headers: [(name: String, value: String)] = [("host", "127.0.0.1:\(server.port)")]
         if !body.isEmpty { headers.append(("content-type", "application/json")) }
         if signed {
             headers += SigV4Signer(credentials: credentials ?? server.credentials).signatureHeaders(
-                method: method, path: path, query: query, headers: headers, payloadHash: SigV4.hexSHA256(body), date: date)
+                method: method,
+                path: path,
+                query: query,
+                headers: headers,
+                payloadHash: SigV4.hexSHA256(body),
+                date: date
+            )
         }
         for header in headers { request.headers.add(name: header.name, value: header.value) }
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let bytes = try await response.body.collect(upTo: 1 << 20)
         let object = (try? JSONSerialization.jsonObject(with: Data(bytes.readableBytesView))) as? [String: Any] ?? [:]
-        return Answer(status: Int(response.status.code), headers: response.headers.map { ($0.name, $0.value) }, json: object)
+        return Answer(
+            status: Int(response.status.code),
+            headers: response.headers.map { ($0.name, $0.value) },
+            json: object
+        )
     }
 
     /// GETs `path` unsigned and returns the status and the body as text.
     func text(_ path: String) async throws -> (status: Int, body: String) {
-        let response = try await HTTPClient.shared.execute(HTTPClientRequest(url: server.endpoint + path), timeout: .seconds(10))
+        let response = try await HTTPClient.shared.execute(
+            HTTPClientRequest(url: server.endpoint + path),
+            timeout: .seconds(10)
+        )
         let bytes = try await response.body.collect(upTo: 1 << 22)
         return (Int(response.status.code), String(buffer: bytes))
     }
@@ -53,9 +73,16 @@ struct RawLockAPI {
     }
 
     /// Acquires `name` for `lease`.
-    func acquire(_ name: String, lease: String, mode: String = "exclusive", waitMilliseconds: Int = 0) async throws -> Answer {
+    func acquire(
+        _ name: String,
+        lease: String,
+        mode: String = "exclusive",
+        waitMilliseconds: Int = 0
+    ) async throws -> Answer {
         try await send(
-            "POST", "/_palisade/v1/locks/acquire",
-            json: ["name": name, "lease_id": lease, "mode": mode, "wait_ms": waitMilliseconds])
+            "POST",
+            "/_palisade/v1/locks/acquire",
+            json: ["name": name, "lease_id": lease, "mode": mode, "wait_ms": waitMilliseconds]
+        )
     }
 }
