@@ -30,6 +30,7 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.2"),
     ],
     targets: [
         // Wire vocabulary shared by server and client: standard library only.
@@ -58,6 +59,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The pure commit rules of the storage gateway: preconditions, and (later) fencing.
+        .target(name: "StorageCore", swiftSettings: swiftSettings),
         // The lock service engine: actor, clock, timers, persistence.
         .target(
             name: "LockEngine",
@@ -70,12 +73,26 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The object store: SQLite metadata, blob files, the commit transaction.
+        .target(
+            name: "StorageEngine",
+            dependencies: [
+                "StorageCore", "UUIDSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The HTTP shell: lock API (JSON), health, metrics, SigV4 authentication.
         .target(
             name: "PalisadeHTTP",
             dependencies: [
-                "LockEngine", "PalisadeProtocol", "PalisadeAuth", "UUIDSupport",
+                "LockEngine", "PalisadeProtocol", "PalisadeAuth", "UUIDSupport", "StorageEngine", "StorageCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -97,7 +114,7 @@ let package = Package(
         .executableTarget(
             name: "PalisadeCLI",
             dependencies: [
-                "PalisadeHTTP", "PalisadeClient", "LockEngine",
+                "PalisadeHTTP", "PalisadeClient", "LockEngine", "StorageEngine",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -117,7 +134,7 @@ let package = Package(
         .target(
             name: "PalisadeTestSupport",
             dependencies: [
-                "PalisadeHTTP", "LockEngine", "PalisadeClient", "PalisadeAuth",
+                "PalisadeHTTP", "LockEngine", "PalisadeClient", "PalisadeAuth", "StorageEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -141,7 +158,7 @@ let package = Package(
         .testTarget(
             name: "PalisadeHTTPTests",
             dependencies: [
-                "PalisadeHTTP", "PalisadeTestSupport", "PalisadeAuth",
+                "PalisadeHTTP", "PalisadeTestSupport", "PalisadeAuth", "StorageEngine", "StorageCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
             ],
             swiftSettings: swiftSettings

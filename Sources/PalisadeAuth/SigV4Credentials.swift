@@ -25,6 +25,10 @@ public struct SigV4Error: Error, Hashable, Sendable, CustomStringConvertible {
         case requestTimeTooSkewed = "RequestTimeTooSkewed"
         /// The body does not hash to `x-amz-content-sha256` (400).
         case contentSHA256Mismatch = "XAmzContentSHA256Mismatch"
+        /// A presigned URL's query parameters are incomplete or malformed (400).
+        case authorizationQueryParametersError = "AuthorizationQueryParametersError"
+        /// A presigned URL has expired (403).
+        case expiredRequest = "AccessDenied"
     }
 
     public var code: Code

@@ -56,4 +56,49 @@ public struct SigV4Signer: Sendable {
             "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders.joined(separator: ";")), Signature=\(signature)"
         return added + [("authorization", authorization)]
     }
+
+    /// A presigned URL's query string (without `?`): anyone holding it may send `method` to `path`
+    /// until `expires` has passed. Only `host` is signed; the payload is unsigned.
+    /// - Parameters:
+    ///   - host: the `host` header the request will carry (`127.0.0.1:9000`).
+    ///   - query: the request's own query, raw, without `?` (may be empty).
+    public func presignedQuery(
+        method: String,
+        path: String,
+        host: String,
+        query: String = "",
+        expires: Duration,
+        date: Date = Date()
+    ) -> String {
+        let amzDate = AmzDate(date)
+        let scope = "\(amzDate.day)/\(region)/\(service)/aws4_request"
+        var parameters = [
+            "X-Amz-Algorithm=\(SigV4.algorithm)",
+            "X-Amz-Credential=\(SigV4.uriEncode("\(credentials.accessKeyID)/\(scope)"))",
+            "X-Amz-Date=\(amzDate.timestamp)",
+            "X-Amz-Expires=\(expires.components.seconds)",
+            "X-Amz-SignedHeaders=host",
+        ]
+        if !query.isEmpty { parameters.append(query) }
+        let unsignedQuery = parameters.joined(separator: "&")
+        let canonical = SigV4.canonicalRequest(
+            method: method,
+            path: path,
+            query: unsignedQuery,
+            headers: [("host", host)],
+            signedHeaders: ["host"],
+            payloadHash: SigV4.unsignedPayload
+        )
+        let key = SigV4.signingKey(
+            secret: credentials.secretAccessKey,
+            date: amzDate.day,
+            region: region,
+            service: service
+        )
+        let signature = SigV4.signature(
+            stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: amzDate.timestamp, scope: scope),
+            key: key
+        )
+        return unsignedQuery + "&X-Amz-Signature=\(signature)"
+    }
 }

@@ -1,13 +1,21 @@
-import Crypto
+public import Crypto
 public import Foundation
 
 /// Checks AWS Signature V4 `Authorization` headers against the server's credentials.
 public struct SigV4Verifier: Sendable {
     /// What a verified signature tells about the request.
-    public struct Verified: Sendable, Equatable {
+    public struct Verified: Sendable {
         public var accessKeyID: String
         /// The `x-amz-content-sha256` header, when sent.
         public var claimedPayloadHash: String?
+        /// The request's signature: the seed of an aws-chunked body's chunk signatures.
+        public var signature: String
+        /// `x-amz-date`.
+        public var timestamp: String
+        /// `day/region/service/aws4_request`.
+        public var scope: String
+        /// The key the request was signed with.
+        public var signingKey: SymmetricKey
     }
 
     private let secrets: [String: String]
@@ -93,7 +101,84 @@ public struct SigV4Verifier: Sendable {
                 "the request signature does not match: check the secret key and the signing method"
             )
         }
-        return Verified(accessKeyID: parsed.accessKeyID, claimedPayloadHash: claimed)
+        return Verified(
+            accessKeyID: parsed.accessKeyID,
+            claimedPayloadHash: claimed,
+            signature: expected,
+            timestamp: dateText,
+            scope: parsed.scope,
+            signingKey: key
+        )
+    }
+
+    /// Verifies a presigned URL (`X-Amz-Algorithm`, `X-Amz-Credential`, `X-Amz-Date`, `X-Amz-Expires`,
+    /// `X-Amz-SignedHeaders` and `X-Amz-Signature` in the query); the payload is unsigned.
+    /// - Throws: ``SigV4Error``; `accessDenied`-style expiry is `expiredRequest`.
+    public func verifyPresigned(
+        method: String,
+        path: String,
+        query: String,
+        headers: [(name: String, value: String)],
+        now: Date
+    ) throws(SigV4Error) -> Verified {
+        var parameters: [String: String] = [:]
+        var unsigned: [Substring] = []
+        for item in query.split(separator: "&") {
+            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let name = SigV4.percentDecode(String(pair[0]))
+            parameters[name] = pair.count > 1 ? SigV4.percentDecode(String(pair[1])) : ""
+            if name != "X-Amz-Signature" { unsigned.append(item) }
+        }
+        let malformed = SigV4Error(
+            .authorizationQueryParametersError,
+            "the presigned URL's X-Amz-* parameters are incomplete"
+        )
+        guard parameters["X-Amz-Algorithm"] == SigV4.algorithm, let credential = parameters["X-Amz-Credential"],
+            let dateText = parameters["X-Amz-Date"], let date = AmzDate(dateText),
+            let expiresText = parameters["X-Amz-Expires"], let expires = Int(expiresText),
+            (1...604_800).contains(expires),
+            let signedHeaders = parameters["X-Amz-SignedHeaders"], let signature = parameters["X-Amz-Signature"]
+        else { throw malformed }
+        let parsed = try AuthorizationHeader(
+            "\(SigV4.algorithm) Credential=\(credential), SignedHeaders=\(signedHeaders), Signature=\(signature)"
+        )
+        guard let secret = secrets[parsed.accessKeyID] else {
+            throw SigV4Error(.invalidAccessKeyID, "the access key '\(parsed.accessKeyID)' does not exist")
+        }
+        guard date.day == parsed.day else { throw malformed }
+        guard now.timeIntervalSince(date.date) <= TimeInterval(expires) else {
+            throw SigV4Error(
+                .expiredRequest,
+                "the presigned URL expired at \(AmzDate(date.date.addingTimeInterval(TimeInterval(expires))).timestamp)"
+            )
+        }
+        guard date.date.timeIntervalSince(now) <= maximumSkew else {
+            throw SigV4Error(.requestTimeTooSkewed, "the presigned URL's X-Amz-Date is in the future")
+        }
+        let canonical = SigV4.canonicalRequest(
+            method: method,
+            path: path,
+            query: unsigned.joined(separator: "&"),
+            headers: headers,
+            signedHeaders: parsed.signedHeaders,
+            payloadHash: SigV4.unsignedPayload
+        )
+        let key = SigV4.signingKey(secret: secret, date: parsed.day, region: parsed.region, service: parsed.service)
+        let expected = SigV4.signature(
+            stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: dateText, scope: parsed.scope),
+            key: key
+        )
+        guard constantTimeEqual(expected, signature) else {
+            throw SigV4Error(.signatureDoesNotMatch, "the presigned URL's signature does not match")
+        }
+        return Verified(
+            accessKeyID: parsed.accessKeyID,
+            claimedPayloadHash: SigV4.unsignedPayload,
+            signature: expected,
+            timestamp: dateText,
+            scope: parsed.scope,
+            signingKey: key
+        )
     }
 
     private func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {

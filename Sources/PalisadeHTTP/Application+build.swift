@@ -6,6 +6,7 @@ public import Metrics
 public import PalisadeAuth
 import PalisadeProtocol
 public import Prometheus
+import StorageEngine
 
 /// Everything the HTTP server needs that does not come from the lock engine.
 public struct ServerConfiguration: Sendable {
@@ -25,7 +26,7 @@ public struct ServerConfiguration: Sendable {
 /// The version reported by `/_palisade/health` and `palisade --version`.
 public let palisadeVersion = "0.1.0"
 
-/// Builds the Palisade HTTP application: the lock API, health and metrics on one listener.
+/// Builds the Palisade HTTP application: the S3 gateway, the lock API, health and metrics on one listener.
 ///
 /// The lock service is not run by the application: run both in one `ServiceGroup`, the application
 /// first, so that on shutdown the lock service ends waiting acquires before the server drains.
@@ -34,6 +35,7 @@ public let palisadeVersion = "0.1.0"
 public func buildApplication(
     configuration: ServerConfiguration,
     locks: any LockBackend,
+    store: ObjectStore,
     registry: PrometheusCollectorRegistry,
     metricsFactory: any MetricsFactory,
     logger: Logger,
@@ -41,21 +43,25 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let router = buildRouter(
         locks: locks,
+        store: store,
         verifier: SigV4Verifier(credentials: configuration.credentials),
         registry: registry,
         metricsFactory: metricsFactory
     )
     return Application(
         router: router,
+        server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "palisade"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
     )
 }
 
-/// Builds the router: `/_palisade/health` and `/_palisade/metrics` open, `/_palisade/v1/…` signed.
+/// Builds the router: `/_palisade/health` and `/_palisade/metrics` open, `/_palisade/v1/…` signed,
+/// and every other path the S3 gateway's.
 public func buildRouter(
     locks: any LockBackend,
+    store: ObjectStore,
     verifier: SigV4Verifier,
     registry: PrometheusCollectorRegistry,
     metricsFactory: any MetricsFactory
@@ -63,6 +69,7 @@ public func buildRouter(
     let router = Router(context: PalisadeRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
     router.add(middleware: ErrorMiddleware())
+    router.add(middleware: S3Gateway(store: store, verifier: verifier))
     router.get("_palisade/health") { _, _ in
         let body = try JSONEncoder().encode(HealthResponse(status: "ok", version: palisadeVersion))
         return Response(

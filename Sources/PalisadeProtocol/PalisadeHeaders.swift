@@ -4,6 +4,9 @@ public enum PalisadeHeaders {
     public static let lock = "x-palisade-lock"
     /// On a storage write: the fencing token of the writer's grant, in decimal.
     public static let fencingToken = "x-palisade-fencing-token"
+    /// On every committed storage write and on reads: the server-wide commit sequence of the version
+    /// (strictly increasing in commit order, so "who won" never depends on clocks).
+    public static let commitSequence = "x-palisade-commit-sequence"
     /// On every response: the id of the request, also found in JSON error bodies and logs.
     public static let requestID = "x-palisade-request-id"
 }

@@ -9,6 +9,7 @@ public import PalisadeClient
 import PalisadeHTTP
 import Prometheus
 import ServiceLifecycle
+import StorageEngine
 
 /// A running in-process server for a test.
 public struct TestServer<C: Clock>: Sendable where C.Duration == Duration {
@@ -62,10 +63,12 @@ public func withTestServer<C: Clock, T: Sendable>(
         logger: logger,
         metricsFactory: factory
     )
+    let store = try ObjectStore(directory: directory, durability: .relaxed)
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let app = buildApplication(
         configuration: ServerConfiguration(host: "127.0.0.1", port: 0, credentials: [testCredentials]),
         locks: locks,
+        store: store,
         registry: registry,
         metricsFactory: factory,
         logger: logger,

@@ -8,6 +8,7 @@ import PalisadeAuth
 import PalisadeHTTP
 import Prometheus
 import ServiceLifecycle
+import StorageEngine
 import UUIDSupport
 
 /// `palisade serve`: runs the lock service and the gateway on one listener.
@@ -35,6 +36,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Lock-delay after an unclean release (lease expiry, force-release); 0 turns it off.")
     var lockDelay = DurationArgument(.seconds(1))
 
+    @Option(
+        help:
+            "durable: fsync every write before success; relaxed: no fsync (a power loss may lose acknowledged writes)."
+    )
+    var durability: String = ObjectStore.Durability.durable.rawValue
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -43,6 +50,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--access-key and --secret-key go together")
         }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown log level '\(logLevel)'") }
+        if ObjectStore.Durability(rawValue: durability) == nil {
+            throw ValidationError("--durability is durable or relaxed, not '\(durability)'")
+        }
     }
 
     func run() async throws {
@@ -66,9 +76,14 @@ struct ServeCommand: AsyncParsableCommand {
             logger: Logger(label: "palisade.locks"),
             metricsFactory: factory
         )
+        let store = try ObjectStore(
+            directory: dataDir,
+            durability: ObjectStore.Durability(rawValue: durability) ?? .durable
+        )
         let app = buildApplication(
             configuration: ServerConfiguration(host: host, port: port, credentials: [credentials]),
             locks: locks,
+            store: store,
             registry: registry,
             metricsFactory: factory,
             logger: logger,

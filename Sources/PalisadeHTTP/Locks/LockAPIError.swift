@@ -45,8 +45,8 @@ public struct LockAPIError: Error, Sendable, Equatable {
         let status: HTTPResponse.Status =
             switch error.code {
             case .missingAuthentication: .unauthorized
-            case .authorizationHeaderMalformed, .contentSHA256Mismatch: .badRequest
-            case .invalidAccessKeyID, .signatureDoesNotMatch, .requestTimeTooSkewed: .forbidden
+            case .authorizationHeaderMalformed, .contentSHA256Mismatch, .authorizationQueryParametersError: .badRequest
+            case .invalidAccessKeyID, .signatureDoesNotMatch, .requestTimeTooSkewed, .expiredRequest: .forbidden
             }
         self.init(status, error.code.rawValue, error.message)
     }

@@ -1,0 +1,137 @@
+import Crypto
+import Foundation
+import HTTPTypes
+import Hummingbird
+import PalisadeAuth
+import StorageCore
+import StorageEngine
+
+extension S3Gateway {
+    func listBuckets() async throws -> Response {
+        let buckets = try await store.listBuckets().map { bucket in
+            S3XML.Node.element(
+                "Bucket",
+                [.text("Name", bucket.name), .text("CreationDate", HTTPDate.iso8601(milliseconds: bucket.created))]
+            )
+        }
+        return Self.xml(
+            S3XML.document(
+                "ListAllMyBucketsResult",
+                [
+                    .element("Owner", [.text("ID", "palisade"), .text("DisplayName", "palisade")]),
+                    .element("Buckets", buckets),
+                ]
+            )
+        )
+    }
+
+    func createBucket(_ bucket: String, request: Request) async throws -> Response {
+        try await store.createBucket(bucket)
+        return Response(status: .ok, headers: [.location: "/\(bucket)"])
+    }
+
+    /// ListObjects (V1, `marker`) and ListObjectsV2 (`list-type=2`, `continuation-token`, `start-after`).
+    func listObjects(_ bucket: String, s3: S3Request, version: Int) async throws -> Response {
+        let prefix = s3.query["prefix"] ?? ""
+        let delimiter = s3.query["delimiter"].flatMap { $0.isEmpty ? nil : $0 }
+        let encode = s3.query["encoding-type"] == "url"
+        if let encoding = s3.query["encoding-type"], encoding != "url" {
+            throw S3Error.invalidArgument("invalid Encoding Method specified in Request")
+        }
+        var maxKeys = 1000
+        if let text = s3.query["max-keys"] {
+            guard let value = Int(text), value >= 0 else {
+                throw S3Error.invalidArgument("max-keys must be a number ≥ 0")
+            }
+            maxKeys = min(value, 1000)
+        }
+        var after = ""
+        if version == 2 {
+            if let token = s3.query["continuation-token"] {
+                guard let data = Data(base64Encoded: token), let key = String(data: data, encoding: .utf8) else {
+                    throw S3Error.invalidArgument("the continuation token provided is incorrect")
+                }
+                after = key
+            } else {
+                after = s3.query["start-after"] ?? ""
+            }
+        } else {
+            after = s3.query["marker"] ?? ""
+        }
+        let page = try await store.list(
+            bucket: bucket,
+            prefix: prefix,
+            delimiter: delimiter,
+            after: after,
+            maxKeys: maxKeys
+        )
+        func value(_ text: String) -> String { encode ? SigV4.uriEncode(text, keepSlash: true) : text }
+
+        var nodes: [S3XML.Node] = [.text("Name", bucket), .text("Prefix", value(prefix))]
+        if let delimiter { nodes.append(.text("Delimiter", value(delimiter))) }
+        nodes.append(.text("MaxKeys", String(maxKeys)))
+        if encode { nodes.append(.text("EncodingType", "url")) }
+        nodes.append(.text("IsTruncated", String(page.isTruncated)))
+        if version == 2 {
+            nodes.append(.text("KeyCount", String(page.contents.count + page.commonPrefixes.count)))
+            if let token = s3.query["continuation-token"] { nodes.append(.text("ContinuationToken", token)) }
+            if let startAfter = s3.query["start-after"] { nodes.append(.text("StartAfter", value(startAfter))) }
+            if page.isTruncated, let last = page.lastKey {
+                nodes.append(.text("NextContinuationToken", Data(last.utf8).base64EncodedString()))
+            }
+        } else {
+            nodes.append(.text("Marker", value(s3.query["marker"] ?? "")))
+            if page.isTruncated, delimiter != nil, let last = page.lastKey {
+                nodes.append(.text("NextMarker", value(last)))
+            }
+        }
+        for head in page.contents {
+            var fields: [S3XML.Node] = [
+                .text("Key", value(head.key)), .text("LastModified", HTTPDate.iso8601(milliseconds: head.lastModified)),
+                .text("ETag", "\"\(head.etag)\""), .text("Size", String(head.size)), .text("StorageClass", "STANDARD"),
+            ]
+            if version == 1 || s3.query["fetch-owner"] == "true" {
+                fields.append(.element("Owner", [.text("ID", "palisade"), .text("DisplayName", "palisade")]))
+            }
+            nodes.append(.element("Contents", fields))
+        }
+        for common in page.commonPrefixes { nodes.append(.element("CommonPrefixes", [.text("Prefix", value(common))])) }
+        return Self.xml(S3XML.document("ListBucketResult", nodes))
+    }
+
+    /// DeleteObjects: up to 1000 keys, each its own commit; quiet mode reports only errors.
+    func deleteObjects(_ bucket: String, s3: S3Request, request: Request) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 2 * 1024 * 1024)
+        let data = Data(body.readableBytesView)
+        if let md5 = s3.header("content-md5"), md5 != Data(Insecure.MD5.hash(data: data)).base64EncodedString() {
+            throw S3Error(.badRequest, "BadDigest", "the Content-MD5 you specified did not match what we received")
+        }
+        let document = try S3XML.parse(data)
+        guard document.name == "Delete" else {
+            throw S3Error(.badRequest, "MalformedXML", "the XML you provided was not well-formed or did not validate")
+        }
+        let keys = document.all("Object").compactMap { $0.child("Key")?.text }
+        guard !keys.isEmpty, keys.count <= 1000, keys.count == document.all("Object").count else {
+            throw S3Error(.badRequest, "MalformedXML", "a Delete request names 1 to 1000 objects, each with a Key")
+        }
+        try await store.requireBucket(bucket)
+        let quiet = document.child("Quiet")?.text.lowercased() == "true"
+        var results: [S3XML.Node] = []
+        for key in keys {
+            do {
+                try await store.delete(bucket: bucket, key: key)
+                if !quiet { results.append(.element("Deleted", [.text("Key", key)])) }
+            } catch {
+                let failure = Self.s3Error(for: error)
+                results.append(
+                    .element(
+                        "Error",
+                        [.text("Key", key), .text("Code", failure.code), .text("Message", failure.message)]
+                    )
+                )
+            }
+        }
+        return Self.xml(S3XML.document("DeleteResult", results))
+    }
+}

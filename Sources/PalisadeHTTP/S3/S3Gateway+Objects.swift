@@ -1,0 +1,319 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import PalisadeAuth
+import PalisadeProtocol
+import StorageCore
+import StorageEngine
+
+extension S3Gateway {
+    /// The largest single PUT S3 accepts: 5 GiB.
+    static let maximumObjectSize: Int64 = 5 * 1024 * 1024 * 1024
+
+    /// Headers that are stored with an object and returned with it.
+    static let storedContentHeaders = [
+        "content-type", "content-encoding", "content-disposition", "cache-control", "expires", "content-language",
+    ]
+
+    func putObject(
+        bucket: String,
+        key: String,
+        s3: S3Request,
+        request: Request,
+        verified: SigV4Verifier.Verified
+    )
+        async throws -> Response
+    {
+        var put = try Self.putRequest(bucket: bucket, key: key, s3: s3)
+        let payload = verified.claimedPayloadHash ?? SigV4.unsignedPayload
+        let head: ObjectHead
+        switch payload {
+        case "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER":
+            guard let decoded = s3.header("x-amz-decoded-content-length").flatMap(Int64.init) else {
+                throw S3Error(
+                    .lengthRequired,
+                    "MissingContentLength",
+                    "aws-chunked uploads need x-amz-decoded-content-length"
+                )
+            }
+            guard decoded <= Self.maximumObjectSize else { throw Self.entityTooLarge }
+            put.expectedSize = decoded
+            let signing =
+                payload == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
+                ? nil
+                : AWSChunkedBody<RequestBody>.Signing(
+                    key: verified.signingKey,
+                    timestamp: verified.timestamp,
+                    scope: verified.scope,
+                    seed: verified.signature
+                )
+            let trailers = AWSChunkedBody<RequestBody>.Trailers()
+            if let trailer = s3.header("x-amz-trailer"), let algorithm = Self.checksumAlgorithm(header: trailer) {
+                put.checksumsToCompute.insert(algorithm)
+                put.trailingChecksums = {
+                    trailers.all[algorithm.headerName].map { [algorithm: $0] } ?? [:]
+                }
+            }
+            head = try await store.put(
+                put,
+                body: AWSChunkedBody(base: request.body, signing: signing, trailers: trailers)
+            )
+        case let other where other.hasPrefix("STREAMING-"):
+            throw S3Error.notImplemented("the payload signing mode \(other)")
+        default:
+            guard let length = s3.header("content-length").flatMap(Int64.init) else {
+                throw S3Error(
+                    .lengthRequired,
+                    "MissingContentLength",
+                    "you must provide the Content-Length HTTP header"
+                )
+            }
+            guard length <= Self.maximumObjectSize else { throw Self.entityTooLarge }
+            put.expectedSize = length
+            if payload != SigV4.unsignedPayload { put.expectedSHA256Hex = payload }
+            head = try await store.put(put, body: request.body)
+        }
+        var headers: HTTPFields = [.eTag: "\"\(head.etag)\""]
+        headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
+        for (algorithm, value) in head.checksums { headers[HTTPField.Name("x-amz-checksum-\(algorithm)")!] = value }
+        return Response(status: .ok, headers: headers)
+    }
+
+    static var entityTooLarge: S3Error {
+        S3Error(.badRequest, "EntityTooLarge", "your proposed upload exceeds the maximum allowed object size (5 GiB)")
+    }
+
+    /// The stored headers, metadata, checksums and conditions of a PutObject.
+    static func putRequest(bucket: String, key: String, s3: S3Request) throws -> PutRequest {
+        var put = PutRequest(bucket: bucket, key: key)
+        for name in storedContentHeaders {
+            guard var value = s3.header(name) else { continue }
+            if name == "content-encoding" {
+                value = value.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }
+                    .filter { $0 != "aws-chunked" }.joined(separator: ",")
+                if value.isEmpty { continue }
+            }
+            put.contentHeaders[name] = value
+        }
+        put.userMetadata = userMetadata(of: s3)
+        put.preconditions = try writePreconditions(of: s3)
+        if let md5 = s3.header("content-md5") {
+            guard let bytes = Data(base64Encoded: md5), bytes.count == 16 else {
+                throw S3Error(.badRequest, "InvalidDigest", "the Content-MD5 you specified is not valid")
+            }
+            put.expectedMD5Base64 = md5
+        }
+        for algorithm in ChecksumAlgorithm.allCases {
+            if let value = s3.header(algorithm.headerName) { put.expectedChecksums[algorithm] = value }
+        }
+        if let requested = s3.header("x-amz-sdk-checksum-algorithm").flatMap({
+            ChecksumAlgorithm(rawValue: $0.lowercased())
+        }) {
+            put.checksumsToCompute.insert(requested)
+        }
+        return put
+    }
+
+    static func userMetadata(of s3: S3Request) -> [String: String] {
+        var metadata: [String: String] = [:]
+        for field in s3.headers where field.name.canonicalName.hasPrefix("x-amz-meta-") {
+            metadata[String(field.name.canonicalName.dropFirst("x-amz-meta-".count))] = field.value
+        }
+        return metadata
+    }
+
+    static func writePreconditions(of s3: S3Request) throws -> WritePreconditions {
+        var preconditions = WritePreconditions()
+        if let ifNoneMatch = s3.header("if-none-match") {
+            guard ifNoneMatch.trimmingCharacters(in: .whitespaces) == "*" else {
+                throw S3Error.notImplemented("If-None-Match with an ETag on a write (only * is supported)")
+            }
+            preconditions.ifNoneMatchAny = true
+        }
+        if let ifMatch = s3.header("if-match") {
+            preconditions.ifMatch = ifMatch.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+        }
+        return preconditions
+    }
+
+    static func checksumAlgorithm(header: String) -> ChecksumAlgorithm? {
+        ChecksumAlgorithm.allCases.first { $0.headerName == header.lowercased().trimmingCharacters(in: .whitespaces) }
+    }
+
+    /// GetObject and HeadObject: a snapshot of the current version, whole or a range.
+    func getObject(bucket: String, key: String, s3: S3Request) async throws -> Response {
+        let (head, reader) = try await store.open(bucket: bucket, key: key)
+        var headers = Self.objectHeaders(head, checksums: s3.header("x-amz-checksum-mode")?.uppercased() == "ENABLED")
+        switch Self.readPreconditions(of: s3).evaluate(head) {
+        case .proceed: break
+        case .notModified:
+            return Response(
+                status: .notModified,
+                headers: [.eTag: "\"\(head.etag)\"", .lastModified: HTTPDate.rfc1123(milliseconds: head.lastModified)]
+            )
+        case .preconditionFailed:
+            throw S3Error(
+                .preconditionFailed,
+                "PreconditionFailed",
+                "at least one of the preconditions you specified did not hold"
+            )
+        }
+        for (parameter, header) in [
+            ("response-content-type", "content-type"), ("response-content-disposition", "content-disposition"),
+            ("response-cache-control", "cache-control"), ("response-content-encoding", "content-encoding"),
+            ("response-content-language", "content-language"), ("response-expires", "expires"),
+        ] {
+            if let value = s3.query[parameter] { headers[HTTPField.Name(header)!] = value }
+        }
+        var range: Range<Int64> = 0..<head.size
+        var status = HTTPResponse.Status.ok
+        if let partNumber = s3.query["partNumber"] {
+            guard partNumber == "1" else {
+                throw S3Error(.rangeNotSatisfiable, "InvalidPartNumber", "the requested partnumber is not satisfiable")
+            }
+            headers[HTTPField.Name("x-amz-mp-parts-count")!] = "1"
+        } else if let rangeHeader = s3.header("range"), let requested = try Self.byteRange(rangeHeader, size: head.size)
+        {
+            range = requested
+            status = .partialContent
+            headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(head.size)"
+            // Checksums cover the whole object, never a range.
+            for algorithm in ChecksumAlgorithm.allCases { headers[HTTPField.Name(algorithm.headerName)!] = nil }
+        }
+        headers[.contentLength] = String(range.count)
+        guard s3.method == .get else { return Response(status: status, headers: headers) }
+        let chunks = BlobChunks(reader: reader, range: range)
+        return Response(
+            status: status,
+            headers: headers,
+            body: ResponseBody(contentLength: Int(range.count)) { writer in
+                try await writer.write(chunks)
+                try await writer.finish(nil)
+            }
+        )
+    }
+
+    static func objectHeaders(_ head: ObjectHead, checksums: Bool) -> HTTPFields {
+        var headers: HTTPFields = [
+            .eTag: "\"\(head.etag)\"", .lastModified: HTTPDate.rfc1123(milliseconds: head.lastModified),
+            .acceptRanges: "bytes", .contentType: head.contentHeaders["content-type"] ?? "binary/octet-stream",
+        ]
+        for (name, value) in head.contentHeaders { headers[HTTPField.Name(name)!] = value }
+        for (name, value) in head.userMetadata.sorted(by: { $0.key < $1.key }) {
+            if let field = HTTPField.Name("x-amz-meta-\(name)") { headers[field] = value }
+        }
+        headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
+        if checksums {
+            for (algorithm, value) in head.checksums { headers[HTTPField.Name("x-amz-checksum-\(algorithm)")!] = value }
+        }
+        return headers
+    }
+
+    static func readPreconditions(of s3: S3Request) -> ReadPreconditions {
+        ReadPreconditions(
+            ifMatch: s3.header("if-match"),
+            ifNoneMatch: s3.header("if-none-match"),
+            ifModifiedSince: s3.header("if-modified-since").flatMap(HTTPDate.parse),
+            ifUnmodifiedSince: s3.header("if-unmodified-since").flatMap(HTTPDate.parse)
+        )
+    }
+
+    /// The byte range of a `Range: bytes=…` header; nil to serve the whole object (a header S3
+    /// ignores); `InvalidRange` when it cannot be satisfied.
+    static func byteRange(_ header: String, size: Int64) throws -> Range<Int64>? {
+        guard header.hasPrefix("bytes="), !header.contains(",") else { return nil }
+        let spec = header.dropFirst("bytes=".count).split(
+            separator: "-",
+            maxSplits: 1,
+            omittingEmptySubsequences: false
+        )
+        guard spec.count == 2 else { return nil }
+        var unsatisfiable = S3Error(.rangeNotSatisfiable, "InvalidRange", "the requested range is not satisfiable")
+        unsatisfiable.headers["content-range"] = "bytes */\(size)"
+        if spec[0].isEmpty {
+            guard let suffix = Int64(spec[1]) else { return nil }
+            guard suffix > 0, size > 0 else { throw unsatisfiable }
+            return max(0, size - suffix)..<size
+        }
+        guard let first = Int64(spec[0]) else { return nil }
+        let last = spec[1].isEmpty ? size - 1 : Int64(spec[1])
+        guard let last, last >= first else { return nil }
+        guard first < size else { throw unsatisfiable }
+        return first..<min(last + 1, size)
+    }
+
+    func deleteObject(bucket: String, key: String, s3: S3Request) async throws -> Response {
+        let sequence = try await store.delete(
+            bucket: bucket,
+            key: key,
+            preconditions: try Self.writePreconditions(of: s3)
+        )
+        var headers = HTTPFields()
+        if let sequence { headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(sequence) }
+        return Response(status: .noContent, headers: headers)
+    }
+
+    /// CopyObject: the destination gets a new version whose bytes are read from a snapshot of the source.
+    func copyObject(bucket: String, key: String, s3: S3Request, request: Request) async throws -> Response {
+        var source = SigV4.percentDecode(s3.header("x-amz-copy-source") ?? "")
+        if source.hasPrefix("/") { source.removeFirst() }
+        if let mark = source.firstIndex(of: "?") {
+            guard source[source.index(after: mark)...].hasPrefix("versionId=null") else {
+                throw S3Error.notImplemented("copying a specific version")
+            }
+            source = String(source[..<mark])
+        }
+        guard let slash = source.firstIndex(of: "/"), slash != source.startIndex,
+            source.index(after: slash) != source.endIndex
+        else {
+            throw S3Error.invalidArgument("x-amz-copy-source must be bucket/key")
+        }
+        let sourceBucket = String(source[..<slash])
+        let sourceKey = String(source[source.index(after: slash)...])
+        let (sourceHead, reader) = try await store.open(bucket: sourceBucket, key: sourceKey)
+        let conditions = ReadPreconditions(
+            ifMatch: s3.header("x-amz-copy-source-if-match"),
+            ifNoneMatch: s3.header("x-amz-copy-source-if-none-match"),
+            ifModifiedSince: s3.header("x-amz-copy-source-if-modified-since").flatMap(HTTPDate.parse),
+            ifUnmodifiedSince: s3.header("x-amz-copy-source-if-unmodified-since").flatMap(HTTPDate.parse)
+        )
+        guard conditions.evaluate(sourceHead) == .proceed else {
+            throw S3Error(
+                .preconditionFailed,
+                "PreconditionFailed",
+                "at least one of the preconditions you specified did not hold"
+            )
+        }
+        let directive = s3.header("x-amz-metadata-directive")?.uppercased() ?? "COPY"
+        guard directive == "COPY" || directive == "REPLACE" else {
+            throw S3Error.invalidArgument("unknown metadata directive \(directive)")
+        }
+        if directive == "COPY", sourceBucket == bucket, sourceKey == key {
+            throw S3Error(
+                .badRequest,
+                "InvalidRequest",
+                "this copy request is illegal because it is trying to copy an object to itself without changing the object's metadata"
+            )
+        }
+        var put = try Self.putRequest(bucket: bucket, key: key, s3: s3)
+        put.expectedMD5Base64 = nil
+        put.expectedChecksums = [:]
+        if directive == "COPY" {
+            put.contentHeaders = sourceHead.contentHeaders
+            put.userMetadata = sourceHead.userMetadata
+        }
+        put.checksumsToCompute = Set(sourceHead.checksums.keys.compactMap(ChecksumAlgorithm.init(rawValue:)))
+        put.expectedSize = sourceHead.size
+        let head = try await store.put(put, body: BlobChunks(reader: reader, range: 0..<sourceHead.size))
+        var headers: HTTPFields = [.contentType: "application/xml"]
+        headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
+        let document = S3XML.document(
+            "CopyObjectResult",
+            [
+                .text("LastModified", HTTPDate.iso8601(milliseconds: head.lastModified)),
+                .text("ETag", "\"\(head.etag)\""),
+            ]
+        )
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: document)))
+    }
+}

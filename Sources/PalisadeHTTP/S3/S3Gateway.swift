@@ -1,0 +1,163 @@
+import Foundation
+import HTTPTypes
+public import Hummingbird
+import Logging
+public import PalisadeAuth
+import PalisadeProtocol
+public import StorageEngine
+
+/// The S3-compatible gateway: every request outside `/_palisade/` (path-style addressing).
+///
+/// It authenticates (SigV4 header or presigned URL), decodes the body (plain, or aws-chunked with
+/// chunk signatures or a checksum trailer), calls the ``ObjectStore`` and renders S3's XML.
+/// Every failure becomes an ``S3Error`` in ``handle(_:context:next:)``; no rule of the store lives here.
+public struct S3Gateway: RouterMiddleware {
+    public typealias Context = PalisadeRequestContext
+
+    let store: ObjectStore
+    let verifier: SigV4Verifier
+
+    /// A gateway over `store`, accepting requests signed by `verifier`'s credentials.
+    public init(store: ObjectStore, verifier: SigV4Verifier) {
+        self.store = store
+        self.verifier = verifier
+    }
+
+    /// Sub-resources that Palisade does not implement: 501, never a wrong success.
+    static let unsupportedSubresources: Set<String> = [
+        "acl", "policy", "cors", "lifecycle", "website", "logging", "notification", "replication", "encryption",
+        "object-lock", "retention", "legal-hold", "torrent", "restore", "select", "attributes", "versioning",
+        "versions", "tagging", "requestPayment", "accelerate", "analytics", "inventory", "metrics",
+        "intelligent-tiering", "ownershipControls", "publicAccessBlock", "policyStatus", "versionId",
+    ]
+
+    public func handle(
+        _ request: Request,
+        context: Context,
+        next: (Request, Context) async throws -> Response
+    ) async throws -> Response {
+        let target = request.head.path ?? "/"
+        if target == PalisadePaths.root || target.hasPrefix(PalisadePaths.root + "/")
+            || target.hasPrefix(PalisadePaths.root + "?")
+        {
+            return try await next(request, context)
+        }
+        let s3 = S3Request(request)
+        var response: Response
+        do {
+            let verified = try authenticate(s3)
+            response = try await route(s3, request: request, verified: verified, context: context)
+        } catch {
+            let s3Error = Self.s3Error(for: error)
+            if s3Error.status == .internalServerError {
+                context.logger.error(
+                    "S3 request failed",
+                    metadata: ["error": "\(error)", "request_id": "\(context.requestID)"]
+                )
+            }
+            response = s3Error.response(resource: s3.resource, requestID: context.requestID, isHead: s3.method == .head)
+        }
+        response.headers[HTTPField.Name("x-amz-request-id")!] = context.requestID
+        return response
+    }
+
+    static func s3Error(for error: any Error) -> S3Error {
+        switch error {
+        case let error as S3Error: error
+        case let error as StorageError: S3Error(error)
+        case let error as SigV4Error: S3Error(error)
+        case let error as any HTTPResponseError where error.status == .contentTooLarge:
+            S3Error(.contentTooLarge, "EntityTooLarge", "your proposed upload exceeds the maximum allowed size")
+        default: S3Error(.badRequest, "IncompleteBody", "the request body could not be read: \(error)")
+        }
+    }
+
+    func authenticate(_ s3: S3Request) throws -> SigV4Verifier.Verified {
+        if s3.query["Signature"] != nil || s3.header("authorization")?.hasPrefix("AWS ") == true {
+            throw S3Error(
+                .badRequest,
+                "InvalidRequest",
+                "the authorization mechanism you have provided is not supported: please use AWS4-HMAC-SHA256 (boto3: Config(signature_version='s3v4'))"
+            )
+        }
+        if s3.query["X-Amz-Signature"] != nil {
+            return try verifier.verifyPresigned(
+                method: s3.method.rawValue,
+                path: s3.rawPath,
+                query: s3.rawQuery,
+                headers: s3.signableHeaders,
+                now: Date()
+            )
+        }
+        return try verifier.verify(
+            method: s3.method.rawValue,
+            path: s3.rawPath,
+            query: s3.rawQuery,
+            headers: s3.signableHeaders,
+            bodyHash: nil,
+            now: Date()
+        )
+    }
+
+    func route(
+        _ s3: S3Request,
+        request: Request,
+        verified: SigV4Verifier.Verified,
+        context: Context
+    ) async throws -> Response {
+        if let unsupported = s3.query.keys.first(where: Self.unsupportedSubresources.contains) {
+            throw S3Error.notImplemented("the ?\(unsupported) sub-resource")
+        }
+        guard let bucket = s3.bucket else {
+            guard s3.method == .get else { throw S3Error.methodNotAllowed }
+            return try await listBuckets()
+        }
+        guard let key = s3.key else {
+            switch s3.method {
+            case .put: return try await createBucket(bucket, request: request)
+            case .head:
+                try await store.requireBucket(bucket)
+                return Response(status: .ok)
+            case .delete:
+                try await store.deleteBucket(bucket)
+                return Response(status: .noContent)
+            case .get where s3.query["location"] != nil:
+                try await store.requireBucket(bucket)
+                return Self.xml(S3XML.document("LocationConstraint", []))
+            case .get where s3.query["uploads"] != nil:
+                throw S3Error.notImplemented("ListMultipartUploads")
+            case .get where s3.query["list-type"] == "2":
+                return try await listObjects(bucket, s3: s3, version: 2)
+            case .get:
+                return try await listObjects(bucket, s3: s3, version: 1)
+            case .post where s3.query["delete"] != nil:
+                return try await deleteObjects(bucket, s3: s3, request: request)
+            default:
+                throw S3Error.methodNotAllowed
+            }
+        }
+        if s3.query["uploads"] != nil || s3.query["uploadId"] != nil {
+            throw S3Error.notImplemented("multipart upload")
+        }
+        switch s3.method {
+        case .put where s3.header("x-amz-copy-source") != nil:
+            return try await copyObject(bucket: bucket, key: key, s3: s3, request: request)
+        case .put:
+            return try await putObject(bucket: bucket, key: key, s3: s3, request: request, verified: verified)
+        case .get, .head:
+            return try await getObject(bucket: bucket, key: key, s3: s3)
+        case .delete:
+            return try await deleteObject(bucket: bucket, key: key, s3: s3)
+        default:
+            throw S3Error.methodNotAllowed
+        }
+    }
+
+    static func xml(_ document: String, status: HTTPResponse.Status = .ok) -> Response {
+        Response(
+            status: status,
+            headers: [.contentType: "application/xml"],
+            body: .init(byteBuffer: ByteBuffer(string: document))
+        )
+    }
+}

@@ -1,0 +1,54 @@
+import HTTPTypes
+import Hummingbird
+import PalisadeAuth
+
+/// An S3 request, parsed: path-style bucket and key, the query, the headers.
+struct S3Request: Sendable {
+    let method: HTTPRequest.Method
+    /// The path as sent, percent-encoded.
+    let rawPath: String
+    /// The query as sent, without `?`.
+    let rawQuery: String
+    /// Query parameters, percent-decoded; a parameter without `=` has the value "".
+    let query: [String: String]
+    let bucket: String?
+    let key: String?
+    let headers: HTTPFields
+    let authority: String?
+
+    init(_ request: Request) {
+        method = request.method
+        let target = request.head.path ?? "/"
+        let mark = target.firstIndex(of: "?")
+        rawPath = mark.map { String(target[..<$0]) } ?? target
+        rawQuery = mark.map { String(target[target.index(after: $0)...]) } ?? ""
+        var query: [String: String] = [:]
+        for item in rawQuery.split(separator: "&") {
+            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            query[SigV4.percentDecode(String(pair[0]))] = pair.count > 1 ? SigV4.percentDecode(String(pair[1])) : ""
+        }
+        self.query = query
+        let path = rawPath.dropFirst()
+        let slash = path.firstIndex(of: "/")
+        let bucketPart = slash.map { path[..<$0] } ?? path
+        bucket = bucketPart.isEmpty ? nil : SigV4.percentDecode(String(bucketPart))
+        let keyPart = slash.map { path[path.index(after: $0)...] } ?? ""
+        key = keyPart.isEmpty ? nil : SigV4.percentDecode(String(keyPart))
+        headers = request.headers
+        authority = request.head.authority
+    }
+
+    func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
+
+    /// The headers as the client signed them (`host` restored from the authority).
+    var signableHeaders: [(name: String, value: String)] {
+        var fields = headers.map { (name: $0.name.canonicalName, value: $0.value) }
+        if let authority, !fields.contains(where: { $0.name == "host" }) { fields.append(("host", authority)) }
+        return fields
+    }
+
+    /// `/bucket/key` as S3 names it in `<Resource>`.
+    var resource: String {
+        "/" + (bucket ?? "") + (key.map { "/" + $0 } ?? "")
+    }
+}

@@ -1,0 +1,46 @@
+/// The committed metadata of one object version: everything but its bytes.
+public struct ObjectHead: Sendable, Equatable {
+    public var bucket: String
+    public var key: String
+    /// The id of the version; its bytes live in the blob named by it.
+    public var versionID: String
+    public var size: Int64
+    /// The quoted-free ETag: hex MD5 of a single PUT, or of the parts' MD5s plus `-N`.
+    public var etag: String
+    /// Milliseconds since 1970-01-01 UTC.
+    public var lastModified: Int64
+    /// The server-wide commit sequence of the write that created this version.
+    public var commitSequence: UInt64
+    /// Content-Type, Content-Encoding, Content-Disposition, Cache-Control, Expires, Content-Language,
+    /// by lowercase header name.
+    public var contentHeaders: [String: String]
+    /// `x-amz-meta-*` headers, by lowercase name without the prefix.
+    public var userMetadata: [String: String]
+    /// Checksums sent with the upload, by algorithm (`crc32`, `crc32c`, `crc64nvme`, `sha1`, `sha256`),
+    /// base64 as in `x-amz-checksum-*`.
+    public var checksums: [String: String]
+
+    public init(
+        bucket: String,
+        key: String,
+        versionID: String,
+        size: Int64,
+        etag: String,
+        lastModified: Int64,
+        commitSequence: UInt64,
+        contentHeaders: [String: String] = [:],
+        userMetadata: [String: String] = [:],
+        checksums: [String: String] = [:]
+    ) {
+        self.bucket = bucket
+        self.key = key
+        self.versionID = versionID
+        self.size = size
+        self.etag = etag
+        self.lastModified = lastModified
+        self.commitSequence = commitSequence
+        self.contentHeaders = contentHeaders
+        self.userMetadata = userMetadata
+        self.checksums = checksums
+    }
+}

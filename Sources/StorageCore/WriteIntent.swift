@@ -1,0 +1,48 @@
+/// A write as the commit rules see it: what it wants to do, and the conditions it was sent with.
+public struct WriteIntent: Sendable, Equatable {
+    /// What the write does to the key.
+    public enum Kind: Sendable, Equatable {
+        /// Makes a new version current (PutObject, CopyObject, CompleteMultipartUpload).
+        case put
+        /// Removes the current version (DeleteObject, a key of DeleteObjects).
+        case delete
+    }
+
+    public var kind: Kind
+    /// `If-Match` / `If-None-Match` of the request.
+    public var preconditions: WritePreconditions
+    /// The commit sequence of the current version when the request began (nil: the key was absent),
+    /// so a precondition broken by a racing commit is told apart from one that never held.
+    public var observedSequence: UInt64?
+
+    public init(kind: Kind, preconditions: WritePreconditions = .init(), observedSequence: UInt64? = nil) {
+        self.kind = kind
+        self.preconditions = preconditions
+        self.observedSequence = observedSequence
+    }
+}
+
+/// The conditional-write headers: `If-Match: <etag>` and `If-None-Match: *`.
+public struct WritePreconditions: Sendable, Equatable {
+    /// The ETag the current version must have (unquoted; `*` means "any version exists").
+    public var ifMatch: String?
+    /// True for `If-None-Match: *`: the key must not exist.
+    public var ifNoneMatchAny: Bool
+
+    public init(ifMatch: String? = nil, ifNoneMatchAny: Bool = false) {
+        self.ifMatch = ifMatch
+        self.ifNoneMatchAny = ifNoneMatchAny
+    }
+
+    public var isEmpty: Bool { ifMatch == nil && !ifNoneMatchAny }
+
+    /// Whether these conditions hold for `current` (nil: the key is absent).
+    public func hold(for current: ObjectHead?) -> Bool {
+        if ifNoneMatchAny, current != nil { return false }
+        if let ifMatch {
+            guard let current else { return false }
+            if ifMatch != "*" && ifMatch != current.etag { return false }
+        }
+        return true
+    }
+}

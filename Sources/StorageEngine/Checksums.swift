@@ -1,0 +1,117 @@
+import Crypto
+import Foundation
+import NIOCore
+
+/// The checksum algorithms of `x-amz-checksum-*`.
+public enum ChecksumAlgorithm: String, CaseIterable, Sendable, Hashable {
+    case crc32, crc32c, crc64nvme, sha1, sha256
+
+    /// The header that carries this checksum, such as `x-amz-checksum-crc32`.
+    public var headerName: String { "x-amz-checksum-\(rawValue)" }
+}
+
+/// Computes, chunk by chunk, every digest a write needs: MD5 for the ETag, SHA-256 for a signed
+/// payload, and any `x-amz-checksum-*` algorithms.
+struct Digests {
+    private var md5 = Insecure.MD5()
+    private var sha256: SHA256?
+    private var sha1: Insecure.SHA1?
+    private var crc32: UInt32?
+    private var crc32c: UInt32?
+    private var crc64: UInt64?
+    private(set) var size: Int64 = 0
+
+    init(algorithms: Set<ChecksumAlgorithm>, payloadSHA256: Bool) {
+        if payloadSHA256 || algorithms.contains(.sha256) { sha256 = SHA256() }
+        if algorithms.contains(.sha1) { sha1 = Insecure.SHA1() }
+        if algorithms.contains(.crc32) { crc32 = 0 }
+        if algorithms.contains(.crc32c) { crc32c = 0 }
+        if algorithms.contains(.crc64nvme) { crc64 = 0 }
+    }
+
+    mutating func update(_ buffer: ByteBuffer) {
+        buffer.withUnsafeReadableBytes { bytes in
+            md5.update(bufferPointer: bytes)
+            sha256?.update(bufferPointer: bytes)
+            sha1?.update(bufferPointer: bytes)
+            if let value = crc32 { crc32 = CRC.crc32(value, bytes) }
+            if let value = crc32c { crc32c = CRC.crc32c(value, bytes) }
+            if let value = crc64 { crc64 = CRC.crc64nvme(value, bytes) }
+        }
+        size += Int64(buffer.readableBytes)
+    }
+
+    /// Hex MD5, the ETag of a single PUT.
+    func md5Hex() -> String { hex(md5.finalize()) }
+    /// MD5 in base64, as `Content-MD5` carries it.
+    func md5Base64() -> String { base64(Array(md5.finalize())) }
+    /// Hex SHA-256 of the payload.
+    func sha256Hex() -> String? { sha256.map { hex($0.finalize()) } }
+
+    /// The base64 value of `algorithm`, as `x-amz-checksum-*` carries it.
+    func checksum(_ algorithm: ChecksumAlgorithm) -> String? {
+        switch algorithm {
+        case .crc32: crc32.map { base64(bigEndianBytes($0)) }
+        case .crc32c: crc32c.map { base64(bigEndianBytes($0)) }
+        case .crc64nvme: crc64.map { base64(bigEndianBytes($0)) }
+        case .sha1: sha1.map { base64(Array($0.finalize())) }
+        case .sha256: sha256.map { base64(Array($0.finalize())) }
+        }
+    }
+}
+
+func hex(_ bytes: some Sequence<UInt8>) -> String {
+    let digits = Array("0123456789abcdef".utf8)
+    var text = [UInt8]()
+    for byte in bytes {
+        text.append(digits[Int(byte >> 4)])
+        text.append(digits[Int(byte & 0x0f)])
+    }
+    return String(decoding: text, as: UTF8.self)
+}
+
+func base64(_ bytes: [UInt8]) -> String {
+    Data(bytes).base64EncodedString()
+}
+
+private func bigEndianBytes<T: FixedWidthInteger>(_ value: T) -> [UInt8] {
+    withUnsafeBytes(of: value.bigEndian) { Array($0) }
+}
+
+/// Table-driven reflected CRCs: CRC-32 (zlib), CRC-32C (Castagnoli) and CRC-64/NVME.
+enum CRC {
+    static let crc32Table = makeTable32(polynomial: 0xEDB8_8320)
+    static let crc32cTable = makeTable32(polynomial: 0x82F6_3B78)
+    static let crc64Table = makeTable64(polynomial: 0x9A6C_9329_AC4B_C9B5)
+
+    static func crc32(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 { update32(crc, bytes, crc32Table) }
+    static func crc32c(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 { update32(crc, bytes, crc32cTable) }
+
+    static func crc64nvme(_ crc: UInt64, _ bytes: UnsafeRawBufferPointer) -> UInt64 {
+        var value = ~crc
+        for byte in bytes { value = crc64Table[Int(UInt8(truncatingIfNeeded: value) ^ byte)] ^ (value >> 8) }
+        return ~value
+    }
+
+    private static func update32(_ crc: UInt32, _ bytes: UnsafeRawBufferPointer, _ table: [UInt32]) -> UInt32 {
+        var value = ~crc
+        for byte in bytes { value = table[Int(UInt8(truncatingIfNeeded: value) ^ byte)] ^ (value >> 8) }
+        return ~value
+    }
+
+    private static func makeTable32(polynomial: UInt32) -> [UInt32] {
+        (0..<256).map { index in
+            var value = UInt32(index)
+            for _ in 0..<8 { value = value & 1 == 1 ? (value >> 1) ^ polynomial : value >> 1 }
+            return value
+        }
+    }
+
+    private static func makeTable64(polynomial: UInt64) -> [UInt64] {
+        (0..<256).map { index in
+            var value = UInt64(index)
+            for _ in 0..<8 { value = value & 1 == 1 ? (value >> 1) ^ polynomial : value >> 1 }
+            return value
+        }
+    }
+}

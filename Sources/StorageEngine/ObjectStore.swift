@@ -1,0 +1,320 @@
+import Foundation
+public import NIOCore
+public import StorageCore
+import UUIDSupport
+
+/// The embedded object store: SQLite metadata plus immutable blob files.
+///
+/// A write streams its body into a fresh blob, verifies it, makes it durable, and then commits with
+/// one metadata transaction (the commit point, where ``CommitRules`` run). Before the commit nothing
+/// is visible; after it every later request sees the new version. A write that fails anywhere
+/// leaves no blob and no metadata behind. A replaced or deleted version's blob is unlinked after
+/// the commit; readers that already opened it finish reading it.
+public struct ObjectStore: Sendable {
+    /// Whether a write is fsynced before it is acknowledged.
+    public enum Durability: String, Sendable, CaseIterable {
+        /// Blob and commit are on stable storage before success is sent (the default).
+        case durable
+        /// No fsync: a power loss may lose acknowledged writes; a process crash does not.
+        case relaxed
+    }
+
+    let metadata: SQLiteMetadataStore
+    let blobs: FileBlobStore
+    public let durability: Durability
+
+    /// Opens the store in `directory` (`metadata.sqlite` and `blobs/`), and removes blob files that
+    /// no committed object references (left by writes that crashed before their commit).
+    public init(directory: String, durability: Durability = .durable) throws {
+        metadata = try SQLiteMetadataStore(path: directory + "/metadata.sqlite", durable: durability == .durable)
+        blobs = try FileBlobStore(root: directory + "/blobs")
+        self.durability = durability
+        let referenced = try metadata.referencedVersionIDs()
+        for orphan in try blobs.allIDs().subtracting(referenced) {
+            unlink(blobs.path(of: orphan))
+        }
+    }
+
+    // MARK: Buckets
+
+    /// Buckets in name order, with their creation time (ms since 1970).
+    public func listBuckets() async throws -> [(name: String, created: Int64)] {
+        try await metadata.bucketNames()
+    }
+
+    /// Creates a bucket.
+    /// - Throws: `InvalidBucketName`, `BucketAlreadyOwnedByYou`.
+    public func createBucket(_ name: String) async throws(StorageError) {
+        if let problem = Self.bucketNameProblem(name) { throw StorageError(.invalidBucketName, problem) }
+        try await metadata.createBucket(name, createdAt: Self.now())
+    }
+
+    /// Throws `NoSuchBucket` unless the bucket exists.
+    public func requireBucket(_ name: String) async throws {
+        guard try await metadata.bucketExists(name) else { throw SQLiteMetadataStore.noSuchBucket(name) }
+    }
+
+    /// Deletes an empty bucket.
+    /// - Throws: `NoSuchBucket`, `BucketNotEmpty`.
+    public func deleteBucket(_ name: String) async throws(StorageError) {
+        try await metadata.deleteBucket(name)
+    }
+
+    /// Why `name` is not a valid S3 bucket name, or nil.
+    public static func bucketNameProblem(_ name: String) -> String? {
+        let bytes = Array(name.utf8)
+        func isLowerOrDigit(_ byte: UInt8) -> Bool {
+            (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
+        }
+        guard (3...63).contains(bytes.count) else { return "a bucket name is 3 to 63 characters long" }
+        guard bytes.allSatisfy({ isLowerOrDigit($0) || $0 == UInt8(ascii: ".") || $0 == UInt8(ascii: "-") }) else {
+            return "a bucket name has only lowercase letters, digits, dots and hyphens"
+        }
+        guard isLowerOrDigit(bytes.first!), isLowerOrDigit(bytes.last!) else {
+            return "a bucket name begins and ends with a letter or a digit"
+        }
+        if name.contains("..") || name.contains(".-") || name.contains("-.") {
+            return "a bucket name has no adjacent dots"
+        }
+        let labels = name.split(separator: ".")
+        if labels.count == 4, labels.allSatisfy({ UInt8($0) != nil }) { return "a bucket name is not an IP address" }
+        if name.hasPrefix("xn--") || name.hasPrefix("sthree-") || name.hasSuffix("-s3alias")
+            || name.hasSuffix("--ol-s3")
+        {
+            return "a bucket name does not use a reserved prefix or suffix"
+        }
+        return nil
+    }
+
+    // MARK: Objects
+
+    /// The current version of a key.
+    /// - Throws: `NoSuchBucket`, `NoSuchKey`.
+    public func head(bucket: String, key: String) async throws -> ObjectHead {
+        guard let head = try await metadata.head(bucket: bucket, key: key) else {
+            try await requireBucket(bucket)
+            throw StorageError(.noSuchKey, "the key '\(key)' does not exist")
+        }
+        return head
+    }
+
+    /// The current version of a key, or nil (the bucket must exist).
+    public func currentHead(bucket: String, key: String) async throws -> ObjectHead? {
+        if let head = try await metadata.head(bucket: bucket, key: key) { return head }
+        try await requireBucket(bucket)
+        return nil
+    }
+
+    /// Opens the current version for reading: a snapshot that stays whole however the key changes
+    /// while it is read.
+    public func open(bucket: String, key: String) async throws -> (ObjectHead, BlobReader) {
+        while true {
+            let head = try await head(bucket: bucket, key: key)
+            // A version replaced between the two reads has been unlinked: read again, the newer
+            // version is current now.
+            if let reader = try await blobs.open(head.versionID) { return (head, reader) }
+        }
+    }
+
+    /// Streams `body` into a new version of `request.key` and commits it.
+    /// - Throws: ``StorageError`` (nothing is committed and no blob is left), or the body's error.
+    public func put<Body: AsyncSequence>(_ request: PutRequest, body: Body) async throws -> ObjectHead
+    where Body.Element == ByteBuffer {
+        guard request.key.utf8.count <= 1024, !request.key.isEmpty else {
+            throw StorageError(.keyTooLong, "a key is 1 to 1024 bytes of UTF-8")
+        }
+        let observed = try await currentHead(bucket: request.bucket, key: request.key)
+        guard request.preconditions.hold(for: observed) else {
+            throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
+        }
+        let versionID = RandomUUID.hex()
+        let writer = try await blobs.create(versionID)
+        do {
+            var digests = Digests(
+                algorithms: Set(request.expectedChecksums.keys).union(request.checksumsToCompute),
+                payloadSHA256: request.expectedSHA256Hex != nil
+            )
+            for try await chunk in body {
+                digests.update(chunk)
+                try await writer.append(chunk)
+            }
+            try Self.verify(digests, against: request)
+            try await writer.finish(durable: durability == .durable)
+            var checksums: [String: String] = [:]
+            for algorithm in Set(request.expectedChecksums.keys).union(request.checksumsToCompute)
+            where digests.checksum(algorithm) != nil {
+                checksums[algorithm.rawValue] = digests.checksum(algorithm)
+            }
+            let head = ObjectHead(
+                bucket: request.bucket,
+                key: request.key,
+                versionID: versionID,
+                size: digests.size,
+                etag: digests.md5Hex(),
+                lastModified: Self.now(),
+                commitSequence: 0,
+                contentHeaders: request.contentHeaders,
+                userMetadata: request.userMetadata,
+                checksums: checksums
+            )
+            let intent = WriteIntent(
+                kind: .put,
+                preconditions: request.preconditions,
+                observedSequence: observed?.commitSequence
+            )
+            let (committed, replaced) = try await metadata.commitPut(head, intent: intent)
+            if let replaced { await blobs.remove(replaced) }
+            return committed
+        } catch {
+            await writer.abort()
+            throw error
+        }
+    }
+
+    /// Deletes the current version of a key; deleting an absent key succeeds and commits nothing.
+    /// - Returns: the delete's commit sequence, or nil when there was nothing to delete.
+    @discardableResult
+    public func delete(bucket: String, key: String, preconditions: WritePreconditions = .init()) async throws -> UInt64?
+    {
+        let observed = try await currentHead(bucket: bucket, key: key)
+        guard preconditions.hold(for: observed) else {
+            throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
+        }
+        let intent = WriteIntent(
+            kind: .delete,
+            preconditions: preconditions,
+            observedSequence: observed?.commitSequence
+        )
+        let (sequence, removed) = try await metadata.commitDelete(bucket: bucket, key: key, intent: intent)
+        if let removed { await blobs.remove(removed) }
+        return sequence
+    }
+
+    /// One page of a listing, in UTF-8 binary key order.
+    /// - Parameters:
+    ///   - after: list keys strictly after this one (marker, start-after, continuation).
+    ///   - delimiter: when given, keys with it after the prefix roll up into common prefixes.
+    public func list(
+        bucket: String,
+        prefix: String,
+        delimiter: String?,
+        after: String,
+        maxKeys: Int
+    ) async throws
+        -> ListPage
+    {
+        try await requireBucket(bucket)
+        var page = ListPage()
+        var cursor = after
+        guard maxKeys > 0 else {
+            page.isTruncated = try await !metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: 1)
+                .isEmpty
+            return page
+        }
+        while true {
+            let batch = try await metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: maxKeys + 1)
+            if batch.isEmpty { return page }
+            for head in batch {
+                if page.count == maxKeys {
+                    page.isTruncated = true
+                    return page
+                }
+                if let delimiter, !delimiter.isEmpty,
+                    let range = head.key.range(
+                        of: delimiter,
+                        range: head.key.index(head.key.startIndex, offsetBy: prefix.count)..<head.key.endIndex
+                    )
+                {
+                    let common = String(head.key[..<range.upperBound])
+                    page.commonPrefixes.append(common)
+                    page.lastKey = common
+                    // Skip every other key under this common prefix.
+                    cursor = common + "\u{10FFFF}"
+                    break
+                }
+                page.contents.append(head)
+                page.lastKey = head.key
+                cursor = head.key
+            }
+        }
+    }
+
+    private static func verify(_ digests: Digests, against request: PutRequest) throws(StorageError) {
+        if let expectedSize = request.expectedSize, expectedSize != digests.size {
+            throw StorageError(.incompleteBody, "the body has \(digests.size) bytes, not the \(expectedSize) announced")
+        }
+        if let expected = request.expectedSHA256Hex, expected != digests.sha256Hex() {
+            throw StorageError(.contentSHA256Mismatch, "the body does not hash to x-amz-content-sha256")
+        }
+        if let expected = request.expectedMD5Base64, expected != digests.md5Base64() {
+            throw StorageError(.badDigest, "the Content-MD5 you specified did not match what we received")
+        }
+        let trailing = request.trailingChecksums?() ?? [:]
+        for (algorithm, expected) in request.expectedChecksums.merging(
+            trailing,
+            uniquingKeysWith: { first, _ in first }
+        )
+        where digests.checksum(algorithm) != expected {
+            throw StorageError(.badDigest, "the \(algorithm.headerName) you specified did not match what we received")
+        }
+    }
+
+    static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+}
+
+/// What a PutObject asks for, beyond its body.
+public struct PutRequest: Sendable {
+    public var bucket: String
+    public var key: String
+    public var contentHeaders: [String: String]
+    public var userMetadata: [String: String]
+    public var preconditions: WritePreconditions
+    /// `Content-MD5`, base64.
+    public var expectedMD5Base64: String?
+    /// `x-amz-content-sha256` when it is a hash of the payload.
+    public var expectedSHA256Hex: String?
+    /// `x-amz-checksum-*` values sent with the request (or in its trailer).
+    public var expectedChecksums: [ChecksumAlgorithm: String]
+    /// Checksums to compute and store although no value was sent (`x-amz-sdk-checksum-algorithm`).
+    public var checksumsToCompute: Set<ChecksumAlgorithm>
+    /// The body's announced length, checked once it has been read.
+    public var expectedSize: Int64?
+    /// Checksums that arrive after the body (an aws-chunked trailer), read once the body has ended.
+    public var trailingChecksums: (@Sendable () -> [ChecksumAlgorithm: String])?
+
+    public init(
+        bucket: String,
+        key: String,
+        contentHeaders: [String: String] = [:],
+        userMetadata: [String: String] = [:],
+        preconditions: WritePreconditions = .init(),
+        expectedMD5Base64: String? = nil,
+        expectedSHA256Hex: String? = nil,
+        expectedChecksums: [ChecksumAlgorithm: String] = [:],
+        checksumsToCompute: Set<ChecksumAlgorithm> = [],
+        expectedSize: Int64? = nil
+    ) {
+        self.bucket = bucket
+        self.key = key
+        self.contentHeaders = contentHeaders
+        self.userMetadata = userMetadata
+        self.preconditions = preconditions
+        self.expectedMD5Base64 = expectedMD5Base64
+        self.expectedSHA256Hex = expectedSHA256Hex
+        self.expectedChecksums = expectedChecksums
+        self.checksumsToCompute = checksumsToCompute
+        self.expectedSize = expectedSize
+    }
+}
+
+/// One page of a listing.
+public struct ListPage: Sendable {
+    public var contents: [ObjectHead] = []
+    public var commonPrefixes: [String] = []
+    public var isTruncated = false
+    /// The last key or common prefix on this page: where the next page starts.
+    public var lastKey: String?
+
+    var count: Int { contents.count + commonPrefixes.count }
+}
