@@ -235,11 +235,11 @@ extension S3Gateway {
             guard suffix > 0, size > 0 else { throw unsatisfiable }
             return max(0, size - suffix)..<size
         }
-        guard let first = Int64(spec[0]) else { return nil }
-        let last = spec[1].isEmpty ? size - 1 : Int64(spec[1])
-        guard let last, last >= first else { return nil }
+        guard let first = Int64(spec[0]), let last = spec[1].isEmpty ? Int64.max : Int64(spec[1]), last >= first else {
+            return nil
+        }
         guard first < size else { throw unsatisfiable }
-        return first..<min(last + 1, size)
+        return first..<(last == Int64.max ? size : min(last + 1, size))
     }
 
     func deleteObject(bucket: String, key: String, s3: S3Request) async throws -> Response {
