@@ -149,6 +149,15 @@ let package = Package(
             dependencies: ["LockCore", "PalisadeTestSupport"],
             swiftSettings: swiftSettings
         ),
+        .testTarget(name: "StorageCoreTests", dependencies: ["StorageCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StorageEngineTests",
+            dependencies: [
+                "StorageEngine", "StorageCore", "PalisadeTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "PalisadeAuthTests", dependencies: ["PalisadeAuth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LockEngineTests",
@@ -160,6 +169,7 @@ let package = Package(
             dependencies: [
                 "PalisadeHTTP", "PalisadeTestSupport", "PalisadeAuth", "StorageEngine", "StorageCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -133,7 +133,8 @@ public enum SigV4 {
         return result
     }
 
-    static func hex(_ bytes: some Sequence<UInt8>) -> String {
+    /// Lowercase hex of `bytes`.
+    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
         let digits = Array("0123456789abcdef".utf8)
         var text = [UInt8]()
         for byte in bytes {

@@ -107,3 +107,8 @@ public func withTestServer<T: Sendable>(
 ) async throws -> T {
     try await withTestServer(clock: ContinuousClock(), dataDirectory: dataDirectory, body)
 }
+
+extension TestServer {
+    /// A signing S3 client for this server.
+    public var s3: S3TestClient { S3TestClient(endpoint: endpoint, credentials: credentials) }
+}

@@ -56,7 +56,8 @@ enum S3XML {
         let delegate = TreeBuilder()
         let parser = XMLParser(data: data)
         parser.delegate = delegate
-        guard parser.parse(), let root = delegate.root else {
+        // Linux's XMLParser accepts a document whose root is never closed: require that every element closed.
+        guard parser.parse(), delegate.stack.isEmpty, let root = delegate.root else {
             throw S3Error(.badRequest, "MalformedXML", "the XML you provided was not well-formed or did not validate")
         }
         return root

@@ -1,0 +1,183 @@
+import Foundation
+import PalisadeAuth
+import PalisadeTestSupport
+import Testing
+
+/// The number of blob files in a server's data folder.
+func blobFiles(_ server: TestServer<ContinuousClock>) throws -> Int {
+    let root = server.dataDirectory + "/blobs"
+    return try FileManager.default.contentsOfDirectory(atPath: root).reduce(0) {
+        $0 + (try FileManager.default.contentsOfDirectory(atPath: root + "/" + $1).count)
+    }
+}
+
+/// Creates the bucket `bucket` on the server.
+func makeBucket(_ server: TestServer<ContinuousClock>, _ bucket: String = "bucket") async throws {
+    let answer = try await server.s3.send("PUT", "/\(bucket)")
+    try #require(answer.status == 200, "\(answer.text)")
+}
+
+/// Expects `key` to be absent, no blob left on disk, and the server still answering.
+func expectNothingCommitted(_ server: TestServer<ContinuousClock>, key: String) async throws {
+    #expect(try await server.s3.send("HEAD", "/bucket/\(key)").status == 404)
+    #expect(try blobFiles(server) == 0)
+    #expect(try await server.s3.send("GET", "/").status == 200)
+}
+
+@Suite("S3 gateway: bad input gets an S3 error, commits nothing, and the server keeps serving")
+struct S3BadInputTests {
+    @Test("errors are S3 XML with Code, Message, Resource and the request id")
+    func errorShape() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            let answer = try await server.s3.send("GET", "/bucket/missing%20key")
+            #expect(answer.status == 404)
+            #expect(answer.header("content-type") == "application/xml")
+            #expect(answer.errorCode == "NoSuchKey")
+            #expect(answer.text.contains("<Resource>/bucket/missing key</Resource>"))
+            let requestID = try #require(answer.header("x-amz-request-id"))
+            #expect(answer.text.contains("<RequestId>\(requestID)</RequestId>"))
+            #expect(try await server.s3.send("GET", "/nobucket/key").errorCode == "NoSuchBucket")
+            #expect(try await server.s3.send("PUT", "/Invalid_Bucket").errorCode == "InvalidBucketName")
+            #expect(try await server.s3.send("GET", "/bucket", query: "acl").status == 501)
+            #expect(try await server.s3.send("GET", "/", signed: false).errorCode == "AccessDenied")
+        }
+    }
+
+    @Test("a body that does not match Content-MD5 or x-amz-content-sha256 commits nothing")
+    func digests() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            let md5 = try await server.s3.send(
+                "PUT",
+                "/bucket/k",
+                headers: [("content-md5", "AAAAAAAAAAAAAAAAAAAAAA==")],
+                body: Array("data".utf8)
+            )
+            #expect(md5.status == 400 && md5.errorCode == "BadDigest")
+            let sha = try await server.s3.send(
+                "PUT",
+                "/bucket/k",
+                body: Array("data".utf8),
+                payload: .declared(String(repeating: "0", count: 64))
+            )
+            #expect(sha.status == 400 && sha.errorCode == "XAmzContentSHA256Mismatch")
+            try await expectNothingCommitted(server, key: "k")
+        }
+    }
+
+    @Test("signed aws-chunked uploads: a good one commits whole, a tampered chunk is refused and commits nothing")
+    func chunkSignatures() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            let data = (0..<200_000).map { UInt8(truncatingIfNeeded: $0 * 7) }
+            let good = try await server.s3.putSignedChunked("/bucket/good", data: data, chunkSize: 65536)
+            #expect(good.status == 200, "\(good.text)")
+            #expect(try await server.s3.send("GET", "/bucket/good").body == .init(bytes: data))
+            let tampered = try await server.s3.putSignedChunked(
+                "/bucket/bad",
+                data: data,
+                chunkSize: 65536,
+                tamperWithChunk: 2
+            )
+            #expect(tampered.status == 403 && tampered.errorCode == "SignatureDoesNotMatch")
+            #expect(try await server.s3.send("HEAD", "/bucket/bad").status == 404)
+            #expect(try blobFiles(server) == 1)
+        }
+    }
+
+    @Test("a truncated body (the client closes before Content-Length bytes) commits nothing")
+    func truncatedBody() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            let headers: [(name: String, value: String)] = [("host", server.s3.host), ("content-length", "1000")]
+            let signature = server.s3.signer.signatureHeaders(
+                method: "PUT",
+                path: "/bucket/truncated",
+                query: "",
+                headers: headers,
+                payloadHash: SigV4.unsignedPayload
+            )
+            let head =
+                "PUT /bucket/truncated HTTP/1.1\r\n"
+                + (headers + signature).map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
+            _ = await rawExchange(
+                port: server.port,
+                Array(head.utf8) + Array(repeating: 65, count: 10),
+                closeWriteSide: true
+            )
+            try await expectNothingCommitted(server, key: "truncated")
+        }
+    }
+
+    @Test("a PUT without Content-Length (plain chunked transfer encoding) is refused with MissingContentLength")
+    func missingContentLength() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            let headers: [(name: String, value: String)] = [("host", server.s3.host), ("transfer-encoding", "chunked")]
+            let signature = server.s3.signer.signatureHeaders(
+                method: "PUT",
+                path: "/bucket/k",
+                query: "",
+                headers: headers,
+                payloadHash: SigV4.unsignedPayload
+            )
+            let request =
+                "PUT /bucket/k HTTP/1.1\r\n" + (headers + signature).map { "\($0.name): \($0.value)\r\n" }.joined()
+                + "\r\n5\r\nhello\r\n0\r\n\r\n"
+            let answer = await rawExchange(port: server.port, Array(request.utf8), closeWriteSide: true)
+            #expect(answer.hasPrefix("HTTP/1.1 411"))
+            #expect(answer.contains("<Code>MissingContentLength</Code>"))
+            try await expectNothingCommitted(server, key: "k")
+        }
+    }
+
+    @Test("oversized headers are refused and the server keeps serving")
+    func oversizedHeaders() async throws {
+        try await withTestServer { server in
+            let request = "GET / HTTP/1.1\r\nhost: x\r\nx-huge: " + String(repeating: "a", count: 200_000) + "\r\n\r\n"
+            let answer = await rawExchange(port: server.port, Array(request.utf8), closeWriteSide: true)
+            #expect(!answer.hasPrefix("HTTP/1.1 200"))
+            let afterwards = try await server.s3.send("GET", "/")
+            #expect(afterwards.status == 200)
+        }
+    }
+
+    @Test("malformed DeleteObjects XML is refused with MalformedXML")
+    func malformedXML() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            for body in ["<Delete><Object><Key>a</Key></Object>", "not xml", "<Other/>", "<Delete></Delete>"] {
+                let answer = try await server.s3.send("POST", "/bucket", query: "delete", body: Array(body.utf8))
+                #expect(answer.status == 400 && answer.errorCode == "MalformedXML", "\(body): \(answer.text)")
+            }
+        }
+    }
+
+    @Test("presigned URLs: a valid one works, an expired or altered one gets 403")
+    func presigned() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            _ = try await server.s3.send("PUT", "/bucket/p", body: Array("shared".utf8))
+            let signer = server.s3.signer
+            let valid = signer.presignedQuery(
+                method: "GET",
+                path: "/bucket/p",
+                host: server.s3.host,
+                expires: .seconds(60)
+            )
+            #expect(try await server.s3.send("GET", "/bucket/p", query: valid, signed: false).text == "shared")
+            let old = signer.presignedQuery(
+                method: "GET",
+                path: "/bucket/p",
+                host: server.s3.host,
+                expires: .seconds(60),
+                date: Date().addingTimeInterval(-120)
+            )
+            let expired = try await server.s3.send("GET", "/bucket/p", query: old, signed: false)
+            #expect(expired.status == 403 && expired.errorCode == "AccessDenied")
+            let altered = try await server.s3.send("GET", "/bucket/other", query: valid, signed: false)
+            #expect(altered.status == 403 && altered.errorCode == "SignatureDoesNotMatch")
+        }
+    }
+}

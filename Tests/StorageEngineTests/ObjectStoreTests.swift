@@ -1,0 +1,264 @@
+import Foundation
+import NIOCore
+import PalisadeTestSupport
+import StorageCore
+import StorageEngine
+import Synchronization
+import Testing
+
+/// A request body the test feeds by hand: an upload stays in flight (before its commit point)
+/// until the test finishes its body.
+struct ControlledBody: AsyncSequence, Sendable {
+    typealias Element = ByteBuffer
+
+    let stream: AsyncStream<ByteBuffer>
+    let feed: AsyncStream<ByteBuffer>.Continuation
+    /// Yields once, when the upload first asks for body bytes (it has read the current version by then).
+    let started: AsyncStream<Void>
+    private let signalStarted: AsyncStream<Void>.Continuation
+
+    init() {
+        (stream, feed) = AsyncStream.makeStream(of: ByteBuffer.self)
+        (started, signalStarted) = AsyncStream.makeStream(of: Void.self)
+    }
+
+    func makeAsyncIterator() -> AsyncStream<ByteBuffer>.Iterator {
+        signalStarted.yield()
+        return stream.makeAsyncIterator()
+    }
+
+    func send(_ text: String) { feed.yield(ByteBuffer(string: text)) }
+
+    func waitUntilStarted() async { for await _ in started { return } }
+}
+
+/// A body that fails after its first chunk, like a client that disconnects mid-upload.
+struct FailingBody: AsyncSequence, Sendable {
+    struct Disconnected: Error {}
+    typealias Element = ByteBuffer
+
+    func makeAsyncIterator() -> Iterator { Iterator() }
+
+    struct Iterator: AsyncIteratorProtocol {
+        var sent = false
+        mutating func next() async throws -> ByteBuffer? {
+            if sent { throw Disconnected() }
+            sent = true
+            return ByteBuffer(string: "partial data")
+        }
+    }
+}
+
+func body(_ text: String) -> AsyncStream<ByteBuffer> {
+    AsyncStream { continuation in
+        continuation.yield(ByteBuffer(string: text))
+        continuation.finish()
+    }
+}
+
+func makeStore() async throws -> (ObjectStore, String) {
+    let directory = try makeTemporaryDirectory()
+    let store = try ObjectStore(directory: directory, durability: .durable)
+    try await store.createBucket("bucket")
+    return (store, directory)
+}
+
+extension ObjectStore {
+    @discardableResult
+    func put(_ key: String, _ text: String, preconditions: WritePreconditions = .init()) async throws -> ObjectHead {
+        try await put(PutRequest(bucket: "bucket", key: key, preconditions: preconditions), body: body(text))
+    }
+
+    /// The whole current version of `key` as text.
+    func read(_ key: String) async throws -> String {
+        let (head, reader) = try await open(bucket: "bucket", key: key)
+        return try await text(of: BlobChunks(reader: reader, range: 0..<head.size))
+    }
+}
+
+func text(of chunks: BlobChunks) async throws -> String {
+    var all = ByteBuffer()
+    for try await var chunk in chunks { all.writeBuffer(&chunk) }
+    return String(buffer: all)
+}
+
+/// The number of blob files on disk.
+func blobCount(_ directory: String) throws -> Int {
+    try FileManager.default.contentsOfDirectory(atPath: directory + "/blobs").reduce(0) {
+        $0 + (try FileManager.default.contentsOfDirectory(atPath: directory + "/blobs/" + $1).count)
+    }
+}
+
+func storageCode(_ body: () async throws -> Void) async -> StorageError.Code? {
+    do { try await body() } catch { return (error as? StorageError)?.code }
+    return nil
+}
+
+@Suite("ObjectStore: commit point, no partial data, snapshot reads")
+struct ObjectStoreTests {
+    @Test("a put commits a whole version with its MD5 ETag and a commit sequence; a later put replaces it")
+    func putAndReplace() async throws {
+        let (store, directory) = try await makeStore()
+        let first = try await store.put("k", "version one")
+        #expect(first.etag == "5f432711af7ffa8942d5588e21259022")  // md5("version one")
+        let second = try await store.put("k", "version two")
+        #expect(second.commitSequence > first.commitSequence)
+        #expect(try await store.read("k") == "version two")
+        #expect(try blobCount(directory) == 1, "the replaced version's blob is unlinked after the commit")
+    }
+
+    @Test("a client that disconnects mid-upload leaves no object, no metadata and no blob")
+    func disconnectLeavesNothing() async throws {
+        let (store, directory) = try await makeStore()
+        await #expect(throws: FailingBody.Disconnected.self) {
+            try await store.put(PutRequest(bucket: "bucket", key: "k"), body: FailingBody())
+        }
+        #expect(await storageCode { _ = try await store.head(bucket: "bucket", key: "k") } == .noSuchKey)
+        #expect(try blobCount(directory) == 0)
+    }
+
+    @Test(
+        "a body that fails verification commits nothing",
+        arguments: [
+            PutRequest(bucket: "bucket", key: "k", expectedMD5Base64: "AAAAAAAAAAAAAAAAAAAAAA=="),
+            PutRequest(bucket: "bucket", key: "k", expectedSHA256Hex: String(repeating: "0", count: 64)),
+            PutRequest(bucket: "bucket", key: "k", expectedChecksums: [.crc32: "AAAAAA=="]),
+            PutRequest(bucket: "bucket", key: "k", expectedSize: 999),
+        ]
+    )
+    func badBodiesCommitNothing(request: PutRequest) async throws {
+        let (store, directory) = try await makeStore()
+        let code = await storageCode { _ = try await store.put(request, body: body("some bytes")) }
+        #expect([.badDigest, .contentSHA256Mismatch, .incompleteBody].contains(code))
+        #expect(await storageCode { _ = try await store.head(bucket: "bucket", key: "k") } == .noSuchKey)
+        #expect(try blobCount(directory) == 0)
+    }
+
+    @Test("races 4 and 5: a read that has begun returns the whole version it began with, across overwrite and delete")
+    func snapshotReads() async throws {
+        let (store, _) = try await makeStore()
+        let original = String(repeating: "0123456789", count: 100_000)
+        try await store.put("k", original)
+        let (head, reader) = try await store.open(bucket: "bucket", key: "k")
+        try await store.put("k", "overwritten")
+        #expect(try await text(of: BlobChunks(reader: reader, range: 0..<head.size, chunkSize: 4096)) == original)
+
+        let (deletedHead, deletedReader) = try await store.open(bucket: "bucket", key: "k")
+        try await store.delete(bucket: "bucket", key: "k")
+        #expect(try await text(of: BlobChunks(reader: deletedReader, range: 0..<deletedHead.size)) == "overwritten")
+        #expect(await storageCode { _ = try await store.open(bucket: "bucket", key: "k") } == .noSuchKey)
+    }
+
+    @Test("race 1: of two uploads in flight, the one that commits last wins, whatever the start order")
+    func lastCommitWins() async throws {
+        let (store, _) = try await makeStore()
+        let early = ControlledBody()
+        let late = ControlledBody()
+        let earlyUpload = Task { try await store.put(PutRequest(bucket: "bucket", key: "k"), body: early) }
+        await early.waitUntilStarted()
+        let lateUpload = Task { try await store.put(PutRequest(bucket: "bucket", key: "k"), body: late) }
+        await late.waitUntilStarted()
+        late.send("started second, committed first")
+        late.feed.finish()
+        let lateHead = try await lateUpload.value
+        early.send("started first, committed last")
+        early.feed.finish()
+        let earlyHead = try await earlyUpload.value
+        #expect(earlyHead.commitSequence > lateHead.commitSequence)
+        #expect(try await store.read("k") == "started first, committed last")
+    }
+
+    @Test("race 2: a delete that commits while an upload is in flight; the upload commits after it and is readable")
+    func deleteDuringUpload() async throws {
+        let (store, _) = try await makeStore()
+        try await store.put("k", "V0")
+        let upload = ControlledBody()
+        let task = Task { try await store.put(PutRequest(bucket: "bucket", key: "k"), body: upload) }
+        await upload.waitUntilStarted()
+        upload.send("V1")
+        let deleted = try await store.delete(bucket: "bucket", key: "k")
+        upload.feed.finish()
+        let committed = try await task.value
+        #expect(committed.commitSequence > (deleted ?? 0))
+        #expect(try await store.read("k") == "V1")
+    }
+
+    @Test("race 3: once a put has succeeded, a delete is final for every later reader")
+    func deleteAfterPut() async throws {
+        let (store, _) = try await makeStore()
+        try await store.put("k", "V1")
+        try await store.delete(bucket: "bucket", key: "k")
+        for _ in 0..<3 {
+            #expect(await storageCode { _ = try await store.head(bucket: "bucket", key: "k") } == .noSuchKey)
+        }
+    }
+
+    @Test(
+        "a conditional put whose object changed while it uploaded gets ConditionalRequestConflict and commits nothing"
+    )
+    func conditionalConflict() async throws {
+        let (store, directory) = try await makeStore()
+        let original = try await store.put("k", "V1")
+        let upload = ControlledBody()
+        let task = Task {
+            try await store.put(
+                PutRequest(bucket: "bucket", key: "k", preconditions: .init(ifMatch: original.etag)),
+                body: upload
+            )
+        }
+        await upload.waitUntilStarted()
+        try await store.put("k", "V2 by a racing writer")
+        upload.send("V3")
+        upload.feed.finish()
+        let code = await storageCode { _ = try await task.value }
+        #expect(code == .conditionalRequestConflict)
+        #expect(try await store.read("k") == "V2 by a racing writer")
+        #expect(try blobCount(directory) == 1)
+    }
+
+    @Test("blob files that no commit references are removed when the store opens (a crash before the commit)")
+    func orphanSweep() async throws {
+        let (store, directory) = try await makeStore()
+        try await store.put("kept", "data")
+        let orphan = directory + "/blobs/ab/ab00000000000000000000000000000000"
+        #expect(FileManager.default.createFile(atPath: orphan, contents: Data("uncommitted".utf8)))
+        let reopened = try ObjectStore(directory: directory)
+        #expect(!FileManager.default.fileExists(atPath: orphan))
+        #expect(try await reopened.read("kept") == "data")
+    }
+
+    @Test("listings: key order, prefixes, delimiter roll-up and pagination")
+    func listing() async throws {
+        let (store, _) = try await makeStore()
+        for key in ["a/1", "a/2", "b", "c/x/1", "c/y"] { try await store.put(key, "x") }
+        let all = try await store.list(bucket: "bucket", prefix: "", delimiter: "/", after: "", maxKeys: 1000)
+        #expect(all.contents.map(\.key) == ["b"])
+        #expect(all.commonPrefixes == ["a/", "c/"])
+        let nested = try await store.list(bucket: "bucket", prefix: "c/", delimiter: "/", after: "", maxKeys: 1000)
+        #expect(nested.commonPrefixes == ["c/x/"] && nested.contents.map(\.key) == ["c/y"])
+        var keys: [String] = []
+        var after = ""
+        while true {
+            let page = try await store.list(bucket: "bucket", prefix: "", delimiter: nil, after: after, maxKeys: 2)
+            keys += page.contents.map(\.key)
+            guard page.isTruncated, let last = page.lastKey else { break }
+            after = last
+        }
+        #expect(keys == ["a/1", "a/2", "b", "c/x/1", "c/y"])
+    }
+
+    @Test(
+        "bucket rules",
+        arguments: [
+            "ab", "Upper", "-start", "end-", "a..b", "192.168.1.1", "xn--punycode", String(repeating: "a", count: 64),
+        ]
+    )
+    func invalidBucketNames(name: String) {
+        #expect(ObjectStore.bucketNameProblem(name) != nil)
+    }
+
+    @Test("valid bucket names", arguments: ["abc", "my-bucket.data", "a1b2c3", String(repeating: "a", count: 63)])
+    func validBucketNames(name: String) {
+        #expect(ObjectStore.bucketNameProblem(name) == nil)
+    }
+}
