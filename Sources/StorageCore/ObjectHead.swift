@@ -19,6 +19,23 @@ public struct ObjectHead: Sendable, Equatable {
     /// Checksums sent with the upload, by algorithm (`crc32`, `crc32c`, `crc64nvme`, `sha1`, `sha256`),
     /// base64 as in `x-amz-checksum-*`.
     public var checksums: [String: String]
+    /// The blobs that hold the bytes, in order: one for a single PUT, one per part for a completed
+    /// multipart upload (completing never copies data).
+    public var segments: [Segment]
+
+    /// One blob of an object's bytes.
+    public struct Segment: Sendable, Equatable, Codable {
+        public var blobID: String
+        public var size: Int64
+        /// The part's ETag, for a part of a multipart object.
+        public var etag: String?
+
+        public init(blobID: String, size: Int64, etag: String? = nil) {
+            self.blobID = blobID
+            self.size = size
+            self.etag = etag
+        }
+    }
 
     public init(
         bucket: String,
@@ -30,7 +47,8 @@ public struct ObjectHead: Sendable, Equatable {
         commitSequence: UInt64,
         contentHeaders: [String: String] = [:],
         userMetadata: [String: String] = [:],
-        checksums: [String: String] = [:]
+        checksums: [String: String] = [:],
+        segments: [Segment]? = nil
     ) {
         self.bucket = bucket
         self.key = key
@@ -42,5 +60,6 @@ public struct ObjectHead: Sendable, Equatable {
         self.contentHeaders = contentHeaders
         self.userMetadata = userMetadata
         self.checksums = checksums
+        self.segments = segments ?? [Segment(blobID: versionID, size: size)]
     }
 }

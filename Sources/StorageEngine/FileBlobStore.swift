@@ -168,37 +168,3 @@ public final class BlobReader: Sendable {
         }
     }
 }
-
-/// The bytes `range` of an open blob, as a sequence of chunks (for response bodies and copies).
-public struct BlobChunks: AsyncSequence, Sendable {
-    public typealias Element = ByteBuffer
-
-    let reader: BlobReader
-    let range: Range<Int64>
-    let chunkSize: Int
-
-    /// Chunks of `chunkSize` bytes covering `range` of `reader`'s blob.
-    public init(reader: BlobReader, range: Range<Int64>, chunkSize: Int = 256 * 1024) {
-        self.reader = reader
-        self.range = range
-        self.chunkSize = chunkSize
-    }
-
-    public func makeAsyncIterator() -> Iterator {
-        Iterator(reader: reader, offset: range.lowerBound, end: range.upperBound, chunkSize: chunkSize)
-    }
-
-    public struct Iterator: AsyncIteratorProtocol {
-        let reader: BlobReader
-        var offset: Int64
-        let end: Int64
-        let chunkSize: Int
-
-        public mutating func next() async throws -> ByteBuffer? {
-            guard offset < end else { return nil }
-            let chunk = try await reader.read(at: offset, length: Int(Swift.min(Int64(chunkSize), end - offset)))
-            offset += Int64(chunk.readableBytes)
-            return chunk
-        }
-    }
-}

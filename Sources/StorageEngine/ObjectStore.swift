@@ -21,15 +21,16 @@ public struct ObjectStore: Sendable {
 
     let metadata: SQLiteMetadataStore
     let blobs: FileBlobStore
+    let readers = VersionReaders()
     public let durability: Durability
 
     /// Opens the store in `directory` (`metadata.sqlite` and `blobs/`), and removes blob files that
-    /// no committed object references (left by writes that crashed before their commit).
+    /// no committed object or uploaded part references (left by writes that crashed before their commit).
     public init(directory: String, durability: Durability = .durable) throws {
         metadata = try SQLiteMetadataStore(path: directory + "/metadata.sqlite", durable: durability == .durable)
         blobs = try FileBlobStore(root: directory + "/blobs")
         self.durability = durability
-        let referenced = try metadata.referencedVersionIDs()
+        let referenced = try metadata.referencedBlobIDs()
         for orphan in try blobs.allIDs().subtracting(referenced) {
             unlink(blobs.path(of: orphan))
         }
@@ -107,14 +108,29 @@ public struct ObjectStore: Sendable {
     }
 
     /// Opens the current version for reading: a snapshot that stays whole however the key changes
-    /// while it is read.
-    public func open(bucket: String, key: String) async throws -> (ObjectHead, BlobReader) {
+    /// while it is read. Call ``ObjectReader/close()`` when done; until then the version's blobs stay.
+    public func open(bucket: String, key: String) async throws -> ObjectReader {
         while true {
             let head = try await head(bucket: bucket, key: key)
-            // A version replaced between the two reads has been unlinked: read again, the newer
-            // version is current now.
-            if let reader = try await blobs.open(head.versionID) { return (head, reader) }
+            readers.retain(head.versionID)
+            // Still current after the retain: no commit can unlink it until the reader closes.
+            if try await metadata.head(bucket: bucket, key: key)?.versionID == head.versionID {
+                return ObjectReader(head: head, store: self)
+            }
+            await release(head.versionID)
         }
+    }
+
+    /// Unlinks the blobs of a version that a commit replaced or deleted, at once or, while readers
+    /// have it open, when the last of them closes.
+    func retire(_ head: ObjectHead) async {
+        if readers.retireWhenUnread(head.versionID, blobs: head.segments.map(\.blobID)) {
+            for segment in head.segments { await blobs.remove(segment.blobID) }
+        }
+    }
+
+    func release(_ versionID: String) async {
+        for blob in readers.release(versionID) { await blobs.remove(blob) }
     }
 
     /// Streams `body` into a new version of `request.key` and commits it.
@@ -128,8 +144,44 @@ public struct ObjectStore: Sendable {
         guard request.preconditions.hold(for: observed) else {
             throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
         }
-        let versionID = RandomUUID.hex()
-        let writer = try await blobs.create(versionID)
+        let (versionID, digests) = try await writeBlob(request, body: body)
+        var checksums: [String: String] = [:]
+        for algorithm in Set(request.expectedChecksums.keys).union(request.checksumsToCompute) {
+            checksums[algorithm.rawValue] = digests.checksum(algorithm)
+        }
+        let head = ObjectHead(
+            bucket: request.bucket,
+            key: request.key,
+            versionID: versionID,
+            size: digests.size,
+            etag: digests.md5Hex(),
+            lastModified: Self.now(),
+            commitSequence: 0,
+            contentHeaders: request.contentHeaders,
+            userMetadata: request.userMetadata,
+            checksums: checksums
+        )
+        let intent = WriteIntent(
+            kind: .put,
+            preconditions: request.preconditions,
+            observedSequence: observed?.commitSequence
+        )
+        do {
+            let (committed, replaced) = try await metadata.commitPut(head, intent: intent)
+            if let replaced { await retire(replaced) }
+            return committed
+        } catch {
+            await blobs.remove(versionID)
+            throw error
+        }
+    }
+
+    /// Streams `body` into a fresh blob while computing its digests, verifies them, and makes the
+    /// blob durable. On any failure the blob is removed and the error rethrown.
+    func writeBlob<Body: AsyncSequence>(_ request: PutRequest, body: Body) async throws -> (String, Digests)
+    where Body.Element == ByteBuffer {
+        let blobID = RandomUUID.hex()
+        let writer = try await blobs.create(blobID)
         do {
             var digests = Digests(
                 algorithms: Set(request.expectedChecksums.keys).union(request.checksumsToCompute),
@@ -141,31 +193,7 @@ public struct ObjectStore: Sendable {
             }
             try Self.verify(digests, against: request)
             try await writer.finish(durable: durability == .durable)
-            var checksums: [String: String] = [:]
-            for algorithm in Set(request.expectedChecksums.keys).union(request.checksumsToCompute)
-            where digests.checksum(algorithm) != nil {
-                checksums[algorithm.rawValue] = digests.checksum(algorithm)
-            }
-            let head = ObjectHead(
-                bucket: request.bucket,
-                key: request.key,
-                versionID: versionID,
-                size: digests.size,
-                etag: digests.md5Hex(),
-                lastModified: Self.now(),
-                commitSequence: 0,
-                contentHeaders: request.contentHeaders,
-                userMetadata: request.userMetadata,
-                checksums: checksums
-            )
-            let intent = WriteIntent(
-                kind: .put,
-                preconditions: request.preconditions,
-                observedSequence: observed?.commitSequence
-            )
-            let (committed, replaced) = try await metadata.commitPut(head, intent: intent)
-            if let replaced { await blobs.remove(replaced) }
-            return committed
+            return (blobID, digests)
         } catch {
             await writer.abort()
             throw error
@@ -187,7 +215,7 @@ public struct ObjectStore: Sendable {
             observedSequence: observed?.commitSequence
         )
         let (sequence, removed) = try await metadata.commitDelete(bucket: bucket, key: key, intent: intent)
-        if let removed { await blobs.remove(removed) }
+        if let removed { await retire(removed) }
         return sequence
     }
 

@@ -34,7 +34,26 @@ public final class SQLiteMetadataStore: Sendable {
                         content_headers TEXT NOT NULL,
                         user_metadata TEXT NOT NULL,
                         checksums TEXT NOT NULL,
+                        segments TEXT NOT NULL,
                         PRIMARY KEY (bucket, key)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE IF NOT EXISTS upload (
+                        upload_id TEXT PRIMARY KEY NOT NULL,
+                        bucket TEXT NOT NULL,
+                        key TEXT NOT NULL,
+                        initiated_ms INTEGER NOT NULL,
+                        content_headers TEXT NOT NULL,
+                        user_metadata TEXT NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE INDEX IF NOT EXISTS upload_by_key ON upload (bucket, key, initiated_ms);
+                    CREATE TABLE IF NOT EXISTS part (
+                        upload_id TEXT NOT NULL,
+                        part_number INTEGER NOT NULL,
+                        blob_id TEXT NOT NULL,
+                        size INTEGER NOT NULL,
+                        etag TEXT NOT NULL,
+                        last_modified_ms INTEGER NOT NULL,
+                        PRIMARY KEY (upload_id, part_number)
                     ) WITHOUT ROWID;
                     CREATE TABLE IF NOT EXISTS counter (
                         name TEXT PRIMARY KEY NOT NULL,
@@ -77,9 +96,43 @@ public final class SQLiteMetadataStore: Sendable {
         }
     }
 
-    /// Every version id referenced by a committed object.
-    func referencedVersionIDs() throws -> Set<String> {
-        try database.read { db in Set(try String.fetchAll(db, sql: "SELECT version_id FROM object")) }
+    /// Every blob referenced by a committed object or an uploaded part.
+    func referencedBlobIDs() throws -> Set<String> {
+        try database.read { db in
+            var ids = Set(try String.fetchAll(db, sql: "SELECT blob_id FROM part"))
+            for text in try String.fetchAll(db, sql: "SELECT segments FROM object") {
+                for segment in Self.segments(text) { ids.insert(segment.blobID) }
+            }
+            return ids
+        }
+    }
+
+    func upload(_ id: String) async throws -> MultipartUpload? {
+        try await database.read { db in try Self.upload(db, id) }
+    }
+
+    func parts(of uploadID: String, after marker: Int, limit: Int) async throws -> [UploadedPart] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM part WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
+                arguments: [uploadID, marker, limit]
+            ).map(Self.part(from:))
+        }
+    }
+
+    /// Uploads in progress in `bucket` whose key starts with `prefix`, by key then initiation.
+    func uploads(bucket: String, prefix: String, limit: Int) async throws -> [MultipartUpload] {
+        try await database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM upload WHERE bucket = ? AND substr(key, 1, length(?)) = ?
+                    ORDER BY key, initiated_ms LIMIT ?
+                    """,
+                arguments: [bucket, prefix, prefix, limit]
+            ).map(Self.upload(from:))
+        }
     }
 
     // MARK: Commits
@@ -96,11 +149,14 @@ public final class SQLiteMetadataStore: Sendable {
     func deleteBucket(_ name: String) async throws(StorageError) {
         try await write { db in
             guard try Self.bucketExists(db, name) else { throw Self.noSuchBucket(name) }
-            if try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM object WHERE bucket = ?)", arguments: [name])
-                == true
-            {
-                throw StorageError(.bucketNotEmpty, "the bucket '\(name)' is not empty")
-            }
+            let inUse = try Bool.fetchOne(
+                db,
+                sql: """
+                    SELECT EXISTS (SELECT 1 FROM object WHERE bucket = ?) OR EXISTS (SELECT 1 FROM upload WHERE bucket = ?)
+                    """,
+                arguments: [name, name]
+            )
+            if inUse == true { throw StorageError(.bucketNotEmpty, "the bucket '\(name)' is not empty") }
             try db.execute(sql: "DELETE FROM bucket WHERE name = ?", arguments: [name])
         }
     }
@@ -110,27 +166,10 @@ public final class SQLiteMetadataStore: Sendable {
     func commitPut(
         _ head: ObjectHead,
         intent: WriteIntent
-    ) async throws(StorageError) -> (ObjectHead, replaced: String?) {
-        try await write { db in
-            guard try Self.bucketExists(db, head.bucket) else { throw Self.noSuchBucket(head.bucket) }
-            let current = try Self.head(db, bucket: head.bucket, key: head.key)
-            try Self.check(intent, current: current)
-            var committed = head
-            committed.commitSequence = try Self.nextCommitSequence(db)
-            try db.execute(
-                sql: """
-                    INSERT OR REPLACE INTO object (bucket, key, version_id, size, etag, last_modified_ms,
-                        commit_sequence, content_headers, user_metadata, checksums)
-                    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                    """,
-                arguments: [
-                    committed.bucket, committed.key, committed.versionID, committed.size, committed.etag,
-                    committed.lastModified, Int64(committed.commitSequence), Self.json(committed.contentHeaders),
-                    Self.json(committed.userMetadata), Self.json(committed.checksums),
-                ]
-            )
-            return (committed, current?.versionID)
-        }
+    ) async throws(StorageError)
+        -> (committed: ObjectHead, replaced: ObjectHead?)
+    {
+        try await write { db in try Self.commitPut(db, head, intent: intent) }
     }
 
     /// Commits a delete if the commit rules accept it; deleting an absent key commits nothing.
@@ -140,7 +179,7 @@ public final class SQLiteMetadataStore: Sendable {
         key: String,
         intent: WriteIntent
     ) async throws(StorageError)
-        -> (sequence: UInt64?, removed: String?)
+        -> (sequence: UInt64?, removed: ObjectHead?)
     {
         try await write { db in
             guard try Self.bucketExists(db, bucket) else { throw Self.noSuchBucket(bucket) }
@@ -148,7 +187,92 @@ public final class SQLiteMetadataStore: Sendable {
             try Self.check(intent, current: current)
             guard let current else { return (nil, nil) }
             try db.execute(sql: "DELETE FROM object WHERE bucket = ? AND key = ?", arguments: [bucket, key])
-            return (try Self.nextCommitSequence(db), current.versionID)
+            return (try Self.nextCommitSequence(db), current)
+        }
+    }
+
+    func createUpload(_ upload: MultipartUpload) async throws(StorageError) {
+        try await write { db in
+            guard try Self.bucketExists(db, upload.bucket) else { throw Self.noSuchBucket(upload.bucket) }
+            try db.execute(
+                sql: """
+                    INSERT INTO upload (upload_id, bucket, key, initiated_ms, content_headers, user_metadata)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [
+                    upload.id, upload.bucket, upload.key, upload.initiated, Self.json(upload.contentHeaders),
+                    Self.json(upload.userMetadata),
+                ]
+            )
+        }
+    }
+
+    /// Commits a part (the last upload of a part number wins, by commit order).
+    /// - Returns: the blob of the part it replaced.
+    func commitPart(
+        _ part: UploadedPart,
+        uploadID: String,
+        bucket: String,
+        key: String
+    ) async throws(StorageError)
+        -> String?
+    {
+        try await write { db in
+            _ = try Self.requireUpload(db, uploadID, bucket: bucket, key: key)
+            let replaced = try String.fetchOne(
+                db,
+                sql: "SELECT blob_id FROM part WHERE upload_id = ? AND part_number = ?",
+                arguments: [uploadID, part.number]
+            )
+            try db.execute(
+                sql: """
+                    INSERT OR REPLACE INTO part (upload_id, part_number, blob_id, size, etag, last_modified_ms)
+                    VALUES (?, ?, ?, ?, ?, ?)
+                    """,
+                arguments: [uploadID, part.number, part.blobID, part.size, part.etag, part.lastModified]
+            )
+            return replaced
+        }
+    }
+
+    /// Ends an upload without an object. - Returns: the blobs of its parts.
+    func abortUpload(_ uploadID: String, bucket: String, key: String) async throws(StorageError) -> [String] {
+        try await write { db in
+            _ = try Self.requireUpload(db, uploadID, bucket: bucket, key: key)
+            let blobs = try String.fetchAll(
+                db,
+                sql: "SELECT blob_id FROM part WHERE upload_id = ?",
+                arguments: [uploadID]
+            )
+            try Self.deleteUpload(db, uploadID)
+            return blobs
+        }
+    }
+
+    /// Completes an upload into an object in one transaction: the parts are checked by
+    /// ``MultipartRules``, the object is committed by ``CommitRules``, the upload ends.
+    /// - Returns: the committed head, the version it replaced, and the blobs of parts left out.
+    func completeUpload(
+        _ uploadID: String,
+        bucket: String,
+        key: String,
+        requested: [RequestedPart],
+        intent: WriteIntent,
+        makeHead: @escaping @Sendable (MultipartUpload, MultipartRules.Assembly) -> ObjectHead
+    ) async throws(StorageError) -> (committed: ObjectHead, replaced: ObjectHead?, unused: [String]) {
+        try await write { db in
+            let upload = try Self.requireUpload(db, uploadID, bucket: bucket, key: key)
+            let uploaded = try Row.fetchAll(db, sql: "SELECT * FROM part WHERE upload_id = ?", arguments: [uploadID])
+                .map(Self.part(from:))
+            let assembly: MultipartRules.Assembly
+            switch MultipartRules.assemble(requested: requested, uploaded: uploaded) {
+            case .success(let value): assembly = value
+            case .failure(let rejection): throw StorageError(rejection)
+            }
+            let (committed, replaced) = try Self.commitPut(db, makeHead(upload, assembly), intent: intent)
+            try Self.deleteUpload(db, uploadID)
+            let used = Set(assembly.segments.map(\.blobID))
+            return (committed, replaced, uploaded.map(\.blobID).filter { !used.contains($0) })
         }
     }
 
@@ -163,6 +287,33 @@ public final class SQLiteMetadataStore: Sendable {
         } catch {
             throw StorageError(.internalError, "metadata store: \(error)")
         }
+    }
+
+    private static func commitPut(
+        _ db: Database,
+        _ head: ObjectHead,
+        intent: WriteIntent
+    ) throws
+        -> (committed: ObjectHead, replaced: ObjectHead?)
+    {
+        guard try bucketExists(db, head.bucket) else { throw noSuchBucket(head.bucket) }
+        let current = try Self.head(db, bucket: head.bucket, key: head.key)
+        try check(intent, current: current)
+        var committed = head
+        committed.commitSequence = try nextCommitSequence(db)
+        try db.execute(
+            sql: """
+                INSERT OR REPLACE INTO object (bucket, key, version_id, size, etag, last_modified_ms,
+                    commit_sequence, content_headers, user_metadata, checksums, segments)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """,
+            arguments: [
+                committed.bucket, committed.key, committed.versionID, committed.size, committed.etag,
+                committed.lastModified, Int64(committed.commitSequence), json(committed.contentHeaders),
+                json(committed.userMetadata), json(committed.checksums), segmentsJSON(committed.segments),
+            ]
+        )
+        return (committed, current)
     }
 
     private static func check(_ intent: WriteIntent, current: ObjectHead?) throws(StorageError) {
@@ -203,7 +354,53 @@ public final class SQLiteMetadataStore: Sendable {
             commitSequence: UInt64(row["commit_sequence"] as Int64),
             contentHeaders: dictionary(row["content_headers"]),
             userMetadata: dictionary(row["user_metadata"]),
-            checksums: dictionary(row["checksums"])
+            checksums: dictionary(row["checksums"]),
+            segments: segments(row["segments"])
+        )
+    }
+
+    private static func upload(_ db: Database, _ id: String) throws -> MultipartUpload? {
+        try Row.fetchOne(db, sql: "SELECT * FROM upload WHERE upload_id = ?", arguments: [id]).map(upload(from:))
+    }
+
+    private static func requireUpload(
+        _ db: Database,
+        _ id: String,
+        bucket: String,
+        key: String
+    ) throws -> MultipartUpload {
+        guard let upload = try upload(db, id), upload.bucket == bucket, upload.key == key else {
+            throw StorageError(
+                .noSuchUpload,
+                "the upload '\(id)' does not exist: it was completed, aborted or never created"
+            )
+        }
+        return upload
+    }
+
+    private static func deleteUpload(_ db: Database, _ id: String) throws {
+        try db.execute(sql: "DELETE FROM part WHERE upload_id = ?", arguments: [id])
+        try db.execute(sql: "DELETE FROM upload WHERE upload_id = ?", arguments: [id])
+    }
+
+    private static func upload(from row: Row) -> MultipartUpload {
+        MultipartUpload(
+            id: row["upload_id"],
+            bucket: row["bucket"],
+            key: row["key"],
+            initiated: row["initiated_ms"],
+            contentHeaders: dictionary(row["content_headers"]),
+            userMetadata: dictionary(row["user_metadata"])
+        )
+    }
+
+    private static func part(from row: Row) -> UploadedPart {
+        UploadedPart(
+            number: row["part_number"],
+            blobID: row["blob_id"],
+            size: row["size"],
+            etag: row["etag"],
+            lastModified: row["last_modified_ms"]
         )
     }
 
@@ -219,6 +416,14 @@ public final class SQLiteMetadataStore: Sendable {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys
         return String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
+    }
+
+    private static func segmentsJSON(_ segments: [ObjectHead.Segment]) -> String {
+        String(decoding: (try? JSONEncoder().encode(segments)) ?? Data("[]".utf8), as: UTF8.self)
+    }
+
+    static func segments(_ text: String) -> [ObjectHead.Segment] {
+        (try? JSONDecoder().decode([ObjectHead.Segment].self, from: Data(text.utf8))) ?? []
     }
 
     private static func dictionary(_ text: String) -> [String: String] {

@@ -1,3 +1,5 @@
+import StorageCore
+
 /// Why the object store refused a request. The S3 shell turns each ``Code`` into one S3 error.
 public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
     /// The kind of refusal; `rawValue` is the S3 error code.
@@ -20,6 +22,11 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let incompleteBody = Code(rawValue: "IncompleteBody")
         public static let invalidArgument = Code(rawValue: "InvalidArgument")
         public static let internalError = Code(rawValue: "InternalError")
+        public static let noSuchUpload = Code(rawValue: "NoSuchUpload")
+        public static let invalidPart = Code(rawValue: "InvalidPart")
+        public static let invalidPartOrder = Code(rawValue: "InvalidPartOrder")
+        public static let entityTooSmall = Code(rawValue: "EntityTooSmall")
+        public static let malformedXML = Code(rawValue: "MalformedXML")
     }
 
     public var code: Code
@@ -31,4 +38,23 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "\(code.rawValue): \(message)" }
+}
+
+extension StorageError {
+    /// The error for a refused CompleteMultipartUpload.
+    init(_ rejection: MultipartRejection) {
+        switch rejection {
+        case .noParts:
+            self.init(.malformedXML, "CompleteMultipartUpload must list at least one part")
+        case .invalidPartOrder:
+            self.init(.invalidPartOrder, "the list of parts was not in ascending order")
+        case .invalidPart(let number):
+            self.init(.invalidPart, "part \(number) was not uploaded, or its ETag does not match the part's")
+        case .entityTooSmall(let number):
+            self.init(
+                .entityTooSmall,
+                "part \(number) is smaller than the minimum of 5 MiB for a part that is not the last"
+            )
+        }
+    }
 }

@@ -71,12 +71,14 @@ extension ObjectStore {
 
     /// The whole current version of `key` as text.
     func read(_ key: String) async throws -> String {
-        let (head, reader) = try await open(bucket: "bucket", key: key)
-        return try await text(of: BlobChunks(reader: reader, range: 0..<head.size))
+        let reader = try await open(bucket: "bucket", key: key)
+        let text = try await text(of: reader.chunks(0..<reader.head.size))
+        await reader.close()
+        return text
     }
 }
 
-func text(of chunks: BlobChunks) async throws -> String {
+func text(of chunks: ObjectChunks) async throws -> String {
     var all = ByteBuffer()
     for try await var chunk in chunks { all.writeBuffer(&chunk) }
     return String(buffer: all)
@@ -136,17 +138,22 @@ struct ObjectStoreTests {
 
     @Test("races 4 and 5: a read that has begun returns the whole version it began with, across overwrite and delete")
     func snapshotReads() async throws {
-        let (store, _) = try await makeStore()
+        let (store, directory) = try await makeStore()
         let original = String(repeating: "0123456789", count: 100_000)
         try await store.put("k", original)
-        let (head, reader) = try await store.open(bucket: "bucket", key: "k")
+        let first = try await store.open(bucket: "bucket", key: "k")
         try await store.put("k", "overwritten")
-        #expect(try await text(of: BlobChunks(reader: reader, range: 0..<head.size, chunkSize: 4096)) == original)
+        #expect(try blobCount(directory) == 2, "the replaced version stays while it is being read")
+        #expect(try await text(of: first.chunks(0..<first.head.size)) == original)
+        await first.close()
+        #expect(try blobCount(directory) == 1, "and goes when its last reader closes")
 
-        let (deletedHead, deletedReader) = try await store.open(bucket: "bucket", key: "k")
+        let second = try await store.open(bucket: "bucket", key: "k")
         try await store.delete(bucket: "bucket", key: "k")
-        #expect(try await text(of: BlobChunks(reader: deletedReader, range: 0..<deletedHead.size)) == "overwritten")
+        #expect(try await text(of: second.chunks(0..<second.head.size)) == "overwritten")
+        await second.close()
         #expect(await storageCode { _ = try await store.open(bucket: "bucket", key: "k") } == .noSuchKey)
+        #expect(try blobCount(directory) == 0)
     }
 
     @Test("race 1: of two uploads in flight, the one that commits last wins, whatever the start order")

@@ -25,8 +25,25 @@ extension S3Gateway {
         async throws -> Response
     {
         var put = try Self.putRequest(bucket: bucket, key: key, s3: s3)
+        let body = try Self.uploadBody(s3, request: request, verified: verified, into: &put)
+        let head = try await store.put(put, body: body)
+        var headers: HTTPFields = [.eTag: "\"\(head.etag)\""]
+        headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
+        for (algorithm, value) in head.checksums { headers[HTTPField.Name("x-amz-checksum-\(algorithm)")!] = value }
+        return Response(status: .ok, headers: headers)
+    }
+
+    /// The body of a PutObject or UploadPart, decoded as `x-amz-content-sha256` declares it; sets
+    /// the expected size, payload hash and trailing checksums of `put`.
+    static func uploadBody(
+        _ s3: S3Request,
+        request: Request,
+        verified: SigV4Verifier.Verified,
+        into put: inout PutRequest
+    )
+        throws -> UploadBody
+    {
         let payload = verified.claimedPayloadHash ?? SigV4.unsignedPayload
-        let head: ObjectHead
         switch payload {
         case "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER":
             guard let decoded = s3.header("x-amz-decoded-content-length").flatMap(Int64.init) else {
@@ -36,7 +53,7 @@ extension S3Gateway {
                     "aws-chunked uploads need x-amz-decoded-content-length"
                 )
             }
-            guard decoded <= Self.maximumObjectSize else { throw Self.entityTooLarge }
+            guard decoded <= maximumObjectSize else { throw entityTooLarge }
             put.expectedSize = decoded
             let signing =
                 payload == "STREAMING-UNSIGNED-PAYLOAD-TRAILER"
@@ -48,16 +65,11 @@ extension S3Gateway {
                     seed: verified.signature
                 )
             let trailers = AWSChunkedBody<RequestBody>.Trailers()
-            if let trailer = s3.header("x-amz-trailer"), let algorithm = Self.checksumAlgorithm(header: trailer) {
+            if let trailer = s3.header("x-amz-trailer"), let algorithm = checksumAlgorithm(header: trailer) {
                 put.checksumsToCompute.insert(algorithm)
-                put.trailingChecksums = {
-                    trailers.all[algorithm.headerName].map { [algorithm: $0] } ?? [:]
-                }
+                put.trailingChecksums = { trailers.all[algorithm.headerName].map { [algorithm: $0] } ?? [:] }
             }
-            head = try await store.put(
-                put,
-                body: AWSChunkedBody(base: request.body, signing: signing, trailers: trailers)
-            )
+            return .chunked(AWSChunkedBody(base: request.body, signing: signing, trailers: trailers))
         case let other where other.hasPrefix("STREAMING-"):
             throw S3Error.notImplemented("the payload signing mode \(other)")
         default:
@@ -68,15 +80,11 @@ extension S3Gateway {
                     "you must provide the Content-Length HTTP header"
                 )
             }
-            guard length <= Self.maximumObjectSize else { throw Self.entityTooLarge }
+            guard length <= maximumObjectSize else { throw entityTooLarge }
             put.expectedSize = length
             if payload != SigV4.unsignedPayload { put.expectedSHA256Hex = payload }
-            head = try await store.put(put, body: request.body)
+            return .plain(request.body)
         }
-        var headers: HTTPFields = [.eTag: "\"\(head.etag)\""]
-        headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
-        for (algorithm, value) in head.checksums { headers[HTTPField.Name("x-amz-checksum-\(algorithm)")!] = value }
-        return Response(status: .ok, headers: headers)
     }
 
     static var entityTooLarge: S3Error {
@@ -140,16 +148,50 @@ extension S3Gateway {
         ChecksumAlgorithm.allCases.first { $0.headerName == header.lowercased().trimmingCharacters(in: .whitespaces) }
     }
 
-    /// GetObject and HeadObject: a snapshot of the current version, whole or a range.
+    /// GetObject and HeadObject: a snapshot of the current version, whole, a range, or a part.
     func getObject(bucket: String, key: String, s3: S3Request) async throws -> Response {
-        let (head, reader) = try await store.open(bucket: bucket, key: key)
-        var headers = Self.objectHeaders(head, checksums: s3.header("x-amz-checksum-mode")?.uppercased() == "ENABLED")
-        switch Self.readPreconditions(of: s3).evaluate(head) {
+        let reader = try await store.open(bucket: bucket, key: key)
+        let answer: (status: HTTPResponse.Status, headers: HTTPFields, range: Range<Int64>)
+        do {
+            answer = try Self.answer(for: reader, s3: s3)
+        } catch {
+            await reader.close()
+            throw error
+        }
+        guard s3.method == .get, answer.status != .notModified else {
+            await reader.close()
+            return Response(status: answer.status, headers: answer.headers)
+        }
+        let chunks = reader.chunks(answer.range)
+        return Response(
+            status: answer.status,
+            headers: answer.headers,
+            body: ResponseBody(contentLength: Int(answer.range.count)) { writer in
+                do {
+                    try await writer.write(chunks)
+                    try await writer.finish(nil)
+                } catch {
+                    await reader.close()
+                    throw error
+                }
+                await reader.close()
+            }
+        )
+    }
+
+    /// The status, headers and byte range that answer a read of `reader`'s version.
+    static func answer(
+        for reader: ObjectReader,
+        s3: S3Request
+    ) throws -> (HTTPResponse.Status, HTTPFields, Range<Int64>) {
+        let head = reader.head
+        var headers = objectHeaders(head, checksums: s3.header("x-amz-checksum-mode")?.uppercased() == "ENABLED")
+        switch readPreconditions(of: s3).evaluate(head) {
         case .proceed: break
         case .notModified:
-            return Response(
-                status: .notModified,
-                headers: [.eTag: "\"\(head.etag)\"", .lastModified: HTTPDate.rfc1123(milliseconds: head.lastModified)]
+            return (
+                .notModified,
+                [.eTag: "\"\(head.etag)\"", .lastModified: HTTPDate.rfc1123(milliseconds: head.lastModified)], 0..<0
             )
         case .preconditionFailed:
             throw S3Error(
@@ -168,29 +210,26 @@ extension S3Gateway {
         var range: Range<Int64> = 0..<head.size
         var status = HTTPResponse.Status.ok
         if let partNumber = s3.query["partNumber"] {
-            guard partNumber == "1" else {
+            guard let number = Int(partNumber), let partRange = reader.partRange(number) else {
                 throw S3Error(.rangeNotSatisfiable, "InvalidPartNumber", "the requested partnumber is not satisfiable")
             }
-            headers[HTTPField.Name("x-amz-mp-parts-count")!] = "1"
-        } else if let rangeHeader = s3.header("range"), let requested = try Self.byteRange(rangeHeader, size: head.size)
-        {
+            range = partRange
+            headers[HTTPField.Name("x-amz-mp-parts-count")!] = String(head.segments.count)
+            if head.segments.count > 1 {
+                status = .partialContent
+                headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(head.size)"
+            }
+        } else if let rangeHeader = s3.header("range"), let requested = try byteRange(rangeHeader, size: head.size) {
             range = requested
             status = .partialContent
             headers[.contentRange] = "bytes \(range.lowerBound)-\(range.upperBound - 1)/\(head.size)"
+        }
+        if range.count != head.size {
             // Checksums cover the whole object, never a range.
             for algorithm in ChecksumAlgorithm.allCases { headers[HTTPField.Name(algorithm.headerName)!] = nil }
         }
         headers[.contentLength] = String(range.count)
-        guard s3.method == .get else { return Response(status: status, headers: headers) }
-        let chunks = BlobChunks(reader: reader, range: range)
-        return Response(
-            status: status,
-            headers: headers,
-            body: ResponseBody(contentLength: Int(range.count)) { writer in
-                try await writer.write(chunks)
-                try await writer.finish(nil)
-            }
-        )
+        return (status, headers, range)
     }
 
     static func objectHeaders(_ head: ObjectHead, checksums: Bool) -> HTTPFields {
@@ -255,22 +294,45 @@ extension S3Gateway {
 
     /// CopyObject: the destination gets a new version whose bytes are read from a snapshot of the source.
     func copyObject(bucket: String, key: String, s3: S3Request, request: Request) async throws -> Response {
-        var source = SigV4.percentDecode(s3.header("x-amz-copy-source") ?? "")
-        if source.hasPrefix("/") { source.removeFirst() }
-        if let mark = source.firstIndex(of: "?") {
-            guard source[source.index(after: mark)...].hasPrefix("versionId=null") else {
-                throw S3Error.notImplemented("copying a specific version")
-            }
-            source = String(source[..<mark])
+        let (sourceBucket, sourceKey) = try Self.copySource(s3.header("x-amz-copy-source") ?? "")
+        let reader = try await store.open(bucket: sourceBucket, key: sourceKey)
+        let head: ObjectHead
+        do {
+            head = try await copy(
+                reader,
+                toBucket: bucket,
+                key: key,
+                sameObject: sourceBucket == bucket && sourceKey == key,
+                s3: s3
+            )
+        } catch {
+            await reader.close()
+            throw error
         }
-        guard let slash = source.firstIndex(of: "/"), slash != source.startIndex,
-            source.index(after: slash) != source.endIndex
-        else {
-            throw S3Error.invalidArgument("x-amz-copy-source must be bucket/key")
-        }
-        let sourceBucket = String(source[..<slash])
-        let sourceKey = String(source[source.index(after: slash)...])
-        let (sourceHead, reader) = try await store.open(bucket: sourceBucket, key: sourceKey)
+        await reader.close()
+        var headers: HTTPFields = [.contentType: "application/xml"]
+        headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
+        let document = S3XML.document(
+            "CopyObjectResult",
+            [
+                .text("LastModified", HTTPDate.iso8601(milliseconds: head.lastModified)),
+                .text("ETag", "\"\(head.etag)\""),
+            ]
+        )
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: document)))
+    }
+
+    /// Writes a new version of `key` from the open source `reader`, as CopyObject's headers ask.
+    func copy(
+        _ reader: ObjectReader,
+        toBucket bucket: String,
+        key: String,
+        sameObject: Bool,
+        s3: S3Request
+    ) async throws
+        -> ObjectHead
+    {
+        let sourceHead = reader.head
         let conditions = ReadPreconditions(
             ifMatch: s3.header("x-amz-copy-source-if-match"),
             ifNoneMatch: s3.header("x-amz-copy-source-if-none-match"),
@@ -288,7 +350,7 @@ extension S3Gateway {
         guard directive == "COPY" || directive == "REPLACE" else {
             throw S3Error.invalidArgument("unknown metadata directive \(directive)")
         }
-        if directive == "COPY", sourceBucket == bucket, sourceKey == key {
+        if directive == "COPY", sameObject {
             throw S3Error(
                 .badRequest,
                 "InvalidRequest",
@@ -304,16 +366,6 @@ extension S3Gateway {
         }
         put.checksumsToCompute = Set(sourceHead.checksums.keys.compactMap(ChecksumAlgorithm.init(rawValue:)))
         put.expectedSize = sourceHead.size
-        let head = try await store.put(put, body: BlobChunks(reader: reader, range: 0..<sourceHead.size))
-        var headers: HTTPFields = [.contentType: "application/xml"]
-        headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
-        let document = S3XML.document(
-            "CopyObjectResult",
-            [
-                .text("LastModified", HTTPDate.iso8601(milliseconds: head.lastModified)),
-                .text("ETag", "\"\(head.etag)\""),
-            ]
-        )
-        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: document)))
+        return try await store.put(put, body: reader.chunks(0..<sourceHead.size))
     }
 }

@@ -125,7 +125,7 @@ public struct S3Gateway: RouterMiddleware {
                 try await store.requireBucket(bucket)
                 return Self.xml(S3XML.document("LocationConstraint", []))
             case .get where s3.query["uploads"] != nil:
-                throw S3Error.notImplemented("ListMultipartUploads")
+                return try await listMultipartUploads(bucket, s3: s3)
             case .get where s3.query["list-type"] == "2":
                 return try await listObjects(bucket, s3: s3, version: 2)
             case .get:
@@ -137,7 +137,7 @@ public struct S3Gateway: RouterMiddleware {
             }
         }
         if s3.query["uploads"] != nil || s3.query["uploadId"] != nil {
-            throw S3Error.notImplemented("multipart upload")
+            return try await routeMultipart(bucket: bucket, key: key, s3: s3, request: request, verified: verified)
         }
         switch s3.method {
         case .put where s3.header("x-amz-copy-source") != nil:

@@ -1,0 +1,231 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import PalisadeAuth
+import PalisadeProtocol
+import StorageCore
+import StorageEngine
+
+extension S3Gateway {
+    /// Routes `?uploads` (create) and `?uploadId=` (part, complete, abort, list parts) on a key.
+    func routeMultipart(
+        bucket: String,
+        key: String,
+        s3: S3Request,
+        request: Request,
+        verified: SigV4Verifier.Verified
+    )
+        async throws -> Response
+    {
+        guard let uploadID = s3.query["uploadId"] else {
+            guard s3.method == .post else { throw S3Error.methodNotAllowed }
+            let put = try Self.putRequest(bucket: bucket, key: key, s3: s3)
+            let upload = try await store.createMultipartUpload(
+                bucket: bucket,
+                key: key,
+                contentHeaders: put.contentHeaders,
+                userMetadata: put.userMetadata
+            )
+            return Self.xml(
+                S3XML.document(
+                    "InitiateMultipartUploadResult",
+                    [.text("Bucket", bucket), .text("Key", key), .text("UploadId", upload.id)]
+                )
+            )
+        }
+        switch s3.method {
+        case .put:
+            return try await uploadPart(
+                uploadID: uploadID,
+                bucket: bucket,
+                key: key,
+                s3: s3,
+                request: request,
+                verified: verified
+            )
+        case .post:
+            return try await completeUpload(uploadID: uploadID, bucket: bucket, key: key, s3: s3, request: request)
+        case .delete:
+            try await store.abortMultipartUpload(uploadID: uploadID, bucket: bucket, key: key)
+            return Response(status: .noContent)
+        case .get:
+            return try await listParts(uploadID: uploadID, bucket: bucket, key: key, s3: s3)
+        default:
+            throw S3Error.methodNotAllowed
+        }
+    }
+
+    /// UploadPart, and UploadPartCopy (`x-amz-copy-source`, optional `x-amz-copy-source-range`).
+    func uploadPart(
+        uploadID: String,
+        bucket: String,
+        key: String,
+        s3: S3Request,
+        request: Request,
+        verified: SigV4Verifier.Verified
+    ) async throws -> Response {
+        guard let number = s3.query["partNumber"].flatMap(Int.init) else {
+            throw S3Error.invalidArgument("partNumber must be an integer between 1 and 10000")
+        }
+        var put = try Self.putRequest(bucket: bucket, key: key, s3: s3)
+        guard let copySource = s3.header("x-amz-copy-source") else {
+            let body = try Self.uploadBody(s3, request: request, verified: verified, into: &put)
+            let part = try await store.uploadPart(uploadID: uploadID, number: number, request: put, body: body)
+            return Response(status: .ok, headers: [.eTag: "\"\(part.etag)\""])
+        }
+        let (sourceBucket, sourceKey) = try Self.copySource(copySource)
+        let reader = try await store.open(bucket: sourceBucket, key: sourceKey)
+        let part: UploadedPart
+        do {
+            var range: Range<Int64> = 0..<reader.head.size
+            if let header = s3.header("x-amz-copy-source-range") {
+                guard let requested = try Self.byteRange(header, size: reader.head.size) else {
+                    throw S3Error.invalidArgument("x-amz-copy-source-range must be bytes=first-last")
+                }
+                range = requested
+            }
+            put.expectedMD5Base64 = nil
+            put.expectedChecksums = [:]
+            put.expectedSize = Int64(range.count)
+            part = try await store.uploadPart(
+                uploadID: uploadID,
+                number: number,
+                request: put,
+                body: reader.chunks(range)
+            )
+        } catch {
+            await reader.close()
+            throw error
+        }
+        await reader.close()
+        return Self.xml(
+            S3XML.document(
+                "CopyPartResult",
+                [
+                    .text("LastModified", HTTPDate.iso8601(milliseconds: part.lastModified)),
+                    .text("ETag", "\"\(part.etag)\""),
+                ]
+            )
+        )
+    }
+
+    func completeUpload(
+        uploadID: String,
+        bucket: String,
+        key: String,
+        s3: S3Request,
+        request: Request
+    ) async throws -> Response {
+        var request = request
+        let body = try await request.collectBody(upTo: 4 * 1024 * 1024)
+        let document = try S3XML.parse(Data(body.readableBytesView))
+        guard document.name == "CompleteMultipartUpload" else {
+            throw S3Error(.badRequest, "MalformedXML", "the XML you provided was not well-formed or did not validate")
+        }
+        var parts: [RequestedPart] = []
+        for element in document.all("Part") {
+            guard
+                let number = element.child("PartNumber").flatMap({ Int($0.text.trimmingCharacters(in: .whitespaces)) }),
+                let etag = element.child("ETag")?.text
+            else {
+                throw S3Error(.badRequest, "MalformedXML", "each Part needs a PartNumber and an ETag")
+            }
+            parts.append(
+                RequestedPart(number: number, etag: etag.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")))
+            )
+        }
+        let head = try await store.completeMultipartUpload(
+            uploadID: uploadID,
+            bucket: bucket,
+            key: key,
+            parts: parts,
+            preconditions: try Self.writePreconditions(of: s3)
+        )
+        var headers: HTTPFields = [.contentType: "application/xml"]
+        headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
+        let result = S3XML.document(
+            "CompleteMultipartUploadResult",
+            [
+                .text("Location", "/\(bucket)/\(key)"), .text("Bucket", bucket), .text("Key", key),
+                .text("ETag", "\"\(head.etag)\""),
+            ]
+        )
+        return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: result)))
+    }
+
+    func listParts(uploadID: String, bucket: String, key: String, s3: S3Request) async throws -> Response {
+        let marker = Int(s3.query["part-number-marker"] ?? "0") ?? 0
+        let maxParts = min(Int(s3.query["max-parts"] ?? "1000") ?? 1000, 1000)
+        let (_, parts, isTruncated) = try await store.listParts(
+            uploadID: uploadID,
+            bucket: bucket,
+            key: key,
+            after: marker,
+            maxParts: maxParts
+        )
+        var nodes: [S3XML.Node] = [
+            .text("Bucket", bucket), .text("Key", key), .text("UploadId", uploadID),
+            .text("PartNumberMarker", String(marker)), .text("MaxParts", String(maxParts)),
+            .text("IsTruncated", String(isTruncated)),
+        ]
+        if let last = parts.last { nodes.append(.text("NextPartNumberMarker", String(last.number))) }
+        for part in parts {
+            nodes.append(
+                .element(
+                    "Part",
+                    [
+                        .text("PartNumber", String(part.number)),
+                        .text("LastModified", HTTPDate.iso8601(milliseconds: part.lastModified)),
+                        .text("ETag", "\"\(part.etag)\""), .text("Size", String(part.size)),
+                    ]
+                )
+            )
+        }
+        return Self.xml(S3XML.document("ListPartsResult", nodes))
+    }
+
+    func listMultipartUploads(_ bucket: String, s3: S3Request) async throws -> Response {
+        let prefix = s3.query["prefix"] ?? ""
+        let maxUploads = min(Int(s3.query["max-uploads"] ?? "1000") ?? 1000, 1000)
+        let (uploads, isTruncated) = try await store.listMultipartUploads(
+            bucket: bucket,
+            prefix: prefix,
+            maxUploads: maxUploads
+        )
+        var nodes: [S3XML.Node] = [
+            .text("Bucket", bucket), .text("KeyMarker", ""), .text("UploadIdMarker", ""), .text("Prefix", prefix),
+            .text("MaxUploads", String(maxUploads)), .text("IsTruncated", String(isTruncated)),
+        ]
+        for upload in uploads {
+            nodes.append(
+                .element(
+                    "Upload",
+                    [
+                        .text("Key", upload.key), .text("UploadId", upload.id),
+                        .text("Initiated", HTTPDate.iso8601(milliseconds: upload.initiated)),
+                        .text("StorageClass", "STANDARD"),
+                    ]
+                )
+            )
+        }
+        return Self.xml(S3XML.document("ListMultipartUploadsResult", nodes))
+    }
+
+    /// The bucket and key of an `x-amz-copy-source` header (`/bucket/key` or `bucket/key`, URL-encoded).
+    static func copySource(_ header: String) throws -> (bucket: String, key: String) {
+        var source = SigV4.percentDecode(header)
+        if source.hasPrefix("/") { source.removeFirst() }
+        if let mark = source.firstIndex(of: "?") {
+            guard source[source.index(after: mark)...].hasPrefix("versionId=null") else {
+                throw S3Error.notImplemented("copying a specific version")
+            }
+            source = String(source[..<mark])
+        }
+        guard let slash = source.firstIndex(of: "/"), slash != source.startIndex,
+            source.index(after: slash) != source.endIndex
+        else {
+            throw S3Error.invalidArgument("x-amz-copy-source must be bucket/key")
+        }
+        return (String(source[..<slash]), String(source[source.index(after: slash)...]))
+    }
+}

@@ -1,0 +1,161 @@
+import Crypto
+public import NIOCore
+public import StorageCore
+import UUIDSupport
+
+extension ObjectStore {
+    /// Starts a multipart upload of `key`; the object gets `contentHeaders` and `userMetadata`.
+    public func createMultipartUpload(
+        bucket: String,
+        key: String,
+        contentHeaders: [String: String],
+        userMetadata: [String: String]
+    ) async throws -> MultipartUpload {
+        guard key.utf8.count <= 1024, !key.isEmpty else {
+            throw StorageError(.keyTooLong, "a key is 1 to 1024 bytes of UTF-8")
+        }
+        let upload = MultipartUpload(
+            id: RandomUUID.hex(),
+            bucket: bucket,
+            key: key,
+            initiated: Self.now(),
+            contentHeaders: contentHeaders,
+            userMetadata: userMetadata
+        )
+        try await metadata.createUpload(upload)
+        return upload
+    }
+
+    /// Uploads part `number` (1–10 000) of an upload; a later upload of the same number replaces it.
+    /// - Parameter request: the part's expected digests (its bucket and key name the upload's object).
+    public func uploadPart<Body: AsyncSequence>(
+        uploadID: String,
+        number: Int,
+        request: PutRequest,
+        body: Body
+    ) async throws
+        -> UploadedPart where Body.Element == ByteBuffer
+    {
+        guard MultipartRules.partNumbers.contains(number) else {
+            throw StorageError(.invalidArgument, "part number must be an integer between 1 and 10000")
+        }
+        guard try await metadata.upload(uploadID).map({ $0.bucket == request.bucket && $0.key == request.key }) == true
+        else {
+            throw Self.noSuchUpload(uploadID)
+        }
+        let (blobID, digests) = try await writeBlob(request, body: body)
+        let part = UploadedPart(
+            number: number,
+            blobID: blobID,
+            size: digests.size,
+            etag: digests.md5Hex(),
+            lastModified: Self.now()
+        )
+        do {
+            if let replaced = try await metadata.commitPart(
+                part,
+                uploadID: uploadID,
+                bucket: request.bucket,
+                key: request.key
+            ) {
+                await blobs.remove(replaced)
+            }
+            return part
+        } catch {
+            await blobs.remove(blobID)
+            throw error
+        }
+    }
+
+    /// Ends an upload without an object and removes its parts.
+    public func abortMultipartUpload(uploadID: String, bucket: String, key: String) async throws {
+        for blob in try await metadata.abortUpload(uploadID, bucket: bucket, key: key) { await blobs.remove(blob) }
+    }
+
+    /// Completes an upload: the listed parts become the object's bytes (no copy), in one commit
+    /// that also checks `preconditions`. Parts that were uploaded but not listed are removed.
+    /// - Throws: `NoSuchUpload`, `InvalidPart`, `InvalidPartOrder`, `EntityTooSmall`, `PreconditionFailed`.
+    public func completeMultipartUpload(
+        uploadID: String,
+        bucket: String,
+        key: String,
+        parts: [RequestedPart],
+        preconditions: WritePreconditions = .init()
+    ) async throws -> ObjectHead {
+        let observed = try await currentHead(bucket: bucket, key: key)
+        guard preconditions.hold(for: observed) else {
+            throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
+        }
+        let intent = WriteIntent(kind: .put, preconditions: preconditions, observedSequence: observed?.commitSequence)
+        let now = Self.now()
+        let (committed, replaced, unused) = try await metadata.completeUpload(
+            uploadID,
+            bucket: bucket,
+            key: key,
+            requested: parts,
+            intent: intent
+        ) { upload, assembly in
+            ObjectHead(
+                bucket: bucket,
+                key: key,
+                versionID: RandomUUID.hex(),
+                size: assembly.size,
+                etag: Self.multipartETag(assembly.partETags),
+                lastModified: now,
+                commitSequence: 0,
+                contentHeaders: upload.contentHeaders,
+                userMetadata: upload.userMetadata,
+                segments: assembly.segments
+            )
+        }
+        if let replaced { await retire(replaced) }
+        for blob in unused { await blobs.remove(blob) }
+        return committed
+    }
+
+    /// The parts of an upload after part `marker`, at most `maxParts`, and whether more follow.
+    public func listParts(
+        uploadID: String,
+        bucket: String,
+        key: String,
+        after marker: Int,
+        maxParts: Int
+    ) async throws
+        -> (upload: MultipartUpload, parts: [UploadedPart], isTruncated: Bool)
+    {
+        guard let upload = try await metadata.upload(uploadID), upload.bucket == bucket, upload.key == key else {
+            throw Self.noSuchUpload(uploadID)
+        }
+        let parts = try await metadata.parts(of: uploadID, after: marker, limit: maxParts + 1)
+        return (upload, Array(parts.prefix(maxParts)), parts.count > maxParts)
+    }
+
+    /// Uploads in progress in `bucket` under `prefix`, by key then initiation.
+    public func listMultipartUploads(
+        bucket: String,
+        prefix: String,
+        maxUploads: Int
+    ) async throws
+        -> (uploads: [MultipartUpload], isTruncated: Bool)
+    {
+        try await requireBucket(bucket)
+        let uploads = try await metadata.uploads(bucket: bucket, prefix: prefix, limit: maxUploads + 1)
+        return (Array(uploads.prefix(maxUploads)), uploads.count > maxUploads)
+    }
+
+    /// S3's multipart ETag: MD5 of the parts' binary MD5s, then `-` and the number of parts.
+    static func multipartETag(_ partETags: [String]) -> String {
+        var md5 = Insecure.MD5()
+        for etag in partETags {
+            let bytes = stride(from: 0, to: etag.count, by: 2).compactMap {
+                UInt8(etag.dropFirst($0).prefix(2), radix: 16)
+            }
+            md5.update(data: bytes)
+        }
+        return hex(md5.finalize()) + "-\(partETags.count)"
+    }
+
+    static func noSuchUpload(_ id: String) -> StorageError {
+        StorageError(.noSuchUpload, "the upload '\(id)' does not exist: it was completed, aborted or never created")
+    }
+}
