@@ -155,6 +155,7 @@ let package = Package(
             dependencies: [
                 "StorageEngine", "StorageCore", "PalisadeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Crypto", package: "swift-crypto"),
             ],
             swiftSettings: swiftSettings
         ),

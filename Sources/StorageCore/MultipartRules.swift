@@ -77,19 +77,20 @@ public enum MultipartRules {
         uploaded: [UploadedPart]
     ) -> Result<Assembly, MultipartRejection> {
         guard !requested.isEmpty else { return .failure(.noParts) }
+        // As S3: the order of the whole list first, then each part's ETag, then the sizes.
+        guard zip(requested, requested.dropFirst()).allSatisfy({ $0.number < $1.number }) else {
+            return .failure(.invalidPartOrder)
+        }
         let byNumber = Dictionary(uploaded.map { ($0.number, $0) }, uniquingKeysWith: { _, last in last })
         var segments: [ObjectHead.Segment] = []
-        var previous = 0
-        for (index, part) in requested.enumerated() {
-            guard part.number > previous else { return .failure(.invalidPartOrder) }
-            previous = part.number
+        for part in requested {
             guard let found = byNumber[part.number], found.etag == part.etag else {
                 return .failure(.invalidPart(part.number))
             }
-            if index < requested.count - 1, found.size < minimumPartSize {
-                return .failure(.entityTooSmall(part.number))
-            }
             segments.append(ObjectHead.Segment(blobID: found.blobID, size: found.size, etag: found.etag))
+        }
+        if let small = zip(requested, segments).dropLast().first(where: { $0.1.size < minimumPartSize }) {
+            return .failure(.entityTooSmall(small.0.number))
         }
         return .success(
             Assembly(

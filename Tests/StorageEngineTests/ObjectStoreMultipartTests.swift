@@ -1,0 +1,157 @@
+import Crypto
+import Foundation
+import NIOCore
+import PalisadeTestSupport
+import StorageCore
+import StorageEngine
+import Testing
+
+/// `count` bytes of a repeated letter.
+func bytes(_ letter: Character, _ count: Int) -> String { String(repeating: letter, count: count) }
+
+extension ObjectStore {
+    func part(_ upload: MultipartUpload, _ number: Int, _ text: String) async throws -> UploadedPart {
+        try await uploadPart(
+            uploadID: upload.id,
+            number: number,
+            request: PutRequest(bucket: upload.bucket, key: upload.key),
+            body: body(text)
+        )
+    }
+}
+
+@Suite("ObjectStore: multipart uploads")
+struct ObjectStoreMultipartTests {
+    let big = Int(MultipartRules.minimumPartSize)
+
+    @Test("parts complete into one object without copying; the ETag is the MD5 of the part MD5s, -N")
+    func complete() async throws {
+        let (store, directory) = try await makeStore()
+        let upload = try await store.createMultipartUpload(
+            bucket: "bucket",
+            key: "k",
+            contentHeaders: ["content-type": "text/plain"],
+            userMetadata: ["a": "1"]
+        )
+        let first = try await store.part(upload, 1, bytes("a", big))
+        let second = try await store.part(upload, 2, "tail")
+        let head = try await store.completeMultipartUpload(
+            uploadID: upload.id,
+            bucket: "bucket",
+            key: "k",
+            parts: [RequestedPart(number: 1, etag: first.etag), RequestedPart(number: 2, etag: second.etag)]
+        )
+        let expected = Insecure.MD5.hash(
+            data: Array(Insecure.MD5.hash(data: Array(bytes("a", big).utf8)))
+                + Array(Insecure.MD5.hash(data: Array("tail".utf8)))
+        )
+        #expect(head.etag == expected.map { String(format: "%02x", $0) }.joined() + "-2")
+        #expect(head.segments.map(\.blobID) == [first.blobID, second.blobID])
+        #expect(head.contentHeaders == ["content-type": "text/plain"] && head.userMetadata == ["a": "1"])
+        #expect(try await store.read("k") == bytes("a", big) + "tail")
+        #expect(try blobCount(directory) == 2, "completing reuses the part files")
+        let reader = try await store.open(bucket: "bucket", key: "k")
+        #expect(reader.partRange(2) == Int64(big)..<Int64(big + 4))
+        #expect(try await text(of: reader.chunks(Int64(big - 2)..<Int64(big + 2))) == "aata")
+        await reader.close()
+    }
+
+    @Test("race 6: the last upload of a part number wins; completing with the older ETag is InvalidPart")
+    func samePartTwice() async throws {
+        let (store, directory) = try await makeStore()
+        let upload = try await store.createMultipartUpload(
+            bucket: "bucket",
+            key: "k",
+            contentHeaders: [:],
+            userMetadata: [:]
+        )
+        let older = try await store.part(upload, 1, "first upload")
+        let newer = try await store.part(upload, 1, "second upload")
+        let listed = try await store.listParts(uploadID: upload.id, bucket: "bucket", key: "k", after: 0, maxParts: 10)
+        #expect(listed.parts.map(\.etag) == [newer.etag])
+        #expect(try blobCount(directory) == 1, "the replaced part's blob is removed")
+        let stale = await storageCode {
+            _ = try await store.completeMultipartUpload(
+                uploadID: upload.id,
+                bucket: "bucket",
+                key: "k",
+                parts: [RequestedPart(number: 1, etag: older.etag)]
+            )
+        }
+        #expect(stale == .invalidPart)
+        _ = try await store.completeMultipartUpload(
+            uploadID: upload.id,
+            bucket: "bucket",
+            key: "k",
+            parts: [RequestedPart(number: 1, etag: newer.etag)]
+        )
+        #expect(try await store.read("k") == "second upload")
+    }
+
+    @Test("a refused completion changes nothing; parts left out of a completion and aborted uploads leave no files")
+    func refusalsAndCleanup() async throws {
+        let (store, directory) = try await makeStore()
+        let upload = try await store.createMultipartUpload(
+            bucket: "bucket",
+            key: "k",
+            contentHeaders: [:],
+            userMetadata: [:]
+        )
+        let small = try await store.part(upload, 1, "small")
+        let last = try await store.part(upload, 2, "last")
+        let unused = try await store.part(upload, 3, "never listed")
+        let tooSmall = await storageCode {
+            _ = try await store.completeMultipartUpload(
+                uploadID: upload.id,
+                bucket: "bucket",
+                key: "k",
+                parts: [RequestedPart(number: 1, etag: small.etag), RequestedPart(number: 2, etag: last.etag)]
+            )
+        }
+        #expect(tooSmall == .entityTooSmall)
+        #expect(await storageCode { _ = try await store.head(bucket: "bucket", key: "k") } == .noSuchKey)
+        _ = try await store.completeMultipartUpload(
+            uploadID: upload.id,
+            bucket: "bucket",
+            key: "k",
+            parts: [RequestedPart(number: 2, etag: last.etag)]
+        )
+        #expect(try blobCount(directory) == 1, "part \(unused.number), uploaded but not listed, is removed")
+        #expect(await storageCode { _ = try await store.part(upload, 4, "late") } == .noSuchUpload)
+
+        let aborted = try await store.createMultipartUpload(
+            bucket: "bucket",
+            key: "j",
+            contentHeaders: [:],
+            userMetadata: [:]
+        )
+        _ = try await store.part(aborted, 1, "x")
+        try await store.abortMultipartUpload(uploadID: aborted.id, bucket: "bucket", key: "j")
+        #expect(try blobCount(directory) == 1)
+        #expect(try await store.listMultipartUploads(bucket: "bucket", prefix: "", maxUploads: 10).uploads.isEmpty)
+    }
+
+    @Test("a read of a multipart object stays whole while the key is overwritten")
+    func snapshotOfMultipartObject() async throws {
+        let (store, directory) = try await makeStore()
+        let upload = try await store.createMultipartUpload(
+            bucket: "bucket",
+            key: "k",
+            contentHeaders: [:],
+            userMetadata: [:]
+        )
+        let one = try await store.part(upload, 1, bytes("x", big))
+        let two = try await store.part(upload, 2, bytes("y", 1000))
+        _ = try await store.completeMultipartUpload(
+            uploadID: upload.id,
+            bucket: "bucket",
+            key: "k",
+            parts: [RequestedPart(number: 1, etag: one.etag), RequestedPart(number: 2, etag: two.etag)]
+        )
+        let reader = try await store.open(bucket: "bucket", key: "k")
+        try await store.put("k", "replacement")
+        #expect(try await text(of: reader.chunks(0..<reader.head.size)) == bytes("x", big) + bytes("y", 1000))
+        await reader.close()
+        #expect(try blobCount(directory) == 1)
+    }
+}
