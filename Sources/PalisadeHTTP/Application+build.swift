@@ -15,11 +15,14 @@ public struct ServerConfiguration: Sendable {
     public var port: Int
     /// The credentials that may sign requests.
     public var credentials: [SigV4Credentials]
+    /// With a domain, S3 requests may also address a bucket virtual-host style: `bucket.domain`.
+    public var domain: String?
 
-    public init(host: String = "127.0.0.1", port: Int = 9000, credentials: [SigV4Credentials]) {
+    public init(host: String = "127.0.0.1", port: Int = 9000, credentials: [SigV4Credentials], domain: String? = nil) {
         self.host = host
         self.port = port
         self.credentials = credentials
+        self.domain = domain
     }
 }
 
@@ -45,6 +48,7 @@ public func buildApplication(
         locks: locks,
         store: store,
         verifier: SigV4Verifier(credentials: configuration.credentials),
+        domain: configuration.domain,
         registry: registry,
         metricsFactory: metricsFactory
     )
@@ -63,13 +67,14 @@ public func buildRouter(
     locks: any LockBackend,
     store: ObjectStore,
     verifier: SigV4Verifier,
+    domain: String? = nil,
     registry: PrometheusCollectorRegistry,
     metricsFactory: any MetricsFactory
 ) -> Router<PalisadeRequestContext> {
     let router = Router(context: PalisadeRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
     router.add(middleware: ErrorMiddleware())
-    router.add(middleware: S3Gateway(store: store, verifier: verifier))
+    router.add(middleware: S3Gateway(store: store, verifier: verifier, domain: domain))
     router.get("_palisade/health") { _, _ in
         let body = try JSONEncoder().encode(HealthResponse(status: "ok", version: palisadeVersion))
         return Response(

@@ -32,9 +32,10 @@ public struct S3TestClient: Sendable {
     public let host: String
     public let signer: SigV4Signer
 
-    public init(endpoint: String, credentials: SigV4Credentials) {
+    /// A client of `endpoint`; `host` overrides the Host header (for virtual-host style requests).
+    public init(endpoint: String, credentials: SigV4Credentials, host: String? = nil) {
         self.endpoint = endpoint
-        self.host = String(endpoint.dropFirst("http://".count))
+        self.host = host ?? String(endpoint.dropFirst("http://".count))
         self.signer = SigV4Signer(credentials: credentials)
     }
 
@@ -61,7 +62,7 @@ public struct S3TestClient: Sendable {
                 }
             all += signer.signatureHeaders(method: method, path: path, query: query, headers: all, payloadHash: hash)
         }
-        for header in all where header.name != "host" { request.headers.add(name: header.name, value: header.value) }
+        for header in all { request.headers.add(name: header.name, value: header.value) }
         if !body.isEmpty || method == "PUT" { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)

@@ -30,6 +30,9 @@ public struct TestServer<C: Clock>: Sendable where C.Duration == Duration {
     }
 }
 
+/// The domain under which test servers accept virtual-host style requests (`bucket.s3.test`).
+public let testVirtualHostDomain = "s3.test"
+
 /// The credentials every test server accepts.
 public let testCredentials = SigV4Credentials(accessKeyID: "PALISADETESTKEY", secretAccessKey: "palisade-test-secret")
 
@@ -66,7 +69,8 @@ public func withTestServer<C: Clock, T: Sendable>(
     let store = try ObjectStore(directory: directory, durability: .relaxed)
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let app = buildApplication(
-        configuration: ServerConfiguration(host: "127.0.0.1", port: 0, credentials: [testCredentials]),
+        configuration: ServerConfiguration(
+            host: "127.0.0.1", port: 0, credentials: [testCredentials], domain: testVirtualHostDomain),
         locks: locks,
         store: store,
         registry: registry,

@@ -112,3 +112,26 @@ def test_awscli_cp_sync_ls_rm(server, bucket, tmp_path):
     assert aws(server, "s3", "sync", "--dryrun", str(tree), f"s3://{bucket}/tree") == "", "nothing left to sync"
     aws(server, "s3", "rm", "--only-show-errors", "--recursive", f"s3://{bucket}/tree")
     assert "tree/" not in aws(server, "s3", "ls", "--recursive", f"s3://{bucket}")
+
+
+def s3cmd(server, *arguments):
+    host = server.endpoint.removeprefix("http://")
+    result = subprocess.run(
+        ["s3cmd", "--config=/dev/null", "--no-ssl", f"--host={host}", f"--host-bucket={host}", "--region=us-east-1",
+         f"--access_key={server.access_key}", f"--secret_key={server.secret_key}", *arguments],
+        capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_s3cmd(server, tmp_path):
+    bucket = "c-" + uuid.uuid4().hex[:12]
+    source = tmp_path / "file.txt"
+    source.write_text("via s3cmd\n" * 1000)
+    s3cmd(server, "mb", f"s3://{bucket}")
+    s3cmd(server, "put", str(source), f"s3://{bucket}/dir/file.txt")
+    assert "dir/file.txt" in s3cmd(server, "ls", "--recursive", f"s3://{bucket}")
+    s3cmd(server, "get", f"s3://{bucket}/dir/file.txt", str(tmp_path / "back.txt"))
+    assert (tmp_path / "back.txt").read_text() == source.read_text()
+    s3cmd(server, "del", f"s3://{bucket}/dir/file.txt")
+    s3cmd(server, "rb", f"s3://{bucket}")

@@ -42,6 +42,9 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var durability: String = ObjectStore.Durability.durable.rawValue
 
+    @Option(help: "Also accept virtual-host style S3 requests: a Host of BUCKET.DOMAIN names the bucket.")
+    var domain: String?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -81,7 +84,7 @@ struct ServeCommand: AsyncParsableCommand {
             durability: ObjectStore.Durability(rawValue: durability) ?? .durable
         )
         let app = buildApplication(
-            configuration: ServerConfiguration(host: host, port: port, credentials: [credentials]),
+            configuration: ServerConfiguration(host: host, port: port, credentials: [credentials], domain: domain),
             locks: locks,
             store: store,
             registry: registry,

@@ -16,11 +16,14 @@ public struct S3Gateway: RouterMiddleware {
 
     let store: ObjectStore
     let verifier: SigV4Verifier
+    let domain: String?
 
     /// A gateway over `store`, accepting requests signed by `verifier`'s credentials.
-    public init(store: ObjectStore, verifier: SigV4Verifier) {
+    /// - Parameter domain: enables virtual-host style: `bucket.domain` in the Host header.
+    public init(store: ObjectStore, verifier: SigV4Verifier, domain: String? = nil) {
         self.store = store
         self.verifier = verifier
+        self.domain = domain
     }
 
     /// Sub-resources that Palisade does not implement: 501, never a wrong success.
@@ -42,7 +45,7 @@ public struct S3Gateway: RouterMiddleware {
         {
             return try await next(request, context)
         }
-        let s3 = S3Request(request)
+        let s3 = S3Request(request, domain: domain)
         var response: Response
         do {
             let verified = try authenticate(s3)

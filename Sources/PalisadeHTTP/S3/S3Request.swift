@@ -2,7 +2,8 @@ import HTTPTypes
 import Hummingbird
 import PalisadeAuth
 
-/// An S3 request, parsed: path-style bucket and key, the query, the headers.
+/// An S3 request, parsed: bucket and key (path-style, or virtual-host style under a configured
+/// domain), the query, the headers.
 struct S3Request: Sendable {
     let method: HTTPRequest.Method
     /// The path as sent, percent-encoded.
@@ -16,7 +17,8 @@ struct S3Request: Sendable {
     let headers: HTTPFields
     let authority: String?
 
-    init(_ request: Request) {
+    /// Parses `request`; with `domain`, a Host of `bucket.domain` names the bucket and the path is the key.
+    init(_ request: Request, domain: String?) {
         method = request.method
         let target = request.head.path ?? "/"
         let mark = target.firstIndex(of: "?")
@@ -29,11 +31,17 @@ struct S3Request: Sendable {
         }
         self.query = query
         let path = rawPath.dropFirst()
-        let slash = path.firstIndex(of: "/")
-        let bucketPart = slash.map { path[..<$0] } ?? path
-        bucket = bucketPart.isEmpty ? nil : SigV4.percentDecode(String(bucketPart))
-        let keyPart = slash.map { path[path.index(after: $0)...] } ?? ""
-        key = keyPart.isEmpty ? nil : SigV4.percentDecode(String(keyPart))
+        let hostname = request.head.authority.map { String($0.prefix { $0 != ":" }).lowercased() } ?? ""
+        if let domain, hostname.hasSuffix("." + domain.lowercased()) {
+            bucket = String(hostname.dropLast(domain.count + 1))
+            key = path.isEmpty ? nil : SigV4.percentDecode(String(path))
+        } else {
+            let slash = path.firstIndex(of: "/")
+            let bucketPart = slash.map { path[..<$0] } ?? path
+            bucket = bucketPart.isEmpty ? nil : SigV4.percentDecode(String(bucketPart))
+            let keyPart = slash.map { path[path.index(after: $0)...] } ?? ""
+            key = keyPart.isEmpty ? nil : SigV4.percentDecode(String(keyPart))
+        }
         headers = request.headers
         authority = request.head.authority
     }

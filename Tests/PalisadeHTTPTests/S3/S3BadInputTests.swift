@@ -181,3 +181,18 @@ struct S3BadInputTests {
         }
     }
 }
+
+@Suite("S3 gateway addressing")
+struct S3AddressingTests {
+    @Test("virtual-host style: a Host of bucket.domain names the bucket, and the whole path is the key")
+    func virtualHost() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server, "vhost")
+            let virtual = S3TestClient(
+                endpoint: server.endpoint, credentials: server.credentials, host: "vhost.\(testVirtualHostDomain):\(server.port)")
+            #expect(try await virtual.send("PUT", "/dir/key", body: Array("by host".utf8)).status == 200)
+            #expect(try await server.s3.send("GET", "/vhost/dir/key").text == "by host")
+            #expect(try await virtual.send("GET", "/", query: "list-type=2").text.contains("<Key>dir/key</Key>"))
+        }
+    }
+}
