@@ -16,20 +16,27 @@ enum ChildProcess {
     static func run(_ arguments: [String], environment: [String: String]) async -> Int32 {
         guard let pid = spawn(arguments, environment: environment) else { return 127 }
         return await withTaskCancellationHandler {
-            await withCheckedContinuation { continuation in
-                // waitpid blocks, so it runs on a thread of its own rather than a concurrency thread.
-                Thread {
-                    var status: Int32 = 0
-                    while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
-                    continuation.resume(returning: exitStatus(fromWaitStatus: status))
-                }.start()
-            }
+            await exitStatus(of: pid)
         } onCancel: {
             kill(pid, SIGTERM)
         }
     }
 
-    private static func spawn(_ arguments: [String], environment: [String: String]) -> pid_t? {
+    /// Waits for the child `pid` to exit and returns its status.
+    static func exitStatus(of pid: pid_t) async -> Int32 {
+        await withCheckedContinuation { continuation in
+            // waitpid blocks, so it runs on a thread of its own rather than a concurrency thread.
+            Thread {
+                var status: Int32 = 0
+                while waitpid(pid, &status, 0) == -1 && errno == EINTR {}
+                continuation.resume(returning: exitStatus(fromWaitStatus: status))
+            }.start()
+        }
+    }
+
+    /// Starts `arguments` (searched on `PATH`) with `environment` added to this process's; with
+    /// `quiet`, its standard output goes to /dev/null.
+    static func spawn(_ arguments: [String], environment: [String: String], quiet: Bool = false) -> pid_t? {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
@@ -47,8 +54,12 @@ enum ChildProcess {
         let argv = arguments.map { strdup($0) } + [nil]
         let envp = variables.map { strdup($0) } + [nil]
         defer { for pointer in argv + envp { free(pointer) } }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        if quiet { posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0) }
         var pid = pid_t()
-        let result = posix_spawnp(&pid, arguments[0], nil, &attributes, argv, envp)
+        let result = posix_spawnp(&pid, arguments[0], &actions, &attributes, argv, envp)
         guard result == 0 else {
             FileHandle.standardError.write(
                 Data("palisade: cannot run \(arguments[0]): \(String(cString: strerror(result)))\n".utf8)

@@ -8,7 +8,7 @@ struct PalisadeCommand: AsyncParsableCommand {
         commandName: "palisade",
         abstract: "Locks with fencing tokens in front of S3-compatible object storage.",
         version: palisadeVersion,
-        subcommands: [ServeCommand.self, LockCommand.self]
+        subcommands: [ServeCommand.self, LockCommand.self, BenchCommand.self]
     )
 }
 

@@ -70,7 +70,11 @@ public func withTestServer<C: Clock, T: Sendable>(
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let app = buildApplication(
         configuration: ServerConfiguration(
-            host: "127.0.0.1", port: 0, credentials: [testCredentials], domain: testVirtualHostDomain),
+            host: "127.0.0.1",
+            port: 0,
+            credentials: [testCredentials],
+            domain: testVirtualHostDomain
+        ),
         locks: locks,
         store: store,
         registry: registry,

@@ -15,6 +15,30 @@ struct PalisadeCommandTests {
         #expect(command.lockDelay == DurationArgument(.seconds(1)))
     }
 
+    @Test("serve takes a durability and a virtual-host domain, and refuses unknown durabilities")
+    func serveOptions() throws {
+        let command = try #require(
+            try PalisadeCommand.parseAsRoot(["serve", "--durability", "relaxed", "--domain", "s3.local"])
+                as? ServeCommand
+        )
+        #expect(command.durability == "relaxed" && command.domain == "s3.local")
+        #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["serve", "--durability", "sometimes"]) }
+    }
+
+    @Test("bench gateway parses sizes and client counts, and refuses bad ones")
+    func benchGateway() throws {
+        let command = try #require(
+            try PalisadeCommand.parseAsRoot([
+                "bench", "gateway", "--op", "get", "--size", "64MiB", "--clients", "1,16,64",
+            ])
+                as? GatewayBenchCommand
+        )
+        #expect(command.clientCounts == [1, 16, 64])
+        #expect(GatewayBenchCommand.bytes("64MiB") == 64 << 20 && GatewayBenchCommand.bytes("4096") == 4096)
+        #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["bench", "gateway", "--op", "scan"]) }
+        #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["bench", "gateway", "--size", "big"]) }
+    }
+
     @Test("serve refuses an access key without a secret key")
     func serveKeysGoTogether() {
         #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["serve", "--access-key", "K"]) }

@@ -4,6 +4,8 @@ import PalisadeProtocol
 import PalisadeTestSupport
 import Testing
 
+@testable import PalisadeCLI
+
 /// The `palisade` executable built beside the test bundle.
 let palisadeExecutable: String = {
     let testBinary =
@@ -123,24 +125,6 @@ struct LockRunTests {
 
 @Suite("palisade serve: crash, restart and graceful shutdown")
 struct ServeCrashTests {
-    /// A port that was free a moment ago.
-    func freePort() throws -> Int {
-        let socket = Foundation.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(socket) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
-        address.sin_port = 0
-        var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { pointer in
-                bind(socket, pointer, length)
-                return getsockname(socket, pointer, &length)
-            }
-        }
-        return Int(UInt16(bigEndian: address.sin_port))
-    }
-
     func startServer(directory: String, port: Int) async throws -> Process {
         let process = try startPalisade(
             [
@@ -163,7 +147,7 @@ struct ServeCrashTests {
     @Test("after kill -9 and a restart, tokens are higher and the old holder still holds")
     func killAndRestart() async throws {
         let directory = try makeTemporaryDirectory()
-        let port = try freePort()
+        let port = try BenchServer.freeLoopbackPort()
         let client = LockClient(
             configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials)
         )
@@ -194,7 +178,7 @@ struct ServeCrashTests {
 
     @Test("SIGTERM shuts the server down gracefully: a waiting acquire gets ServiceUnavailable, exit status 0")
     func gracefulShutdown() async throws {
-        let port = try freePort()
+        let port = try BenchServer.freeLoopbackPort()
         let client = LockClient(
             configuration: .init(endpoint: "http://127.0.0.1:\(port)", credentials: testCredentials)
         )

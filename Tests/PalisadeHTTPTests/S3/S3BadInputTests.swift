@@ -189,7 +189,10 @@ struct S3AddressingTests {
         try await withTestServer { server in
             try await makeBucket(server, "vhost")
             let virtual = S3TestClient(
-                endpoint: server.endpoint, credentials: server.credentials, host: "vhost.\(testVirtualHostDomain):\(server.port)")
+                endpoint: server.endpoint,
+                credentials: server.credentials,
+                host: "vhost.\(testVirtualHostDomain):\(server.port)"
+            )
             #expect(try await virtual.send("PUT", "/dir/key", body: Array("by host".utf8)).status == 200)
             #expect(try await server.s3.send("GET", "/vhost/dir/key").text == "by host")
             #expect(try await virtual.send("GET", "/", query: "list-type=2").text.contains("<Key>dir/key</Key>"))

@@ -1,0 +1,163 @@
+public import AsyncHTTPClient
+import Foundation
+public import NIOCore
+import NIOFoundationCompat
+import NIOHTTP1
+public import PalisadeAuth
+import PalisadeProtocol
+
+/// A small S3 client for Palisade's gateway: signed PUT, GET and DELETE of objects, and buckets.
+public struct ObjectClient: Sendable {
+    /// Whether a PUT's body is hashed into its signature (`x-amz-content-sha256`) or sent unsigned.
+    public enum PayloadSigning: Sendable {
+        case signed
+        case unsigned
+    }
+
+    /// What a committed write answers.
+    public struct WriteResult: Sendable, Equatable {
+        /// Unquoted.
+        public var etag: String
+        /// The server-wide commit sequence of the write (`x-palisade-commit-sequence`).
+        public var commitSequence: UInt64?
+    }
+
+    public let endpoint: String
+    let host: String
+    let signer: SigV4Signer
+    let httpClient: HTTPClient
+    let payloadSigning: PayloadSigning
+
+    /// A client of the gateway at `endpoint` (such as `http://127.0.0.1:9000`).
+    public init(
+        endpoint: String,
+        credentials: SigV4Credentials,
+        payloadSigning: PayloadSigning = .signed,
+        httpClient: HTTPClient = LockClient.sharedHTTPClient
+    ) {
+        self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+        self.host = LockClient.authority(of: endpoint)
+        self.signer = SigV4Signer(credentials: credentials)
+        self.httpClient = httpClient
+        self.payloadSigning = payloadSigning
+    }
+
+    /// Creates a bucket; an existing bucket of yours is fine.
+    public func createBucket(_ bucket: String) async throws {
+        let (status, headers, body) = try await send("PUT", bucket: bucket, key: nil, body: ByteBuffer())
+        if status != 200, Self.errorCode(body) != "BucketAlreadyOwnedByYou" { throw Self.error(status, headers, body) }
+    }
+
+    /// Stores `body` as `key`.
+    public func put(
+        bucket: String,
+        key: String,
+        body: ByteBuffer,
+        headers: [(name: String, value: String)] = []
+    ) async throws
+        -> WriteResult
+    {
+        let (status, responseHeaders, answer) = try await send(
+            "PUT",
+            bucket: bucket,
+            key: key,
+            body: body,
+            headers: headers
+        )
+        guard status == 200 else { throw Self.error(status, responseHeaders, answer) }
+        return WriteResult(
+            etag: (responseHeaders.first(name: "etag") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
+            commitSequence: responseHeaders.first(name: PalisadeHeaders.commitSequence).flatMap(UInt64.init)
+        )
+    }
+
+    /// Reads `key` whole.
+    public func get(bucket: String, key: String) async throws -> ByteBuffer {
+        let (status, headers, body) = try await send("GET", bucket: bucket, key: key, body: ByteBuffer())
+        guard status == 200 else { throw Self.error(status, headers, body) }
+        return body
+    }
+
+    /// Reads `key` and counts its bytes without keeping them (for large objects).
+    public func getDiscarding(bucket: String, key: String) async throws -> Int64 {
+        let response = try await execute("GET", bucket: bucket, key: key, body: ByteBuffer(), headers: [])
+        guard response.status == .ok else {
+            let body = try await response.body.collect(upTo: 1 << 20)
+            throw Self.error(response.status.code, response.headers, body)
+        }
+        var count: Int64 = 0
+        for try await chunk in response.body { count += Int64(chunk.readableBytes) }
+        return count
+    }
+
+    /// Deletes `key` (absent keys too).
+    public func delete(bucket: String, key: String, headers: [(name: String, value: String)] = []) async throws {
+        let (status, responseHeaders, body) = try await send(
+            "DELETE",
+            bucket: bucket,
+            key: key,
+            body: ByteBuffer(),
+            headers: headers
+        )
+        guard status == 204 else { throw Self.error(status, responseHeaders, body) }
+    }
+
+    private func send(
+        _ method: String,
+        bucket: String,
+        key: String?,
+        body: ByteBuffer,
+        headers: [(name: String, value: String)] = []
+    ) async throws -> (UInt, HTTPHeaders, ByteBuffer) {
+        let response = try await execute(method, bucket: bucket, key: key, body: body, headers: headers)
+        return (response.status.code, response.headers, try await response.body.collect(upTo: 256 * 1024 * 1024))
+    }
+
+    private func execute(
+        _ method: String,
+        bucket: String,
+        key: String?,
+        body: ByteBuffer,
+        headers: [(name: String, value: String)]
+    ) async throws -> HTTPClientResponse {
+        let path = "/" + SigV4.uriEncode(bucket) + (key.map { "/" + SigV4.uriEncode($0, keepSlash: true) } ?? "")
+        var request = HTTPClientRequest(url: endpoint + path)
+        request.method = HTTPMethod(rawValue: method)
+        let payloadHash =
+            payloadSigning == .signed || body.readableBytes == 0
+            ? SigV4.hexSHA256(body.readableBytesView) : SigV4.unsignedPayload
+        let signed: [(name: String, value: String)] =
+            [("host", host)] + headers.map { (name: $0.name.lowercased(), value: $0.value) }
+        for header in signed
+            + signer.signatureHeaders(method: method, path: path, query: "", headers: signed, payloadHash: payloadHash)
+        where header.name != "host" {
+            request.headers.add(name: header.name, value: header.value)
+        }
+        if method == "PUT" { request.body = .bytes(body) }
+        return try await httpClient.execute(request, timeout: .minutes(10))
+    }
+
+    static func errorCode(_ body: ByteBuffer) -> String? {
+        let text = String(buffer: body)
+        guard let start = text.range(of: "<Code>"), let end = text.range(of: "</Code>") else { return nil }
+        return String(text[start.upperBound..<end.lowerBound])
+    }
+
+    static func error(_ status: UInt, _ headers: HTTPHeaders, _ body: ByteBuffer) -> ObjectClientError {
+        ObjectClientError(
+            status: Int(status),
+            code: errorCode(body) ?? "HTTP\(status)",
+            requestID: headers.first(name: "x-amz-request-id")
+        )
+    }
+}
+
+/// An S3 error answered by the gateway.
+public struct ObjectClientError: Error, Hashable, Sendable, CustomStringConvertible {
+    public var status: Int
+    /// The S3 error code, such as `NoSuchKey` or `StaleFencingToken`.
+    public var code: String
+    public var requestID: String?
+
+    public var description: String { "\(code) (HTTP \(status)\(requestID.map { ", request \($0)" } ?? ""))" }
+}
