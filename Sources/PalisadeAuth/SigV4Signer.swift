@@ -42,16 +42,7 @@ public struct SigV4Signer: Sendable {
             payloadHash: payloadHash
         )
         let scope = "\(amzDate.day)/\(region)/\(service)/aws4_request"
-        let key = SigV4.signingKey(
-            secret: credentials.secretAccessKey,
-            date: amzDate.day,
-            region: region,
-            service: service
-        )
-        let signature = SigV4.signature(
-            stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: amzDate.timestamp, scope: scope),
-            key: key
-        )
+        let signature = sign(canonical, at: amzDate, scope: scope)
         let authorization =
             "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders.joined(separator: ";")), Signature=\(signature)"
         return added + [("authorization", authorization)]
@@ -89,16 +80,21 @@ public struct SigV4Signer: Sendable {
             signedHeaders: ["host"],
             payloadHash: SigV4.unsignedPayload
         )
+        let signature = sign(canonical, at: amzDate, scope: scope)
+        return unsignedQuery + "&X-Amz-Signature=\(signature)"
+    }
+
+    /// The signature of a canonical request made at `amzDate` in `scope`.
+    private func sign(_ canonical: String, at amzDate: AmzDate, scope: String) -> String {
         let key = SigV4.signingKey(
             secret: credentials.secretAccessKey,
             date: amzDate.day,
             region: region,
             service: service
         )
-        let signature = SigV4.signature(
+        return SigV4.signature(
             stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: amzDate.timestamp, scope: scope),
             key: key
         )
-        return unsignedQuery + "&X-Amz-Signature=\(signature)"
     }
 }

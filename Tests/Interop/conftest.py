@@ -10,7 +10,10 @@ import subprocess
 import tempfile
 import time
 import urllib.request
+import uuid
 
+import boto3
+import botocore.config
 import pytest
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
@@ -67,3 +70,20 @@ def server():
     started = Server(binary, os.path.dirname(binary))
     yield started
     started.stop()
+
+
+@pytest.fixture(scope="session")
+def s3(server):
+    """boto3 with its default settings, but SigV4 presigned URLs."""
+    return boto3.client(
+        "s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+        aws_secret_access_key=server.secret_key, region_name="us-east-1",
+        config=botocore.config.Config(signature_version="s3v4"))
+
+
+@pytest.fixture()
+def bucket(s3):
+    """A fresh bucket for one test."""
+    name = "t-" + uuid.uuid4().hex[:12]
+    s3.create_bucket(Bucket=name)
+    return name

@@ -7,25 +7,10 @@ import urllib.error
 import urllib.request
 import uuid
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
 
-@pytest.fixture(scope="module")
-def s3(server):
-    return boto3.client(
-        "s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key, region_name="us-east-1",
-        config=botocore.config.Config(signature_version="s3v4"))
-
-
-@pytest.fixture()
-def bucket(s3):
-    name = "t-" + uuid.uuid4().hex[:12]
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def error_code(call):

@@ -4,27 +4,12 @@ import os
 import subprocess
 import uuid
 
-import boto3
-import botocore.config
 import botocore.exceptions
 import pytest
 
 MIB = 1024 * 1024
 
 
-@pytest.fixture(scope="module")
-def s3(server):
-    return boto3.client(
-        "s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
-        aws_secret_access_key=server.secret_key, region_name="us-east-1",
-        config=botocore.config.Config(signature_version="s3v4"))
-
-
-@pytest.fixture()
-def bucket(s3):
-    name = "m-" + uuid.uuid4().hex[:12]
-    s3.create_bucket(Bucket=name)
-    return name
 
 
 def aws(server, *arguments):

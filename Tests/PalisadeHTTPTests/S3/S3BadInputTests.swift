@@ -90,22 +90,9 @@ struct S3BadInputTests {
     func truncatedBody() async throws {
         try await withTestServer { server in
             try await makeBucket(server)
-            let headers: [(name: String, value: String)] = [("host", server.s3.host), ("content-length", "1000")]
-            let signature = server.s3.signer.signatureHeaders(
-                method: "PUT",
-                path: "/bucket/truncated",
-                query: "",
-                headers: headers,
-                payloadHash: SigV4.unsignedPayload
-            )
-            let head =
-                "PUT /bucket/truncated HTTP/1.1\r\n"
-                + (headers + signature).map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
-            _ = await rawExchange(
-                port: server.port,
-                Array(head.utf8) + Array(repeating: 65, count: 10),
-                closeWriteSide: true
-            )
+            let head = server.s3.signedRequestHead("PUT", "/bucket/truncated", headers: [("content-length", "1000")])
+            let bytes = Array(head.utf8) + Array(repeating: 65, count: 10)
+            _ = await rawExchange(port: server.port, bytes, closeWriteSide: true)
             try await expectNothingCommitted(server, key: "truncated")
         }
     }
@@ -114,18 +101,12 @@ struct S3BadInputTests {
     func missingContentLength() async throws {
         try await withTestServer { server in
             try await makeBucket(server)
-            let headers: [(name: String, value: String)] = [("host", server.s3.host), ("transfer-encoding", "chunked")]
-            let signature = server.s3.signer.signatureHeaders(
-                method: "PUT",
-                path: "/bucket/k",
-                query: "",
-                headers: headers,
-                payloadHash: SigV4.unsignedPayload
+            let head = server.s3.signedRequestHead("PUT", "/bucket/k", headers: [("transfer-encoding", "chunked")])
+            let answer = await rawExchange(
+                port: server.port,
+                Array((head + "5\r\nhello\r\n0\r\n\r\n").utf8),
+                closeWriteSide: true
             )
-            let request =
-                "PUT /bucket/k HTTP/1.1\r\n" + (headers + signature).map { "\($0.name): \($0.value)\r\n" }.joined()
-                + "\r\n5\r\nhello\r\n0\r\n\r\n"
-            let answer = await rawExchange(port: server.port, Array(request.utf8), closeWriteSide: true)
             #expect(answer.hasPrefix("HTTP/1.1 411"))
             #expect(answer.contains("<Code>MissingContentLength</Code>"))
             try await expectNothingCommitted(server, key: "k")
