@@ -7,6 +7,7 @@ import urllib.error
 import urllib.request
 import uuid
 
+import boto3
 import botocore.exceptions
 import pytest
 
