@@ -1,5 +1,6 @@
 public import Crypto
 public import Foundation
+import Synchronization
 
 /// Checks AWS Signature V4 `Authorization` headers against the server's credentials.
 public struct SigV4Verifier: Sendable {
@@ -19,6 +20,7 @@ public struct SigV4Verifier: Sendable {
     }
 
     private let secrets: [String: String]
+    private let signingKeys = SigningKeyCache()
     /// How far the request's time may be from the server's: 15 minutes, as S3.
     public var maximumSkew: TimeInterval = 15 * 60
 
@@ -90,7 +92,7 @@ public struct SigV4Verifier: Sendable {
             signedHeaders: parsed.signedHeaders,
             payloadHash: payloadHash
         )
-        let key = SigV4.signingKey(secret: secret, date: parsed.day, region: parsed.region, service: parsed.service)
+        let key = signingKeys.key(secret: secret, day: parsed.day, region: parsed.region, service: parsed.service)
         let expected = SigV4.signature(
             stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: dateText, scope: parsed.scope),
             key: key
@@ -163,7 +165,7 @@ public struct SigV4Verifier: Sendable {
             signedHeaders: parsed.signedHeaders,
             payloadHash: SigV4.unsignedPayload
         )
-        let key = SigV4.signingKey(secret: secret, date: parsed.day, region: parsed.region, service: parsed.service)
+        let key = signingKeys.key(secret: secret, day: parsed.day, region: parsed.region, service: parsed.service)
         let expected = SigV4.signature(
             stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: dateText, scope: parsed.scope),
             key: key
@@ -222,5 +224,22 @@ struct AuthorizationHeader {
         service = String(credential[3])
         self.signedHeaders = signedHeaders.split(separator: ";").map { $0.lowercased() }
         self.signature = signature
+    }
+}
+
+/// Derived signing keys by secret and scope: deriving one takes four HMACs, and a scope changes
+/// once a day, so every request of a client on one day shares one key.
+final class SigningKeyCache: Sendable {
+    private let keys = Mutex<[String: SymmetricKey]>([:])
+
+    func key(secret: String, day: String, region: String, service: String) -> SymmetricKey {
+        let scope = "\(secret)\u{0}\(day)/\(region)/\(service)"
+        if let key = keys.withLock({ $0[scope] }) { return key }
+        let key = SigV4.signingKey(secret: secret, date: day, region: region, service: service)
+        keys.withLock { cache in
+            if cache.count >= 1024 { cache.removeAll() }
+            cache[scope] = key
+        }
+        return key
     }
 }

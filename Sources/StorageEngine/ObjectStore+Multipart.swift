@@ -39,7 +39,7 @@ extension ObjectStore {
         guard MultipartRules.partNumbers.contains(number) else {
             throw StorageError(.invalidArgument, "part number must be an integer between 1 and 10000")
         }
-        guard try await metadata.upload(uploadID).map({ $0.bucket == request.bucket && $0.key == request.key }) == true
+        guard try metadata.upload(uploadID).map({ $0.bucket == request.bucket && $0.key == request.key }) == true
         else {
             throw Self.noSuchUpload(uploadID)
         }
@@ -123,10 +123,10 @@ extension ObjectStore {
     ) async throws
         -> (upload: MultipartUpload, parts: [UploadedPart], isTruncated: Bool)
     {
-        guard let upload = try await metadata.upload(uploadID), upload.bucket == bucket, upload.key == key else {
+        guard let upload = try metadata.upload(uploadID), upload.bucket == bucket, upload.key == key else {
             throw Self.noSuchUpload(uploadID)
         }
-        let parts = try await metadata.parts(of: uploadID, after: marker, limit: maxParts + 1)
+        let parts = try metadata.parts(of: uploadID, after: marker, limit: maxParts + 1)
         return (upload, Array(parts.prefix(maxParts)), parts.count > maxParts)
     }
 
@@ -139,7 +139,7 @@ extension ObjectStore {
         -> (uploads: [MultipartUpload], isTruncated: Bool)
     {
         try await requireBucket(bucket)
-        let uploads = try await metadata.uploads(bucket: bucket, prefix: prefix, limit: maxUploads + 1)
+        let uploads = try metadata.uploads(bucket: bucket, prefix: prefix, limit: maxUploads + 1)
         return (Array(uploads.prefix(maxUploads)), uploads.count > maxUploads)
     }
 

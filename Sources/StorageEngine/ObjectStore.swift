@@ -40,7 +40,7 @@ public struct ObjectStore: Sendable {
 
     /// Buckets in name order, with their creation time (ms since 1970).
     public func listBuckets() async throws -> [(name: String, created: Int64)] {
-        try await metadata.bucketNames()
+        try metadata.bucketNames()
     }
 
     /// Creates a bucket.
@@ -52,7 +52,7 @@ public struct ObjectStore: Sendable {
 
     /// Throws `NoSuchBucket` unless the bucket exists.
     public func requireBucket(_ name: String) async throws {
-        guard try await metadata.bucketExists(name) else { throw SQLiteMetadataStore.noSuchBucket(name) }
+        guard try metadata.bucketExists(name) else { throw SQLiteMetadataStore.noSuchBucket(name) }
     }
 
     /// Deletes an empty bucket.
@@ -93,7 +93,7 @@ public struct ObjectStore: Sendable {
     /// The current version of a key.
     /// - Throws: `NoSuchBucket`, `NoSuchKey`.
     public func head(bucket: String, key: String) async throws -> ObjectHead {
-        guard let head = try await metadata.head(bucket: bucket, key: key) else {
+        guard let head = try metadata.head(bucket: bucket, key: key) else {
             try await requireBucket(bucket)
             throw StorageError(.noSuchKey, "the key '\(key)' does not exist")
         }
@@ -102,7 +102,7 @@ public struct ObjectStore: Sendable {
 
     /// The current version of a key, or nil (the bucket must exist).
     public func currentHead(bucket: String, key: String) async throws -> ObjectHead? {
-        if let head = try await metadata.head(bucket: bucket, key: key) { return head }
+        if let head = try metadata.head(bucket: bucket, key: key) { return head }
         try await requireBucket(bucket)
         return nil
     }
@@ -114,7 +114,7 @@ public struct ObjectStore: Sendable {
             let head = try await head(bucket: bucket, key: key)
             readers.retain(head.versionID)
             // Still current after the retain: no commit can unlink it until the reader closes.
-            if try await metadata.head(bucket: bucket, key: key)?.versionID == head.versionID {
+            if try metadata.head(bucket: bucket, key: key)?.versionID == head.versionID {
                 return ObjectReader(head: head, store: self)
             }
             await release(head.versionID)
@@ -236,12 +236,12 @@ public struct ObjectStore: Sendable {
         var page = ListPage()
         var cursor = after
         guard maxKeys > 0 else {
-            page.isTruncated = try await !metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: 1)
+            page.isTruncated = try !metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: 1)
                 .isEmpty
             return page
         }
         while true {
-            let batch = try await metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: maxKeys + 1)
+            let batch = try metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: maxKeys + 1)
             if batch.isEmpty { return page }
             for head in batch {
                 if page.count == maxKeys {

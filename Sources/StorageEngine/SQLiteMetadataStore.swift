@@ -65,26 +65,29 @@ public final class SQLiteMetadataStore: Sendable {
     }
 
     // MARK: Reads
+    //
+    // Reads run inline on the caller's thread: in WAL mode a reader never waits for the writer, and
+    // reading hot metadata pages is CPU work; hopping to a reader queue cost more than the read.
 
-    func bucketNames() async throws -> [(name: String, created: Int64)] {
-        try await database.read { db in
+    func bucketNames() throws -> [(name: String, created: Int64)] {
+        try database.read { db in
             try Row.fetchAll(db, sql: "SELECT name, created_ms FROM bucket ORDER BY name").map {
                 ($0["name"], $0["created_ms"])
             }
         }
     }
 
-    func bucketExists(_ name: String) async throws -> Bool {
-        try await database.read { db in try Self.bucketExists(db, name) }
+    func bucketExists(_ name: String) throws -> Bool {
+        try database.read { db in try Self.bucketExists(db, name) }
     }
 
-    func head(bucket: String, key: String) async throws -> ObjectHead? {
-        try await database.read { db in try Self.head(db, bucket: bucket, key: key) }
+    func head(bucket: String, key: String) throws -> ObjectHead? {
+        try database.read { db in try Self.head(db, bucket: bucket, key: key) }
     }
 
     /// Objects of `bucket` whose keys start with `prefix` and sort after `after`, in key order.
-    func objects(bucket: String, prefix: String, after: String, limit: Int) async throws -> [ObjectHead] {
-        try await database.read { db in
+    func objects(bucket: String, prefix: String, after: String, limit: Int) throws -> [ObjectHead] {
+        try database.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -107,12 +110,12 @@ public final class SQLiteMetadataStore: Sendable {
         }
     }
 
-    func upload(_ id: String) async throws -> MultipartUpload? {
-        try await database.read { db in try Self.upload(db, id) }
+    func upload(_ id: String) throws -> MultipartUpload? {
+        try database.read { db in try Self.upload(db, id) }
     }
 
-    func parts(of uploadID: String, after marker: Int, limit: Int) async throws -> [UploadedPart] {
-        try await database.read { db in
+    func parts(of uploadID: String, after marker: Int, limit: Int) throws -> [UploadedPart] {
+        try database.read { db in
             try Row.fetchAll(
                 db,
                 sql: "SELECT * FROM part WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
@@ -122,8 +125,8 @@ public final class SQLiteMetadataStore: Sendable {
     }
 
     /// Uploads in progress in `bucket` whose key starts with `prefix`, by key then initiation.
-    func uploads(bucket: String, prefix: String, limit: Int) async throws -> [MultipartUpload] {
-        try await database.read { db in
+    func uploads(bucket: String, prefix: String, limit: Int) throws -> [MultipartUpload] {
+        try database.read { db in
             try Row.fetchAll(
                 db,
                 sql: """
@@ -335,12 +338,13 @@ public final class SQLiteMetadataStore: Sendable {
     }
 
     private static func bucketExists(_ db: Database, _ name: String) throws -> Bool {
-        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM bucket WHERE name = ?)", arguments: [name]) ?? false
+        let statement = try db.cachedStatement(sql: "SELECT EXISTS (SELECT 1 FROM bucket WHERE name = ?)")
+        return try Bool.fetchOne(statement, arguments: [name]) ?? false
     }
 
     private static func head(_ db: Database, bucket: String, key: String) throws -> ObjectHead? {
-        try Row.fetchOne(db, sql: "SELECT * FROM object WHERE bucket = ? AND key = ?", arguments: [bucket, key])
-            .map(head(from:))
+        let statement = try db.cachedStatement(sql: "SELECT * FROM object WHERE bucket = ? AND key = ?")
+        return try Row.fetchOne(statement, arguments: [bucket, key]).map(head(from:))
     }
 
     private static func head(from row: Row) -> ObjectHead {
