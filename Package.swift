@@ -116,7 +116,7 @@ let package = Package(
         .executableTarget(
             name: "PalisadeCLI",
             dependencies: [
-                "PalisadeHTTP", "PalisadeClient", "LockEngine", "StorageEngine",
+                "PalisadeHTTP", "PalisadeClient", "LockEngine", "StorageEngine", "StorageCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),

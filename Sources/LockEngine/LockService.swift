@@ -33,6 +33,8 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
 
     /// The clock all deadlines are measured on.
     public nonisolated let clock: C
+    /// Who holds what right now, readable without awaiting the actor (the gateway's fencing check).
+    public nonisolated let liveGrants: LiveGrants<C>
     private var table: LockTable<C.Instant>
     private let persistence: LockPersistence?
     private let logger: Logger
@@ -66,6 +68,12 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         let issuedAtMost = max(try persistence?.highWaterMark.read() ?? 0, highestRestored)
         let reservedThrough = issuedAtMost + configuration.tokenReservation
         try persistence?.highWaterMark.write(reservedThrough)
+        let now = clock.now
+        self.liveGrants = LiveGrants(clock: clock)
+        for lease in restored {
+            liveGrants.renewed(lease.id, until: now.advanced(by: lease.ttl))
+            for grant in lease.holdings { liveGrants.added(grant) }
+        }
         self.table = LockTable(
             configuration: configuration.rules,
             tokens: TokenAllocator(
@@ -74,7 +82,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
                 reservationSize: configuration.tokenReservation
             ),
             restoring: restored,
-            at: clock.now
+            at: now
         )
         self.metrics = LockServiceMetrics(factory: metricsFactory)
         metrics.restored(leases: restored.count, holdings: restored.reduce(0) { $0 + $1.holdings.count })
@@ -127,14 +135,17 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         try checkRunning()
         let now = advance()
         let id = LeaseID(rawValue: RandomUUID.hex())!
-        perform(try table.grantLease(id, ttl: ttl, at: now))
+        let effects = try table.grantLease(id, ttl: ttl, at: now)
+        liveGrants.renewed(id, until: now.advanced(by: ttl))
+        perform(effects)
         return LeaseSnapshot(id: id, ttl: ttl, remaining: ttl, grants: [])
     }
 
     public func keepAlive(_ lease: LeaseID) throws(LockError) -> LeaseSnapshot {
         try checkRunning()
         let now = advance()
-        let (_, effects) = try table.keepAlive(lease, at: now)
+        let (deadline, effects) = try table.keepAlive(lease, at: now)
+        liveGrants.renewed(lease, until: deadline)
         perform(effects)
         return snapshot(of: lease, at: now)!
     }
@@ -348,10 +359,13 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
                 changes.append(.leaseGranted(id, ttl: ttl))
             case .leaseEnded(let id, _):
                 changes.append(.leaseEnded(id))
+                liveGrants.ended(id)
             case .holderAdded(let grant):
                 changes.append(.holderAdded(grant))
+                liveGrants.added(grant)
             case .holderRemoved(let grant, _):
                 changes.append(.holderRemoved(grant))
+                liveGrants.removed(grant)
             case .waiterGranted, .waiterFailed, .watchFired, .armTimer:
                 break
             }

@@ -23,6 +23,8 @@ public struct TestServer<C: Clock>: Sendable where C.Duration == Duration {
     public let registry: PrometheusCollectorRegistry
     /// The server's lock service.
     public let locks: LockService<C>
+    /// The server's object store.
+    public let store: ObjectStore
 
     /// A lock client for this server.
     public var client: LockClient {
@@ -66,7 +68,7 @@ public func withTestServer<C: Clock, T: Sendable>(
         logger: logger,
         metricsFactory: factory
     )
-    let store = try ObjectStore(directory: directory, durability: .relaxed)
+    let store = try ObjectStore(directory: directory, durability: .relaxed, authority: locks.liveGrants)
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let app = buildApplication(
         configuration: ServerConfiguration(
@@ -93,7 +95,8 @@ public func withTestServer<C: Clock, T: Sendable>(
             credentials: testCredentials,
             dataDirectory: directory,
             registry: registry,
-            locks: locks
+            locks: locks,
+            store: store
         )
         do {
             let value = try await body(server)

@@ -3,11 +3,17 @@
 /// Pure: given the current version and the write, decide. The metadata store runs this inside its
 /// commit transaction, so the decision and the write are one atomic step.
 public enum CommitRules {
-    /// Decides whether `intent` may commit over `current` (nil: the key is absent).
+    /// Decides whether `intent` may commit over `current` (nil: the key is absent), given what is
+    /// known about fencing. Fencing is checked first: a stale writer learns nothing about the object.
     ///
     /// A broken precondition is `conditionalRequestConflict` when a commit changed the key after the
     /// request observed it (the conditions were checked then), and `preconditionFailed` otherwise.
-    public static func decide(_ intent: WriteIntent, current: ObjectHead?) -> CommitDecision {
+    public static func decide(
+        _ intent: WriteIntent,
+        current: ObjectHead?,
+        fence: FenceCheck = .unfenced
+    ) -> CommitDecision {
+        if let rejection = fenceRejection(fence) { return .reject(rejection) }
         guard intent.preconditions.hold(for: current) else {
             return .reject(
                 current?.commitSequence == intent.observedSequence ? .preconditionFailed : .conditionalRequestConflict
@@ -17,7 +23,20 @@ public enum CommitRules {
     }
 }
 
-/// The outcome of ``CommitRules/decide(_:current:)``.
+extension CommitRules {
+    /// Why `fence` refuses the write, or nil. On acceptance the store records the claim's token as
+    /// the lock's highest.
+    public static func fenceRejection(_ fence: FenceCheck) -> CommitRejection? {
+        guard let claim = fence.claim else { return fence.pathIsFenced ? .fencingTokenRequired : nil }
+        if let highest = fence.highestToken, claim.token < highest {
+            return .staleFencingToken(presented: claim.token, highest: highest)
+        }
+        if fence.claimIsLiveHolder == false { return .lockNotHeld }
+        return nil
+    }
+}
+
+/// The outcome of ``CommitRules/decide(_:current:fence:)``.
 public enum CommitDecision: Sendable, Equatable {
     case accept
     case reject(CommitRejection)
@@ -29,4 +48,10 @@ public enum CommitRejection: Error, Sendable, Equatable {
     case preconditionFailed
     /// The conditions held when the request began, but a racing commit changed the object since (409).
     case conditionalRequestConflict
+    /// The write's token is lower than the highest recorded for its lock: a former holder (409).
+    case staleFencingToken(presented: UInt64, highest: UInt64)
+    /// The token is not the lock's current live holder: its lease expired or the lock was released (409).
+    case lockNotHeld
+    /// The path is fenced and the write carries no token (403).
+    case fencingTokenRequired
 }

@@ -33,13 +33,17 @@ public struct UploadedPart: Sendable, Equatable {
     public var size: Int64
     public var etag: String
     public var lastModified: Int64
+    /// The fencing token the part was uploaded with, if any.
+    public var fenceToken: UInt64?
 
-    public init(number: Int, blobID: String, size: Int64, etag: String, lastModified: Int64) {
+    public init(number: Int, blobID: String, size: Int64, etag: String, lastModified: Int64, fenceToken: UInt64? = nil)
+    {
         self.number = number
         self.blobID = blobID
         self.size = size
         self.etag = etag
         self.lastModified = lastModified
+        self.fenceToken = fenceToken
     }
 }
 
@@ -65,6 +69,8 @@ public enum MultipartRules {
     /// The object a completion assembles.
     public struct Assembly: Sendable, Equatable {
         public var segments: [ObjectHead.Segment]
+        /// The smallest fencing token among the parts (nil when a part has none).
+        public var lowestPartToken: UInt64?
         public var size: Int64
         /// The parts' ETags (hex MD5s) in order; the object's ETag is MD5 of their bytes, `-N`.
         public var partETags: [String]
@@ -92,9 +98,11 @@ public enum MultipartRules {
         if let small = zip(requested, segments).dropLast().first(where: { $0.1.size < minimumPartSize }) {
             return .failure(.entityTooSmall(small.0.number))
         }
+        let tokens = requested.compactMap { byNumber[$0.number]?.fenceToken }
         return .success(
             Assembly(
                 segments: segments,
+                lowestPartToken: tokens.count == requested.count ? tokens.min() : nil,
                 size: segments.reduce(0) { $0 + $1.size },
                 partETags: segments.compactMap(\.etag)
             )

@@ -19,6 +19,8 @@ public struct ObjectHead: Sendable, Equatable {
     /// Checksums sent with the upload, by algorithm (`crc32`, `crc32c`, `crc64nvme`, `sha1`, `sha256`),
     /// base64 as in `x-amz-checksum-*`.
     public var checksums: [String: String]
+    /// The lock and token the version was written under, if any.
+    public var fence: FenceClaim?
     /// The blobs that hold the bytes, in order: one for a single PUT, one per part for a completed
     /// multipart upload (completing never copies data).
     public var segments: [Segment]
@@ -48,7 +50,8 @@ public struct ObjectHead: Sendable, Equatable {
         contentHeaders: [String: String] = [:],
         userMetadata: [String: String] = [:],
         checksums: [String: String] = [:],
-        segments: [Segment]? = nil
+        segments: [Segment]? = nil,
+        fence: FenceClaim? = nil
     ) {
         self.bucket = bucket
         self.key = key
@@ -61,5 +64,6 @@ public struct ObjectHead: Sendable, Equatable {
         self.userMetadata = userMetadata
         self.checksums = checksums
         self.segments = segments ?? [Segment(blobID: versionID, size: size)]
+        self.fence = fence
     }
 }

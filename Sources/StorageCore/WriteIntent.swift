@@ -14,11 +14,19 @@ public struct WriteIntent: Sendable, Equatable {
     /// The commit sequence of the current version when the request began (nil: the key was absent),
     /// so a precondition broken by a racing commit is told apart from one that never held.
     public var observedSequence: UInt64?
+    /// The lock and token the write claims to hold, if it carries them.
+    public var fence: FenceClaim?
 
-    public init(kind: Kind, preconditions: WritePreconditions = .init(), observedSequence: UInt64? = nil) {
+    public init(
+        kind: Kind,
+        preconditions: WritePreconditions = .init(),
+        observedSequence: UInt64? = nil,
+        fence: FenceClaim? = nil
+    ) {
         self.kind = kind
         self.preconditions = preconditions
         self.observedSequence = observedSequence
+        self.fence = fence
     }
 }
 

@@ -43,20 +43,23 @@ extension ObjectStore {
         else {
             throw Self.noSuchUpload(uploadID)
         }
+        try precheck(request.fence, bucket: request.bucket, key: request.key)
         let (blobID, digests) = try await writeBlob(request, body: body)
         let part = UploadedPart(
             number: number,
             blobID: blobID,
             size: digests.size,
             etag: digests.md5Hex(),
-            lastModified: Self.now()
+            lastModified: Self.now(),
+            fenceToken: request.fence?.token
         )
         do {
             if let replaced = try await metadata.commitPart(
                 part,
                 uploadID: uploadID,
                 bucket: request.bucket,
-                key: request.key
+                key: request.key,
+                fence: request.fence
             ) {
                 await blobs.remove(replaced)
             }
@@ -68,8 +71,16 @@ extension ObjectStore {
     }
 
     /// Ends an upload without an object and removes its parts.
-    public func abortMultipartUpload(uploadID: String, bucket: String, key: String) async throws {
-        for blob in try await metadata.abortUpload(uploadID, bucket: bucket, key: key) { await blobs.remove(blob) }
+    public func abortMultipartUpload(
+        uploadID: String,
+        bucket: String,
+        key: String,
+        fence: FenceClaim? = nil
+    ) async throws {
+        try precheck(fence, bucket: bucket, key: key)
+        for blob in try await metadata.abortUpload(uploadID, bucket: bucket, key: key, fence: fence) {
+            await blobs.remove(blob)
+        }
     }
 
     /// Completes an upload: the listed parts become the object's bytes (no copy), in one commit
@@ -80,13 +91,20 @@ extension ObjectStore {
         bucket: String,
         key: String,
         parts: [RequestedPart],
-        preconditions: WritePreconditions = .init()
+        preconditions: WritePreconditions = .init(),
+        fence: FenceClaim? = nil
     ) async throws -> ObjectHead {
+        try precheck(fence, bucket: bucket, key: key)
         let observed = try await currentHead(bucket: bucket, key: key)
         guard preconditions.hold(for: observed) else {
             throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
         }
-        let intent = WriteIntent(kind: .put, preconditions: preconditions, observedSequence: observed?.commitSequence)
+        let intent = WriteIntent(
+            kind: .put,
+            preconditions: preconditions,
+            observedSequence: observed?.commitSequence,
+            fence: fence
+        )
         let now = Self.now()
         let (committed, replaced, unused) = try await metadata.completeUpload(
             uploadID,

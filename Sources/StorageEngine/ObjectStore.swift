@@ -26,8 +26,14 @@ public struct ObjectStore: Sendable {
 
     /// Opens the store in `directory` (`metadata.sqlite` and `blobs/`), and removes blob files that
     /// no committed object or uploaded part references (left by writes that crashed before their commit).
-    public init(directory: String, durability: Durability = .durable) throws {
-        metadata = try SQLiteMetadataStore(path: directory + "/metadata.sqlite", durable: durability == .durable)
+    /// - Parameter authority: the lock service that says whether a fencing token is its lock's live
+    ///   holder; nil where no lock service runs in the deployment (only token order is checked).
+    public init(directory: String, durability: Durability = .durable, authority: (any FenceAuthority)? = nil) throws {
+        metadata = try SQLiteMetadataStore(
+            path: directory + "/metadata.sqlite",
+            durable: durability == .durable,
+            authority: authority
+        )
         blobs = try FileBlobStore(root: directory + "/blobs")
         self.durability = durability
         let referenced = try metadata.referencedBlobIDs()
@@ -35,6 +41,35 @@ public struct ObjectStore: Sendable {
             unlink(blobs.path(of: orphan))
         }
     }
+
+    // MARK: Fencing
+
+    /// Refuses a write before any byte of it is read when its fencing claim cannot succeed: a lock
+    /// that does not cover the key, a fenced path without a token, a stale token or one whose lease
+    /// is gone. The same rules run again at the commit point, which is what decides.
+    func precheck(_ claim: FenceClaim?, bucket: String, key: String) throws {
+        if let claim, !FenceRules.covers(lock: claim.lock, bucket: bucket, key: key) {
+            throw StorageError.fencingLockMismatch(lock: claim.lock, bucket: bucket, key: key)
+        }
+        let fence = FenceCheck(
+            claim: claim,
+            pathIsFenced: try metadata.fencedPaths().contains { $0.contains(bucket: bucket, key: key) },
+            highestToken: try claim.flatMap { try metadata.highestToken(of: $0.lock) },
+            claimIsLiveHolder: claim.flatMap { metadata.authority?.isLiveHolder(lock: $0.lock, token: $0.token) }
+        )
+        if let rejection = CommitRules.fenceRejection(fence) { throw StorageError(rejection) }
+    }
+
+    /// The fenced paths, where every write must carry a fencing token.
+    public func fencedPaths() throws -> [FencedPath] { try metadata.fencedPaths() }
+
+    /// Fences or unfences a path; the setting is persisted.
+    public func setFenced(_ path: FencedPath, _ fenced: Bool) async throws(StorageError) {
+        try await metadata.setFenced(path, fenced)
+    }
+
+    /// The highest fencing token recorded for `lock` by an accepted write, if any.
+    public func highestToken(of lock: String) throws -> UInt64? { try metadata.highestToken(of: lock) }
 
     // MARK: Buckets
 
@@ -140,6 +175,7 @@ public struct ObjectStore: Sendable {
         guard request.key.utf8.count <= 1024, !request.key.isEmpty else {
             throw StorageError(.keyTooLong, "a key is 1 to 1024 bytes of UTF-8")
         }
+        try precheck(request.fence, bucket: request.bucket, key: request.key)
         let observed = try await currentHead(bucket: request.bucket, key: request.key)
         guard request.preconditions.hold(for: observed) else {
             throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
@@ -164,7 +200,8 @@ public struct ObjectStore: Sendable {
         let intent = WriteIntent(
             kind: .put,
             preconditions: request.preconditions,
-            observedSequence: observed?.commitSequence
+            observedSequence: observed?.commitSequence,
+            fence: request.fence
         )
         do {
             let (committed, replaced) = try await metadata.commitPut(head, intent: intent)
@@ -203,8 +240,13 @@ public struct ObjectStore: Sendable {
     /// Deletes the current version of a key; deleting an absent key succeeds and commits nothing.
     /// - Returns: the delete's commit sequence, or nil when there was nothing to delete.
     @discardableResult
-    public func delete(bucket: String, key: String, preconditions: WritePreconditions = .init()) async throws -> UInt64?
-    {
+    public func delete(
+        bucket: String,
+        key: String,
+        preconditions: WritePreconditions = .init(),
+        fence: FenceClaim? = nil
+    ) async throws -> UInt64? {
+        try precheck(fence, bucket: bucket, key: key)
         let observed = try await currentHead(bucket: bucket, key: key)
         guard preconditions.hold(for: observed) else {
             throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
@@ -212,7 +254,8 @@ public struct ObjectStore: Sendable {
         let intent = WriteIntent(
             kind: .delete,
             preconditions: preconditions,
-            observedSequence: observed?.commitSequence
+            observedSequence: observed?.commitSequence,
+            fence: fence
         )
         let (sequence, removed) = try await metadata.commitDelete(bucket: bucket, key: key, intent: intent)
         if let removed { await retire(removed) }
@@ -310,6 +353,8 @@ public struct PutRequest: Sendable {
     public var expectedSize: Int64?
     /// Checksums that arrive after the body (an aws-chunked trailer), read once the body has ended.
     public var trailingChecksums: (@Sendable () -> [ChecksumAlgorithm: String])?
+    /// The lock and token the write claims to hold (`x-palisade-lock`, `x-palisade-fencing-token`).
+    public var fence: FenceClaim?
 
     public init(
         bucket: String,

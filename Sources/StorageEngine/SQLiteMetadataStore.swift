@@ -6,11 +6,14 @@ import StorageCore
 /// transaction, which is the write's commit point; readers never block the writer.
 public final class SQLiteMetadataStore: Sendable {
     let database: DatabasePool
+    /// Asked, inside each fenced commit, whether the token is the lock's live holder.
+    let authority: (any FenceAuthority)?
 
     /// Opens (creating when needed) the database at `path`.
     /// - Parameter durable: fsync each commit (`synchronous = FULL`); otherwise commits survive a
     ///   crash of the process but not necessarily a power loss.
-    public init(path: String, durable: Bool) throws {
+    public init(path: String, durable: Bool, authority: (any FenceAuthority)?) throws {
+        self.authority = authority
         var configuration = Configuration()
         configuration.prepareDatabase { db in
             try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
@@ -35,6 +38,8 @@ public final class SQLiteMetadataStore: Sendable {
                         user_metadata TEXT NOT NULL,
                         checksums TEXT NOT NULL,
                         segments TEXT NOT NULL,
+                        fence_lock TEXT,
+                        fence_token INTEGER,
                         PRIMARY KEY (bucket, key)
                     ) WITHOUT ROWID;
                     CREATE TABLE IF NOT EXISTS upload (
@@ -53,7 +58,17 @@ public final class SQLiteMetadataStore: Sendable {
                         size INTEGER NOT NULL,
                         etag TEXT NOT NULL,
                         last_modified_ms INTEGER NOT NULL,
+                        fence_token INTEGER,
                         PRIMARY KEY (upload_id, part_number)
+                    ) WITHOUT ROWID;
+                    CREATE TABLE IF NOT EXISTS fence (
+                        lock TEXT PRIMARY KEY NOT NULL,
+                        highest_token INTEGER NOT NULL
+                    ) WITHOUT ROWID;
+                    CREATE TABLE IF NOT EXISTS fenced_path (
+                        bucket TEXT NOT NULL,
+                        prefix TEXT NOT NULL,
+                        PRIMARY KEY (bucket, prefix)
                     ) WITHOUT ROWID;
                     CREATE TABLE IF NOT EXISTS counter (
                         name TEXT PRIMARY KEY NOT NULL,
@@ -172,7 +187,7 @@ public final class SQLiteMetadataStore: Sendable {
     ) async throws(StorageError)
         -> (committed: ObjectHead, replaced: ObjectHead?)
     {
-        try await write { db in try Self.commitPut(db, head, intent: intent) }
+        try await write { [authority] db in try Self.commitPut(db, head, intent: intent, authority: authority) }
     }
 
     /// Commits a delete if the commit rules accept it; deleting an absent key commits nothing.
@@ -184,10 +199,10 @@ public final class SQLiteMetadataStore: Sendable {
     ) async throws(StorageError)
         -> (sequence: UInt64?, removed: ObjectHead?)
     {
-        try await write { db in
+        try await write { [authority] db in
             guard try Self.bucketExists(db, bucket) else { throw Self.noSuchBucket(bucket) }
             let current = try Self.head(db, bucket: bucket, key: key)
-            try Self.check(intent, current: current)
+            try Self.check(db, intent, current: current, bucket: bucket, key: key, authority: authority)
             guard let current else { return (nil, nil) }
             try db.execute(sql: "DELETE FROM object WHERE bucket = ? AND key = ?", arguments: [bucket, key])
             return (try Self.nextCommitSequence(db), current)
@@ -216,12 +231,21 @@ public final class SQLiteMetadataStore: Sendable {
         _ part: UploadedPart,
         uploadID: String,
         bucket: String,
-        key: String
+        key: String,
+        fence: FenceClaim?
     ) async throws(StorageError)
         -> String?
     {
-        try await write { db in
+        try await write { [authority] db in
             _ = try Self.requireUpload(db, uploadID, bucket: bucket, key: key)
+            try Self.check(
+                db,
+                WriteIntent(kind: .put, fence: fence),
+                current: nil,
+                bucket: bucket,
+                key: key,
+                authority: authority
+            )
             let replaced = try String.fetchOne(
                 db,
                 sql: "SELECT blob_id FROM part WHERE upload_id = ? AND part_number = ?",
@@ -229,19 +253,37 @@ public final class SQLiteMetadataStore: Sendable {
             )
             try db.execute(
                 sql: """
-                    INSERT OR REPLACE INTO part (upload_id, part_number, blob_id, size, etag, last_modified_ms)
-                    VALUES (?, ?, ?, ?, ?, ?)
+                    INSERT OR REPLACE INTO part (upload_id, part_number, blob_id, size, etag, last_modified_ms, fence_token)
+                    VALUES (?, ?, ?, ?, ?, ?, ?)
                     """,
-                arguments: [uploadID, part.number, part.blobID, part.size, part.etag, part.lastModified]
+                arguments: [
+                    uploadID, part.number, part.blobID, part.size, part.etag, part.lastModified,
+                    part.fenceToken.map { Int64(bitPattern: $0) },
+                ]
             )
             return replaced
         }
     }
 
     /// Ends an upload without an object. - Returns: the blobs of its parts.
-    func abortUpload(_ uploadID: String, bucket: String, key: String) async throws(StorageError) -> [String] {
-        try await write { db in
+    func abortUpload(
+        _ uploadID: String,
+        bucket: String,
+        key: String,
+        fence: FenceClaim?
+    ) async throws(StorageError)
+        -> [String]
+    {
+        try await write { [authority] db in
             _ = try Self.requireUpload(db, uploadID, bucket: bucket, key: key)
+            try Self.check(
+                db,
+                WriteIntent(kind: .delete, fence: fence),
+                current: nil,
+                bucket: bucket,
+                key: key,
+                authority: authority
+            )
             let blobs = try String.fetchAll(
                 db,
                 sql: "SELECT blob_id FROM part WHERE upload_id = ?",
@@ -263,7 +305,7 @@ public final class SQLiteMetadataStore: Sendable {
         intent: WriteIntent,
         makeHead: @escaping @Sendable (MultipartUpload, MultipartRules.Assembly) -> ObjectHead
     ) async throws(StorageError) -> (committed: ObjectHead, replaced: ObjectHead?, unused: [String]) {
-        try await write { db in
+        try await write { [authority] db in
             let upload = try Self.requireUpload(db, uploadID, bucket: bucket, key: key)
             let uploaded = try Row.fetchAll(db, sql: "SELECT * FROM part WHERE upload_id = ?", arguments: [uploadID])
                 .map(Self.part(from:))
@@ -272,7 +314,18 @@ public final class SQLiteMetadataStore: Sendable {
             case .success(let value): assembly = value
             case .failure(let rejection): throw StorageError(rejection)
             }
-            let (committed, replaced) = try Self.commitPut(db, makeHead(upload, assembly), intent: intent)
+            if let claim = intent.fence, (assembly.lowestPartToken ?? 0) < claim.token {
+                // A part uploaded under an older grant (or without one) never becomes part of a fenced object.
+                throw StorageError(
+                    CommitRejection.staleFencingToken(presented: assembly.lowestPartToken ?? 0, highest: claim.token)
+                )
+            }
+            let (committed, replaced) = try Self.commitPut(
+                db,
+                makeHead(upload, assembly),
+                intent: intent,
+                authority: authority
+            )
             try Self.deleteUpload(db, uploadID)
             let used = Set(assembly.segments.map(\.blobID))
             return (committed, replaced, uploaded.map(\.blobID).filter { !used.contains($0) })
@@ -295,41 +348,99 @@ public final class SQLiteMetadataStore: Sendable {
     private static func commitPut(
         _ db: Database,
         _ head: ObjectHead,
-        intent: WriteIntent
+        intent: WriteIntent,
+        authority: (any FenceAuthority)?
     ) throws
         -> (committed: ObjectHead, replaced: ObjectHead?)
     {
         guard try bucketExists(db, head.bucket) else { throw noSuchBucket(head.bucket) }
         let current = try Self.head(db, bucket: head.bucket, key: head.key)
-        try check(intent, current: current)
+        try check(db, intent, current: current, bucket: head.bucket, key: head.key, authority: authority)
         var committed = head
+        committed.fence = intent.fence
         committed.commitSequence = try nextCommitSequence(db)
         try db.execute(
             sql: """
                 INSERT OR REPLACE INTO object (bucket, key, version_id, size, etag, last_modified_ms,
-                    commit_sequence, content_headers, user_metadata, checksums, segments)
-                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+                    commit_sequence, content_headers, user_metadata, checksums, segments, fence_lock, fence_token)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 committed.bucket, committed.key, committed.versionID, committed.size, committed.etag,
                 committed.lastModified, Int64(committed.commitSequence), json(committed.contentHeaders),
                 json(committed.userMetadata), json(committed.checksums), segmentsJSON(committed.segments),
+                committed.fence?.lock, committed.fence.map { Int64(bitPattern: $0.token) },
             ]
         )
         return (committed, current)
     }
 
-    private static func check(_ intent: WriteIntent, current: ObjectHead?) throws(StorageError) {
-        switch CommitRules.decide(intent, current: current) {
+    /// Runs the commit rules (fencing, then preconditions) inside the commit transaction, and on
+    /// acceptance records the claim's token as its lock's highest, in the same transaction.
+    private static func check(
+        _ db: Database,
+        _ intent: WriteIntent,
+        current: ObjectHead?,
+        bucket: String,
+        key: String,
+        authority: (any FenceAuthority)?
+    ) throws {
+        let fenced = try fencedPaths(db).contains { $0.contains(bucket: bucket, key: key) }
+        var fence = FenceCheck(claim: intent.fence, pathIsFenced: fenced, highestToken: nil, claimIsLiveHolder: nil)
+        if let claim = intent.fence {
+            let statement = try db.cachedStatement(sql: "SELECT highest_token FROM fence WHERE lock = ?")
+            fence.highestToken = try Int64.fetchOne(statement, arguments: [claim.lock]).map { UInt64(bitPattern: $0) }
+            fence.claimIsLiveHolder = authority?.isLiveHolder(lock: claim.lock, token: claim.token)
+        }
+        switch CommitRules.decide(intent, current: current, fence: fence) {
         case .accept:
-            return
-        case .reject(.preconditionFailed):
-            throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
-        case .reject(.conditionalRequestConflict):
-            throw StorageError(
-                .conditionalRequestConflict,
-                "a conflicting operation changed the object while this request ran"
+            guard let claim = intent.fence else { return }
+            try db.execute(
+                sql: """
+                    INSERT INTO fence (lock, highest_token) VALUES (?, ?)
+                    ON CONFLICT(lock) DO UPDATE SET highest_token = max(highest_token, excluded.highest_token)
+                    """,
+                arguments: [claim.lock, Int64(bitPattern: claim.token)]
             )
+        case .reject(let rejection):
+            throw StorageError(rejection)
+        }
+    }
+
+    private static func fencedPaths(_ db: Database) throws -> [FencedPath] {
+        try Row.fetchAll(db.cachedStatement(sql: "SELECT bucket, prefix FROM fenced_path ORDER BY bucket, prefix")).map
+        {
+            FencedPath(bucket: $0["bucket"], prefix: $0["prefix"])
+        }
+    }
+
+    /// The fenced paths.
+    func fencedPaths() throws -> [FencedPath] {
+        try database.read { db in try Self.fencedPaths(db) }
+    }
+
+    /// Fences or unfences a path.
+    func setFenced(_ path: FencedPath, _ fenced: Bool) async throws(StorageError) {
+        try await write { db in
+            if fenced {
+                try db.execute(
+                    sql: "INSERT OR IGNORE INTO fenced_path (bucket, prefix) VALUES (?, ?)",
+                    arguments: [path.bucket, path.prefix]
+                )
+            } else {
+                try db.execute(
+                    sql: "DELETE FROM fenced_path WHERE bucket = ? AND prefix = ?",
+                    arguments: [path.bucket, path.prefix]
+                )
+            }
+        }
+    }
+
+    /// The highest token recorded for `lock`, if any.
+    func highestToken(of lock: String) throws -> UInt64? {
+        try database.read { db in
+            try Int64.fetchOne(db, sql: "SELECT highest_token FROM fence WHERE lock = ?", arguments: [lock])
+                .map { UInt64(bitPattern: $0) }
         }
     }
 
@@ -359,7 +470,10 @@ public final class SQLiteMetadataStore: Sendable {
             contentHeaders: dictionary(row["content_headers"]),
             userMetadata: dictionary(row["user_metadata"]),
             checksums: dictionary(row["checksums"]),
-            segments: segments(row["segments"])
+            segments: segments(row["segments"]),
+            fence: (row["fence_lock"] as String?).flatMap { lock in
+                (row["fence_token"] as Int64?).map { FenceClaim(lock: lock, token: UInt64(bitPattern: $0)) }
+            }
         )
     }
 
@@ -404,7 +518,8 @@ public final class SQLiteMetadataStore: Sendable {
             blobID: row["blob_id"],
             size: row["size"],
             etag: row["etag"],
-            lastModified: row["last_modified_ms"]
+            lastModified: row["last_modified_ms"],
+            fenceToken: (row["fence_token"] as Int64?).map { UInt64(bitPattern: $0) }
         )
     }
 

@@ -27,6 +27,10 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidPartOrder = Code(rawValue: "InvalidPartOrder")
         public static let entityTooSmall = Code(rawValue: "EntityTooSmall")
         public static let malformedXML = Code(rawValue: "MalformedXML")
+        public static let staleFencingToken = Code(rawValue: "StaleFencingToken")
+        public static let lockNotHeld = Code(rawValue: "LockNotHeld")
+        public static let fencingTokenRequired = Code(rawValue: "FencingTokenRequired")
+        public static let fencingLockMismatch = Code(rawValue: "FencingLockMismatch")
     }
 
     public var code: Code
@@ -41,6 +45,39 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension StorageError {
+    /// The error for a write refused at its commit point.
+    init(_ rejection: CommitRejection) {
+        switch rejection {
+        case .preconditionFailed:
+            self.init(.preconditionFailed, "at least one of the preconditions you specified did not hold")
+        case .conditionalRequestConflict:
+            self.init(.conditionalRequestConflict, "a conflicting operation changed the object while this request ran")
+        case .staleFencingToken(let presented, let highest):
+            self.init(
+                .staleFencingToken,
+                "fencing token \(presented) is lower than \(highest), the highest recorded for this lock: a newer holder has written"
+            )
+        case .lockNotHeld:
+            self.init(
+                .lockNotHeld,
+                "the fencing token does not belong to the lock's live holder: its lease expired or the lock was released"
+            )
+        case .fencingTokenRequired:
+            self.init(
+                .fencingTokenRequired,
+                "this path is fenced: writes must carry x-palisade-lock and x-palisade-fencing-token"
+            )
+        }
+    }
+
+    /// The error for a lock that does not cover the written key.
+    static func fencingLockMismatch(lock: String, bucket: String, key: String) -> StorageError {
+        StorageError(
+            .fencingLockMismatch,
+            "lock '\(lock)' does not cover \(bucket)/\(key): use \(bucket)/\(key), a \(bucket)/prefix/ of it, or \(bucket)"
+        )
+    }
+
     /// The error for a refused CompleteMultipartUpload.
     init(_ rejection: MultipartRejection) {
         switch rejection {

@@ -8,6 +8,7 @@ import PalisadeAuth
 import PalisadeHTTP
 import Prometheus
 import ServiceLifecycle
+import StorageCore
 import StorageEngine
 import UUIDSupport
 
@@ -42,6 +43,9 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var durability: String = ObjectStore.Durability.durable.rawValue
 
+    @Option(help: "Fence BUCKET or BUCKET/PREFIX: writes there must carry a fencing token (repeatable, persisted).")
+    var fenced: [String] = []
+
     @Option(help: "Also accept virtual-host style S3 requests: a Host of BUCKET.DOMAIN names the bucket.")
     var domain: String?
 
@@ -53,6 +57,9 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--access-key and --secret-key go together")
         }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown log level '\(logLevel)'") }
+        for path in fenced where FencedPath(path) == nil {
+            throw ValidationError("--fenced takes BUCKET or BUCKET/PREFIX")
+        }
         if ObjectStore.Durability(rawValue: durability) == nil {
             throw ValidationError("--durability is durable or relaxed, not '\(durability)'")
         }
@@ -81,8 +88,10 @@ struct ServeCommand: AsyncParsableCommand {
         )
         let store = try ObjectStore(
             directory: dataDir,
-            durability: ObjectStore.Durability(rawValue: durability) ?? .durable
+            durability: ObjectStore.Durability(rawValue: durability) ?? .durable,
+            authority: locks.liveGrants
         )
+        for path in fenced { try await store.setFenced(FencedPath(path)!, true) }
         let app = buildApplication(
             configuration: ServerConfiguration(host: host, port: port, credentials: [credentials], domain: domain),
             locks: locks,

@@ -25,7 +25,10 @@ public struct S3Error: Error, Sendable, Equatable {
         let status: HTTPResponse.Status =
             switch error.code {
             case .noSuchBucket, .noSuchKey: .notFound
-            case .bucketAlreadyOwnedByYou, .bucketNotEmpty, .conditionalRequestConflict: .conflict
+            case .bucketAlreadyOwnedByYou, .bucketNotEmpty, .conditionalRequestConflict, .staleFencingToken,
+                .lockNotHeld:
+                .conflict
+            case .fencingTokenRequired, .fencingLockMismatch: .forbidden
             case .preconditionFailed: .preconditionFailed
             case .internalError: .internalServerError
             default: .badRequest

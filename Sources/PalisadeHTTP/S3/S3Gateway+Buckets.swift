@@ -116,11 +116,12 @@ extension S3Gateway {
             throw S3Error(.badRequest, "MalformedXML", "a Delete request names 1 to 1000 objects, each with a Key")
         }
         try await store.requireBucket(bucket)
+        let fence = try Self.fenceClaim(of: s3)
         let quiet = document.child("Quiet")?.text.lowercased() == "true"
         var results: [S3XML.Node] = []
         for key in keys {
             do {
-                try await store.delete(bucket: bucket, key: key)
+                try await store.delete(bucket: bucket, key: key, fence: fence)
                 if !quiet { results.append(.element("Deleted", [.text("Key", key)])) }
             } catch {
                 let failure = Self.s3Error(for: error)

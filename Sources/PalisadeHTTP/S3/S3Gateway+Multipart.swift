@@ -46,7 +46,12 @@ extension S3Gateway {
         case .post:
             return try await completeUpload(uploadID: uploadID, bucket: bucket, key: key, s3: s3, request: request)
         case .delete:
-            try await store.abortMultipartUpload(uploadID: uploadID, bucket: bucket, key: key)
+            try await store.abortMultipartUpload(
+                uploadID: uploadID,
+                bucket: bucket,
+                key: key,
+                fence: try Self.fenceClaim(of: s3)
+            )
             return Response(status: .noContent)
         case .get:
             return try await listParts(uploadID: uploadID, bucket: bucket, key: key, s3: s3)
@@ -139,7 +144,8 @@ extension S3Gateway {
             bucket: bucket,
             key: key,
             parts: parts,
-            preconditions: try Self.writePreconditions(of: s3)
+            preconditions: try Self.writePreconditions(of: s3),
+            fence: try Self.fenceClaim(of: s3)
         )
         var headers: HTTPFields = [.contentType: "application/xml"]
         headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)

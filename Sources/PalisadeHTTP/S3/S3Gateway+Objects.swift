@@ -105,6 +105,7 @@ extension S3Gateway {
         }
         put.userMetadata = userMetadata(of: s3)
         put.preconditions = try writePreconditions(of: s3)
+        put.fence = try fenceClaim(of: s3)
         if let md5 = s3.header("content-md5") {
             guard let bytes = Data(base64Encoded: md5), bytes.count == 16 else {
                 throw S3Error(.badRequest, "InvalidDigest", "the Content-MD5 you specified is not valid")
@@ -142,6 +143,22 @@ extension S3Gateway {
             preconditions.ifMatch = ifMatch.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
         }
         return preconditions
+    }
+
+    /// The fencing claim of a write: `x-palisade-lock` and `x-palisade-fencing-token`, both or neither.
+    static func fenceClaim(of s3: S3Request) throws -> FenceClaim? {
+        let lock = s3.header(PalisadeHeaders.lock)
+        let token = s3.header(PalisadeHeaders.fencingToken)
+        guard lock != nil || token != nil else { return nil }
+        guard let lock, let token, let value = FencingToken(token) else {
+            throw S3Error.invalidArgument(
+                "\(PalisadeHeaders.lock) and \(PalisadeHeaders.fencingToken) go together; the token is a positive decimal integer"
+            )
+        }
+        guard LockName(rawValue: lock) != nil else {
+            throw S3Error.invalidArgument(LockName.validationFailure(lock) ?? "invalid lock name")
+        }
+        return FenceClaim(lock: lock, token: value.rawValue)
     }
 
     static func checksumAlgorithm(header: String) -> ChecksumAlgorithm? {
@@ -242,6 +259,10 @@ extension S3Gateway {
             if let field = HTTPField.Name("x-amz-meta-\(name)") { headers[field] = value }
         }
         headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
+        if let fence = head.fence {
+            headers[HTTPField.Name(PalisadeHeaders.lock)!] = fence.lock
+            headers[HTTPField.Name(PalisadeHeaders.fencingToken)!] = String(fence.token)
+        }
         if checksums {
             for (algorithm, value) in head.checksums { headers[HTTPField.Name("x-amz-checksum-\(algorithm)")!] = value }
         }
@@ -285,7 +306,8 @@ extension S3Gateway {
         let sequence = try await store.delete(
             bucket: bucket,
             key: key,
-            preconditions: try Self.writePreconditions(of: s3)
+            preconditions: try Self.writePreconditions(of: s3),
+            fence: try Self.fenceClaim(of: s3)
         )
         var headers = HTTPFields()
         if let sequence { headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(sequence) }

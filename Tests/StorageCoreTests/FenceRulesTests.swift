@@ -1,0 +1,88 @@
+import StorageCore
+import Testing
+
+@Suite("Fencing rules")
+struct FenceRulesTests {
+    @Test(
+        "which lock names cover a key",
+        arguments: [
+            ("bucket/dir/key", true), ("bucket/dir/", true), ("bucket/", true), ("bucket", true),
+            ("bucket/dir", false), ("bucket/di/", false), ("bucket/other/", false), ("other", false),
+            ("bucket/dir/key/", false), ("buck", false),
+        ]
+    )
+    func coverage(lock: String, covers: Bool) {
+        #expect(FenceRules.covers(lock: lock, bucket: "bucket", key: "dir/key") == covers)
+    }
+
+    @Test("fenced paths: a whole bucket or a prefix")
+    func fencedPaths() {
+        #expect(FencedPath("orders")?.contains(bucket: "orders", key: "anything") == true)
+        #expect(FencedPath("orders/2026/")?.contains(bucket: "orders", key: "2026/42") == true)
+        #expect(FencedPath("orders/2026/")?.contains(bucket: "orders", key: "2025/1") == false)
+        #expect(FencedPath("")?.description == nil)
+    }
+
+    @Test(
+        "the fence is checked before preconditions, token order first, then the live holder",
+        arguments: [
+            (
+                FenceCheck(claim: nil, pathIsFenced: true, highestToken: nil, claimIsLiveHolder: nil),
+                CommitRejection?.some(.fencingTokenRequired)
+            ),
+            (FenceCheck(claim: nil, pathIsFenced: false, highestToken: 9, claimIsLiveHolder: nil), nil),
+            (
+                FenceCheck(
+                    claim: .init(lock: "b", token: 5),
+                    pathIsFenced: false,
+                    highestToken: 6,
+                    claimIsLiveHolder: true
+                ), .staleFencingToken(presented: 5, highest: 6)
+            ),
+            (
+                FenceCheck(
+                    claim: .init(lock: "b", token: 6),
+                    pathIsFenced: true,
+                    highestToken: 6,
+                    claimIsLiveHolder: true
+                ), nil
+            ),
+            (
+                FenceCheck(
+                    claim: .init(lock: "b", token: 7),
+                    pathIsFenced: true,
+                    highestToken: 6,
+                    claimIsLiveHolder: false
+                ), .lockNotHeld
+            ),
+            (
+                FenceCheck(
+                    claim: .init(lock: "b", token: 7),
+                    pathIsFenced: true,
+                    highestToken: nil,
+                    claimIsLiveHolder: nil
+                ), nil
+            ),
+        ] as [(FenceCheck, CommitRejection?)]
+    )
+    func decisions(fence: FenceCheck, rejection: CommitRejection?) {
+        #expect(CommitRules.fenceRejection(fence) == rejection)
+        let conditional = WriteIntent(
+            kind: .put,
+            preconditions: .init(ifNoneMatchAny: true),
+            observedSequence: 1,
+            fence: fence.claim
+        )
+        let existing = ObjectHead(
+            bucket: "b",
+            key: "k",
+            versionID: "v",
+            size: 0,
+            etag: "e",
+            lastModified: 0,
+            commitSequence: 1
+        )
+        let decision = CommitRules.decide(conditional, current: existing, fence: fence)
+        #expect(decision == .reject(rejection ?? .preconditionFailed))
+    }
+}
