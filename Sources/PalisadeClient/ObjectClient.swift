@@ -6,7 +6,15 @@ import NIOHTTP1
 public import PalisadeAuth
 import PalisadeProtocol
 
-/// A small S3 client for Palisade's gateway: signed PUT, GET and DELETE of objects, and buckets.
+/// A small S3 client for Palisade's gateway: signed PUT, GET and DELETE of objects, and buckets,
+/// with writes fenced by a lock held through ``locks``.
+///
+/// ```swift
+/// let store = ObjectClient(endpoint: "http://127.0.0.1:9000", credentials: credentials)
+/// try await store.withLock("orders/2026/42") { lock in
+///     try await store.put(bucket: "orders", key: "2026/42", body: report, fencedBy: lock)
+/// }
+/// ```
 public struct ObjectClient: Sendable {
     /// Whether a PUT's body is hashed into its signature (`x-amz-content-sha256`) or sent unsigned.
     public enum PayloadSigning: Sendable {
@@ -23,6 +31,7 @@ public struct ObjectClient: Sendable {
     }
 
     public let endpoint: String
+    public let credentials: SigV4Credentials
     let host: String
     let signer: SigV4Signer
     let httpClient: HTTPClient
@@ -36,6 +45,7 @@ public struct ObjectClient: Sendable {
         httpClient: HTTPClient = LockClient.sharedHTTPClient
     ) {
         self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+        self.credentials = credentials
         self.host = LockClient.authority(of: endpoint)
         self.signer = SigV4Signer(credentials: credentials)
         self.httpClient = httpClient
@@ -69,6 +79,39 @@ public struct ObjectClient: Sendable {
             etag: (responseHeaders.first(name: "etag") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
             commitSequence: responseHeaders.first(name: PalisadeHeaders.commitSequence).flatMap(UInt64.init)
         )
+    }
+
+    /// Stores `body` as `key` under `lock`: the gateway refuses it (`StaleFencingToken`,
+    /// `LockNotHeld`) if a newer holder has taken the lock by the time it commits.
+    public func put(
+        bucket: String,
+        key: String,
+        body: ByteBuffer,
+        fencedBy lock: LockGrant,
+        headers: [(name: String, value: String)] = []
+    ) async throws -> WriteResult {
+        try await put(bucket: bucket, key: key, body: body, headers: headers + lock.fencingHeaders)
+    }
+
+    /// Deletes `key` under `lock` (refused like a fenced put when the lock was lost).
+    public func delete(bucket: String, key: String, fencedBy lock: LockGrant) async throws {
+        try await delete(bucket: bucket, key: key, headers: lock.fencingHeaders)
+    }
+
+    /// The lock client of the same server and credentials.
+    public var locks: LockClient {
+        LockClient(configuration: .init(endpoint: endpoint, credentials: credentials), httpClient: httpClient)
+    }
+
+    /// Takes `name` (such as `bucket/key`, `bucket/prefix/` or `bucket`), runs `body` holding it,
+    /// and releases it; see ``LockClient/withLock(_:ttl:wait:mode:_:)``.
+    public func withLock<T: Sendable>(
+        _ name: LockName,
+        ttl: Duration = .seconds(10),
+        wait: Duration = .seconds(30),
+        _ body: @escaping @Sendable (LockGrant) async throws -> T
+    ) async throws -> T {
+        try await locks.withLock(name, ttl: ttl, wait: wait, body)
     }
 
     /// Reads `key` whole.

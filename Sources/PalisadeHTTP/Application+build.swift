@@ -92,5 +92,6 @@ public func buildRouter(
     }
     let api = router.group("_palisade/v1").add(middleware: SigV4AuthMiddleware(verifier: verifier))
     LockRoutes(locks: locks).register(on: api)
+    FencingRoutes(store: store).register(on: api)
     return router
 }

@@ -359,3 +359,25 @@ public enum LockAPILimits {
     /// The largest request body the lock API reads.
     public static let maximumBodyBytes = 64 * 1024
 }
+
+/// `GET /_palisade/v1/admin/fencing` and the answer to `PUT`: the fenced paths.
+public struct FencingSettingsResponse: Codable, Sendable, Equatable {
+    /// `bucket` or `bucket/prefix`; writes under them must carry a fencing token.
+    public var fencedPaths: [String]
+
+    public init(fencedPaths: [String]) { self.fencedPaths = fencedPaths }
+
+    enum CodingKeys: String, CodingKey { case fencedPaths = "fenced_paths" }
+}
+
+/// `PUT /_palisade/v1/admin/fencing`: fence or unfence one path (persisted).
+public struct SetFencingRequest: Codable, Sendable, Equatable {
+    /// `bucket` or `bucket/prefix`.
+    public var path: String
+    public var fenced: Bool
+
+    public init(path: String, fenced: Bool) {
+        self.path = path
+        self.fenced = fenced
+    }
+}

@@ -5,6 +5,7 @@ import LockCore
 import Logging
 import PalisadeAuth
 import PalisadeProtocol
+import StorageEngine
 
 /// The outermost middleware: stamps the request id on every response and turns every error
 /// into the protocol's own error format, so no failure reaches the client as an empty 500.
@@ -41,6 +42,8 @@ public struct ErrorMiddleware: RouterMiddleware {
         case let error as LockError: return LockAPIError(error)
         case let error as SigV4Error: return LockAPIError(error)
         case let error as DecodingError: return LockAPIError(error)
+        case let error as StorageError:
+            return LockAPIError(.internalServerError, LockAPIErrorCode.internalError, error.message)
         case let error as any HTTPResponseError where error.status == .notFound:
             return LockAPIError(.notFound, LockAPIErrorCode.notFound, "no such endpoint")
         case let error as any HTTPResponseError where error.status == .contentTooLarge:

@@ -254,3 +254,44 @@ struct FencingTests {
         }
     }
 }
+
+@Suite("Fencing settings at run time")
+struct FencingSettingsTests {
+    @Test("the admin call fences a path at run time, persists it across a restart, and unfences it")
+    func adminFencing() async throws {
+        let directory = try makeTemporaryDirectory()
+        try await withTestServer(dataDirectory: directory) { server in
+            let api = RawLockAPI(server: server)
+            _ = try await server.s3.send("PUT", "/bucket")
+            let set = try await api.send(
+                "PUT",
+                "/_palisade/v1/admin/fencing",
+                json: ["path": "bucket/locked/", "fenced": true]
+            )
+            #expect(set["fenced_paths"] as? [String] == ["bucket/locked/"])
+            #expect(try await server.s3.send("PUT", "/bucket/locked/x", body: [1]).errorCode == "FencingTokenRequired")
+            #expect(try await server.s3.send("PUT", "/bucket/free/x", body: [1]).status == 200)
+            let bad = try await api.send(
+                "PUT",
+                "/_palisade/v1/admin/fencing",
+                json: ["path": "Bad_Bucket", "fenced": true]
+            )
+            #expect(bad.status == 400 && bad.code == LockAPIErrorCode.invalidArgument)
+        }
+        try await withTestServer(dataDirectory: directory) { server in
+            let api = RawLockAPI(server: server)
+            #expect(
+                try await api.send("GET", "/_palisade/v1/admin/fencing")["fenced_paths"] as? [String] == [
+                    "bucket/locked/"
+                ]
+            )
+            let unset = try await api.send(
+                "PUT",
+                "/_palisade/v1/admin/fencing",
+                json: ["path": "bucket/locked/", "fenced": false]
+            )
+            #expect(unset["fenced_paths"] as? [String] == [])
+            #expect(try await server.s3.send("PUT", "/bucket/locked/x", body: [1]).status == 200)
+        }
+    }
+}

@@ -1,0 +1,39 @@
+import Foundation
+import Hummingbird
+import PalisadeProtocol
+import StorageCore
+import StorageEngine
+
+/// The operator's fencing settings: which paths require a fencing token on every write.
+struct FencingRoutes: Sendable {
+    let store: ObjectStore
+
+    /// Adds `GET` and `PUT admin/fencing` under `group` (mounted at `/_palisade/v1`).
+    func register(on group: RouterGroup<PalisadeRequestContext>) {
+        group.get("admin/fencing") { _, _ in try settings() }
+        group.put("admin/fencing") { request, _ in
+            let buffer = try await request.body.collect(upTo: LockAPILimits.maximumBodyBytes)
+            let body = try JSONDecoder().decode(SetFencingRequest.self, from: Data(buffer.readableBytesView))
+            guard let path = FencedPath(body.path), ObjectStore.bucketNameProblem(path.bucket) == nil else {
+                throw LockAPIError(
+                    .badRequest,
+                    LockAPIErrorCode.invalidArgument,
+                    "path is BUCKET or BUCKET/PREFIX with a valid bucket name"
+                )
+            }
+            try await store.setFenced(path, body.fenced)
+            return try settings()
+        }
+    }
+
+    private func settings() throws -> Response {
+        let body = FencingSettingsResponse(fencedPaths: try store.fencedPaths().map(\.description))
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = .withoutEscapingSlashes
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: try encoder.encode(body)))
+        )
+    }
+}
