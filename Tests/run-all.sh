@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite, in one command: the Swift tests (unit, live server, concurrency, CLI,
 # kill -9 restart), then the interoperability tests (botocore, curl, the OpenAPI document, the
-# examples) against a real `palisade serve`, and `swift format lint` (.swift-format). Installs what it needs on a fresh Debian machine.
+# examples, the spin model of fencing) against a real `palisade serve`, and `swift format lint` (.swift-format). Installs what it needs on a fresh Debian machine.
 # Exits non-zero when anything fails. Our own targets are built with warnings as errors.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +12,8 @@ pkg-config --exists uuid 2>/dev/null || missing+=(uuid-dev)
 pkg-config --exists sqlite3 2>/dev/null || missing+=(libsqlite3-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v curl >/dev/null || missing+=(curl)
+command -v spin >/dev/null || missing+=(spin)
+command -v gcc >/dev/null || missing+=(gcc)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" || exit 1
