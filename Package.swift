@@ -154,6 +154,11 @@ let package = Package(
         ),
         .testTarget(name: "StorageCoreTests", dependencies: ["StorageCore"], swiftSettings: swiftSettings),
         .testTarget(
+            name: "PalisadeTestSupportTests",
+            dependencies: ["PalisadeTestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "StorageEngineTests",
             dependencies: [
                 "StorageEngine", "StorageCore", "PalisadeTestSupport",
