@@ -133,6 +133,13 @@ let package = Package(
             path: "examples/lock-client",
             swiftSettings: swiftSettings
         ),
+        // examples/paused-writer: a paused former holder's write is refused.
+        .executableTarget(
+            name: "paused-writer-example",
+            dependencies: ["PalisadeClient", "PalisadeProtocol", .product(name: "NIOCore", package: "swift-nio")],
+            path: "examples/paused-writer",
+            swiftSettings: swiftSettings
+        ),
         // Test helpers: manual clock, in-process server on an ephemeral port.
         .target(
             name: "PalisadeTestSupport",
