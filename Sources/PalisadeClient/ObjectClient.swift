@@ -145,14 +145,110 @@ public struct ObjectClient: Sendable {
         guard status == 204 else { throw Self.error(status, responseHeaders, body) }
     }
 
+    /// One page of a listing (ListObjectsV2): keys under `prefix` in UTF-8 binary order.
+    public struct ListPage: Sendable, Equatable {
+        public var keys: [String]
+        public var commonPrefixes: [String]
+        /// Pass to the next call to read the next page; nil on the last page.
+        public var continuationToken: String?
+    }
+
+    /// Lists keys of `bucket` under `prefix`, rolled up at `delimiter` when given.
+    public func list(
+        bucket: String,
+        prefix: String = "",
+        delimiter: String? = nil,
+        continuationToken: String? = nil,
+        maxKeys: Int = 1000
+    ) async throws -> ListPage {
+        var query = ["list-type=2", "max-keys=\(maxKeys)", "prefix=" + SigV4.uriEncode(prefix)]
+        if let delimiter { query.append("delimiter=" + SigV4.uriEncode(delimiter)) }
+        if let continuationToken { query.append("continuation-token=" + SigV4.uriEncode(continuationToken)) }
+        let (status, headers, body) = try await send(
+            "GET",
+            bucket: bucket,
+            key: nil,
+            query: query.joined(separator: "&")
+        )
+        guard status == 200 else { throw Self.error(status, headers, body) }
+        let text = String(buffer: body)
+        return ListPage(
+            keys: Self.values(of: "Key", in: text),
+            commonPrefixes: Self.values(of: "Prefix", in: text).dropFirst().map { $0 },
+            continuationToken: Self.values(of: "NextContinuationToken", in: text).first
+        )
+    }
+
+    /// Uploads `parts` (each but the last at least 5 MiB) as one object with a multipart upload,
+    /// every request fenced by `lock` when given; the upload is aborted if any step fails.
+    public func putMultipart(
+        bucket: String,
+        key: String,
+        parts: [ByteBuffer],
+        fencedBy lock: LockGrant? = nil
+    ) async throws
+        -> WriteResult
+    {
+        let fencing = lock?.fencingHeaders ?? []
+        let (status, headers, body) = try await send("POST", bucket: bucket, key: key, query: "uploads")
+        guard status == 200, let uploadID = Self.values(of: "UploadId", in: String(buffer: body)).first else {
+            throw Self.error(status, headers, body)
+        }
+        do {
+            var completion = "<CompleteMultipartUpload>"
+            for (index, part) in parts.enumerated() {
+                let (partStatus, partHeaders, answer) = try await send(
+                    "PUT",
+                    bucket: bucket,
+                    key: key,
+                    query: "partNumber=\(index + 1)&uploadId=\(uploadID)",
+                    body: part,
+                    headers: fencing
+                )
+                guard partStatus == 200, let etag = partHeaders.first(name: "etag") else {
+                    throw Self.error(partStatus, partHeaders, answer)
+                }
+                completion += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(etag)</ETag></Part>"
+            }
+            completion += "</CompleteMultipartUpload>"
+            let (doneStatus, doneHeaders, answer) = try await send(
+                "POST",
+                bucket: bucket,
+                key: key,
+                query: "uploadId=\(uploadID)",
+                body: ByteBuffer(string: completion),
+                headers: fencing
+            )
+            guard doneStatus == 200 else { throw Self.error(doneStatus, doneHeaders, answer) }
+            return WriteResult(
+                etag: (Self.values(of: "ETag", in: String(buffer: answer)).first ?? "")
+                    .replacingOccurrences(of: "&quot;", with: "").trimmingCharacters(
+                        in: CharacterSet(charactersIn: "\"")
+                    ),
+                commitSequence: doneHeaders.first(name: PalisadeHeaders.commitSequence).flatMap(UInt64.init)
+            )
+        } catch {
+            _ = try? await send("DELETE", bucket: bucket, key: key, query: "uploadId=\(uploadID)", headers: fencing)
+            throw error
+        }
+    }
+
+    /// The texts of every `<name>` element of an XML answer.
+    static func values(of name: String, in text: String) -> [String] {
+        text.components(separatedBy: "<\(name)>").dropFirst().compactMap {
+            $0.components(separatedBy: "</\(name)>").first
+        }
+    }
+
     private func send(
         _ method: String,
         bucket: String,
         key: String?,
-        body: ByteBuffer,
+        query: String = "",
+        body: ByteBuffer = ByteBuffer(),
         headers: [(name: String, value: String)] = []
     ) async throws -> (UInt, HTTPHeaders, ByteBuffer) {
-        let response = try await execute(method, bucket: bucket, key: key, body: body, headers: headers)
+        let response = try await execute(method, bucket: bucket, key: key, query: query, body: body, headers: headers)
         return (response.status.code, response.headers, try await response.body.collect(upTo: 256 * 1024 * 1024))
     }
 
@@ -160,11 +256,12 @@ public struct ObjectClient: Sendable {
         _ method: String,
         bucket: String,
         key: String?,
+        query: String = "",
         body: ByteBuffer,
         headers: [(name: String, value: String)]
     ) async throws -> HTTPClientResponse {
         let path = "/" + SigV4.uriEncode(bucket) + (key.map { "/" + SigV4.uriEncode($0, keepSlash: true) } ?? "")
-        var request = HTTPClientRequest(url: endpoint + path)
+        var request = HTTPClientRequest(url: endpoint + path + (query.isEmpty ? "" : "?" + query))
         request.method = HTTPMethod(rawValue: method)
         let payloadHash =
             payloadSigning == .signed || body.readableBytes == 0
@@ -172,11 +269,17 @@ public struct ObjectClient: Sendable {
         let signed: [(name: String, value: String)] =
             [("host", host)] + headers.map { (name: $0.name.lowercased(), value: $0.value) }
         for header in signed
-            + signer.signatureHeaders(method: method, path: path, query: "", headers: signed, payloadHash: payloadHash)
+            + signer.signatureHeaders(
+                method: method,
+                path: path,
+                query: query,
+                headers: signed,
+                payloadHash: payloadHash
+            )
         where header.name != "host" {
             request.headers.add(name: header.name, value: header.value)
         }
-        if method == "PUT" { request.body = .bytes(body) }
+        if method == "PUT" || body.readableBytes > 0 { request.body = .bytes(body) }
         return try await httpClient.execute(request, timeout: .minutes(10))
     }
 

@@ -42,4 +42,54 @@ struct ObjectClientTests {
             #expect(String(buffer: try await store.get(bucket: "orders", key: "2026/42")) == "second")
         }
     }
+
+    @Test("list pages through keys; a fenced multipart upload commits, and a former holder's is refused and aborted")
+    func listAndMultipart() async throws {
+        try await withTestServer { server in
+            let store = ObjectClient(endpoint: server.endpoint, credentials: server.credentials)
+            try await store.createBucket("media")
+            for key in ["a/1", "a/2", "b"] {
+                _ = try await store.put(bucket: "media", key: key, body: ByteBuffer(string: key))
+            }
+            let first = try await store.list(bucket: "media", maxKeys: 2)
+            #expect(first.keys == ["a/1", "a/2"] && first.continuationToken != nil)
+            let second = try await store.list(bucket: "media", continuationToken: first.continuationToken, maxKeys: 2)
+            #expect(second.keys == ["b"] && second.continuationToken == nil)
+            #expect(try await store.list(bucket: "media", delimiter: "/").commonPrefixes == ["a/"])
+
+            let big = ByteBuffer(repeating: 0x61, count: 5 * 1024 * 1024)
+            let video = try await store.withLock("media/video.bin") { lock in
+                try await store.putMultipart(
+                    bucket: "media",
+                    key: "video.bin",
+                    parts: [big, ByteBuffer(string: "end")],
+                    fencedBy: lock
+                )
+            }
+            #expect(video.etag.hasSuffix("-2"))
+            #expect(try await store.get(bucket: "media", key: "video.bin").readableBytes == big.readableBytes + 3)
+            try await store.locks.withLease(ttl: .seconds(30)) { session in
+                let paused = try await session.acquire("media/video.bin", wait: .zero)
+                _ = try await store.locks.forceRelease("media/video.bin")
+                try await store.withLock("media/video.bin") { lock in
+                    _ = try await store.put(
+                        bucket: "media",
+                        key: "video.bin",
+                        body: ByteBuffer(string: "newer"),
+                        fencedBy: lock
+                    )
+                }
+                let error = await #expect(throws: ObjectClientError.self) {
+                    try await store.putMultipart(
+                        bucket: "media",
+                        key: "video.bin",
+                        parts: [ByteBuffer(string: "stale")],
+                        fencedBy: paused
+                    )
+                }
+                #expect(error?.code == "StaleFencingToken")
+            }
+            #expect(String(buffer: try await store.get(bucket: "media", key: "video.bin")) == "newer")
+        }
+    }
 }

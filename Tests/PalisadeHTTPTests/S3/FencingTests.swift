@@ -56,11 +56,21 @@ struct FencingTests {
         }
     }
 
-    @Test("A pauses past its TTL, B takes the lock: A's write is LockNotHeld before B writes, StaleFencingToken after")
+    @Test("A pauses past its TTL: LockNotHeld before and after B takes the lock, StaleFencingToken once B wrote")
     func pausedWriter() async throws {
         try await withFencingServer { server, clock in
             let (_, a) = try await server.holder(of: "bucket/doc")
             clock.advance(by: .seconds(10))
+            let expired = try await server.s3.send(
+                "PUT",
+                "/bucket/doc",
+                headers: fenced("bucket/doc", a),
+                body: Array("A".utf8)
+            )
+            #expect(
+                expired.status == 409 && expired.errorCode == "LockNotHeld",
+                "A's lease expired before anyone took the lock"
+            )
             let (_, b) = try await server.holder(of: "bucket/doc")
             #expect(b > a)
             let early = try await server.s3.send(
