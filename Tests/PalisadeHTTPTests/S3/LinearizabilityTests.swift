@@ -32,6 +32,7 @@ final class History: Sendable {
     func refusal() { state.withLock { $0.refused += 1 } }
 
     var operations: [String: [RegisterOperation]] { state.withLock { $0.operations } }
+    var fencedWriteCount: Int { state.withLock { $0.fencedWrites.count } }
     var fencedTokensInCommitOrder: [FencingToken] {
         state.withLock { $0.fencedWrites.sorted { $0.sequence < $1.sequence }.map(\.token) }
     }
@@ -50,11 +51,15 @@ struct LinearizabilityTests {
             let locks = server.client
             try await withThrowingTaskGroup(of: Void.self) { group in
                 group.addTask {
-                    // Chaos: every lease expires again and again; holders keep writing with old tokens.
-                    // It stops when the clients are done and the group is cancelled.
-                    for _ in 0..<10_000 {
-                        clock.advance(by: .seconds(11))
-                        do { try await Task.sleep(for: .milliseconds(15)) } catch { return }
+                    // Chaos: after every three accepted fenced writes, every lease expires; the holders keep
+                    // writing with their old tokens. It stops when the clients are done (the group is cancelled).
+                    var expiredAt = 0
+                    for _ in 0..<100_000 {
+                        if history.fencedWriteCount >= expiredAt + 3 {
+                            expiredAt = history.fencedWriteCount
+                            clock.advance(by: .seconds(11))
+                        }
+                        do { try await Task.sleep(for: .milliseconds(5)) } catch { return }
                     }
                 }
                 for client in 0..<8 {
