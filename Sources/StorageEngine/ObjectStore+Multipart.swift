@@ -95,14 +95,11 @@ extension ObjectStore {
         fence: FenceClaim? = nil
     ) async throws -> ObjectHead {
         try precheck(fence, bucket: bucket, key: key)
-        let observed = try await currentHead(bucket: bucket, key: key)
-        guard preconditions.hold(for: observed) else {
-            throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
-        }
+        let observed = try await observe(bucket: bucket, key: key, preconditions: preconditions)
         let intent = WriteIntent(
             kind: .put,
             preconditions: preconditions,
-            observedSequence: observed?.commitSequence,
+            observedSequence: observed,
             fence: fence
         )
         let now = Self.now()

@@ -168,6 +168,15 @@ public struct ObjectStore: Sendable {
         for blob in readers.release(versionID) { await blobs.remove(blob) }
     }
 
+    /// Checks a write's preconditions against the key's current version as the request arrives
+    /// (412 before any byte is read), and returns that version's commit sequence, which the commit
+    /// point compares to tell a racing change (409) from a condition that never held.
+    func observe(bucket: String, key: String, preconditions: WritePreconditions) async throws -> UInt64? {
+        let current = try await currentHead(bucket: bucket, key: key)
+        guard preconditions.hold(for: current) else { throw StorageError(CommitRejection.preconditionFailed) }
+        return current?.commitSequence
+    }
+
     /// Streams `body` into a new version of `request.key` and commits it.
     /// - Throws: ``StorageError`` (nothing is committed and no blob is left), or the body's error.
     public func put<Body: AsyncSequence>(_ request: PutRequest, body: Body) async throws -> ObjectHead
@@ -176,10 +185,7 @@ public struct ObjectStore: Sendable {
             throw StorageError(.keyTooLong, "a key is 1 to 1024 bytes of UTF-8")
         }
         try precheck(request.fence, bucket: request.bucket, key: request.key)
-        let observed = try await currentHead(bucket: request.bucket, key: request.key)
-        guard request.preconditions.hold(for: observed) else {
-            throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
-        }
+        let observed = try await observe(bucket: request.bucket, key: request.key, preconditions: request.preconditions)
         let (versionID, digests) = try await writeBlob(request, body: body)
         var checksums: [String: String] = [:]
         for algorithm in Set(request.expectedChecksums.keys).union(request.checksumsToCompute) {
@@ -200,7 +206,7 @@ public struct ObjectStore: Sendable {
         let intent = WriteIntent(
             kind: .put,
             preconditions: request.preconditions,
-            observedSequence: observed?.commitSequence,
+            observedSequence: observed,
             fence: request.fence
         )
         do {
@@ -247,14 +253,11 @@ public struct ObjectStore: Sendable {
         fence: FenceClaim? = nil
     ) async throws -> UInt64? {
         try precheck(fence, bucket: bucket, key: key)
-        let observed = try await currentHead(bucket: bucket, key: key)
-        guard preconditions.hold(for: observed) else {
-            throw StorageError(.preconditionFailed, "at least one of the preconditions you specified did not hold")
-        }
+        let observed = try await observe(bucket: bucket, key: key, preconditions: preconditions)
         let intent = WriteIntent(
             kind: .delete,
             preconditions: preconditions,
-            observedSequence: observed?.commitSequence,
+            observedSequence: observed,
             fence: fence
         )
         let (sequence, removed) = try await metadata.commitDelete(bucket: bucket, key: key, intent: intent)
