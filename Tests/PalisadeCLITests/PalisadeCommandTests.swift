@@ -39,6 +39,17 @@ struct PalisadeCommandTests {
         #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["bench", "gateway", "--size", "big"]) }
     }
 
+    @Test("bench locks parses its mode, and Jain's fairness index is 1 for equal shares and 1/n for one winner")
+    func benchLocks() throws {
+        let command = try #require(
+            try PalisadeCommand.parseAsRoot(["bench", "locks", "--mode", "mixed"]) as? LocksBenchCommand
+        )
+        #expect(command.clientCounts == [1, 8, 64])
+        #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["bench", "locks", "--mode", "chaos"]) }
+        #expect(LockBench.jainIndex([5, 5, 5, 5]) == 1)
+        #expect(LockBench.jainIndex([8, 0, 0, 0]) == 0.25)
+    }
+
     @Test("serve refuses an access key without a secret key")
     func serveKeysGoTogether() {
         #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["serve", "--access-key", "K"]) }

@@ -60,11 +60,7 @@ struct GatewayBench {
                         } catch {
                             failures += 1
                         }
-                        let elapsed = began.duration(to: .now)
-                        _ = histogram.record(
-                            UInt64(elapsed.components.seconds) * 1_000_000
-                                + UInt64(elapsed.components.attoseconds / 1_000_000_000_000)
-                        )
+                        _ = histogram.record(microseconds(began.duration(to: .now)))
                         count += 1
                     }
                     return (histogram, count, failures)

@@ -8,7 +8,7 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Palisade on this machine.",
-        subcommands: [GatewayBenchCommand.self]
+        subcommands: [GatewayBenchCommand.self, LocksBenchCommand.self]
     )
 }
 
@@ -61,18 +61,12 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let started = endpoint == nil ? try await BenchServer.start(durability: durability) : nil
-        let environment = ProcessInfo.processInfo.environment
-        let credentials =
-            started?.credentials
-            ?? SigV4Credentials(
-                accessKeyID: environment["PALISADE_ACCESS_KEY"] ?? "",
-                secretAccessKey: environment["PALISADE_SECRET_KEY"] ?? ""
-            )
+        let target = try await BenchTarget.resolve(endpoint: endpoint, durability: durability)
+        let started = target.started
         let bench = GatewayBench(
             client: ObjectClient(
-                endpoint: endpoint ?? started!.endpoint,
-                credentials: credentials,
+                endpoint: target.endpoint,
+                credentials: target.credentials,
                 payloadSigning: .unsigned
             ),
             operation: GatewayBench.Operation(rawValue: op)!,
@@ -112,6 +106,118 @@ struct GatewayBenchCommand: AsyncParsableCommand {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+        }
+    }
+}
+
+/// Where a benchmark sends its load: a server it started, or one given with --endpoint (then
+/// PALISADE_ACCESS_KEY and PALISADE_SECRET_KEY sign the requests).
+struct BenchTarget {
+    let endpoint: String
+    let credentials: SigV4Credentials
+    let started: BenchServer?
+
+    static func resolve(endpoint: String?, durability: String) async throws -> BenchTarget {
+        guard let endpoint else {
+            let server = try await BenchServer.start(durability: durability)
+            return BenchTarget(endpoint: server.endpoint, credentials: server.credentials, started: server)
+        }
+        let environment = ProcessInfo.processInfo.environment
+        return BenchTarget(
+            endpoint: endpoint,
+            credentials: SigV4Credentials(
+                accessKeyID: environment["PALISADE_ACCESS_KEY"] ?? "",
+                secretAccessKey: environment["PALISADE_SECRET_KEY"] ?? ""
+            ),
+            started: nil
+        )
+    }
+}
+
+/// `palisade bench locks --mode contended --clients 1,8,64 --duration 10s`.
+struct LocksBenchCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "locks",
+        abstract: "Acquire/release cycles: cycles/s, acquire and hand-off latency, fairness, safety counters.",
+        discussion: """
+            uncontended: each client cycles its own lock; contended: all clients cycle one lock; mixed: \
+            half and half. Each client keeps one lease. The safety counters (overlapping critical \
+            sections, tokens out of grant order) are checked during the run and must read zero.
+            """
+    )
+
+    @Option(help: "uncontended, contended or mixed.")
+    var mode: String = "uncontended"
+
+    @Option(help: "Comma-separated client counts, one run each.")
+    var clients: String = "1,8,64"
+
+    @Option(help: "How long each run lasts.")
+    var duration = DurationArgument(.seconds(10))
+
+    @Option(help: "Use a running server instead of starting one.")
+    var endpoint: String?
+
+    @Option(help: "Also write the results as JSON to this file.")
+    var json: String?
+
+    var clientCounts: [Int] { clients.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
+
+    func validate() throws {
+        guard LockBench.Mode(rawValue: mode) != nil else {
+            throw ValidationError("--mode is uncontended, contended or mixed")
+        }
+        guard !clientCounts.isEmpty else { throw ValidationError("--clients is like 1,8,64") }
+    }
+
+    func run() async throws {
+        let target = try await BenchTarget.resolve(endpoint: endpoint, durability: "durable")
+        let bench = LockBench(
+            client: LockClient(configuration: .init(endpoint: target.endpoint, credentials: target.credentials)),
+            mode: LockBench.Mode(rawValue: mode)!,
+            duration: duration.duration
+        )
+        print(
+            "palisade bench locks: \(mode), \(duration.duration) per run, server \(target.started.map { "pid \($0.pid)" } ?? target.endpoint)"
+        )
+        print(
+            "clients   cycles/s   p50 µs   p90 µs   p99 µs   max µs  hand-off p50 µs  fairness  overlaps  out-of-order"
+        )
+        var results: [LockBench.Result] = []
+        do {
+            for count in clientCounts {
+                let result = try await bench.run(clients: count)
+                results.append(result)
+                let handOff = result.handOffP50Microseconds.map { String($0) } ?? "-"
+                let latencies = String(
+                    format: "%7d %10.0f %8d %8d %8d %8d ",
+                    count,
+                    result.cyclesPerSecond,
+                    result.acquireP50Microseconds,
+                    result.acquireP90Microseconds,
+                    result.acquireP99Microseconds,
+                    result.acquireMaxMicroseconds
+                )
+                let counters = String(
+                    format: " %9.3f %9d %13d",
+                    result.fairness,
+                    result.overlappingCriticalSections,
+                    result.tokensOutOfOrder
+                )
+                print(latencies + String(repeating: " ", count: max(0, 16 - handOff.count)) + handOff + counters)
+            }
+        } catch {
+            await target.started?.stop()
+            throw error
+        }
+        await target.started?.stop()
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+        }
+        if results.contains(where: { $0.overlappingCriticalSections > 0 || $0.tokensOutOfOrder > 0 }) {
+            throw ExitCode(1)
         }
     }
 }
