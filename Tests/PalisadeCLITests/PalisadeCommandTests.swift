@@ -50,6 +50,18 @@ struct PalisadeCommandTests {
         #expect(LockBench.jainIndex([8, 0, 0, 0]) == 0.25)
     }
 
+    @Test("bench contention takes writer counts and refuses an empty list")
+    func benchContention() throws {
+        let command = try #require(
+            try PalisadeCommand.parseAsRoot(["bench", "contention", "--writers", "2,8,32", "--duration", "10s"])
+                as? ContentionBenchCommand
+        )
+        #expect(command.writerCounts == [2, 8, 32] && command.duration == DurationArgument(.seconds(10)))
+        #expect(throws: (any Error).self) {
+            try PalisadeCommand.parseAsRoot(["bench", "contention", "--writers", "none"])
+        }
+    }
+
     @Test("serve refuses an access key without a secret key")
     func serveKeysGoTogether() {
         #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["serve", "--access-key", "K"]) }
