@@ -77,8 +77,11 @@ struct GatewayBenchCommand: AsyncParsableCommand {
             "palisade bench gateway: \(op) of \(size) objects, \(duration.duration) per run, server \(started.map { "pid \($0.pid), \(durability)" } ?? endpoint!)"
         )
         print("clients      ops/s        MB/s    p50 µs    p90 µs    p99 µs    max µs  errors")
-        var results: [GatewayBench.Result] = []
-        do {
+        let printPeakMemory: (BenchServer) -> Void = { server in
+            if let peak = server.peakMemoryKiB { print("server peak resident memory: \(peak / 1024) MiB") }
+        }
+        _ = try await target.measure(json: json, beforeStop: printPeakMemory) {
+            var results: [GatewayBench.Result] = []
             for count in clientCounts {
                 let result = try await bench.run(clients: count)
                 results.append(result)
@@ -96,16 +99,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
                     )
                 )
             }
-        } catch {
-            await started?.stop()
-            throw error
-        }
-        if let peak = started?.peakMemoryKiB { print("server peak resident memory: \(peak / 1024) MiB") }
-        await started?.stop()
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+            return results
         }
     }
 }
@@ -116,6 +110,30 @@ struct BenchTarget {
     let endpoint: String
     let credentials: SigV4Credentials
     let started: BenchServer?
+
+    /// Runs the measurements of `body`, stops the server this command started whatever happens
+    /// (after `beforeStop` looked at it), and writes the results as JSON to `json` when given.
+    func measure<Result: Encodable>(
+        json: String?,
+        beforeStop: (BenchServer) -> Void = { _ in },
+        _ body: () async throws -> [Result]
+    ) async throws -> [Result] {
+        let results: [Result]
+        do {
+            results = try await body()
+        } catch {
+            await started?.stop()
+            throw error
+        }
+        if let started { beforeStop(started) }
+        await started?.stop()
+        if let json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+        }
+        return results
+    }
 
     static func resolve(endpoint: String?, durability: String) async throws -> BenchTarget {
         guard let endpoint else {
@@ -183,8 +201,8 @@ struct LocksBenchCommand: AsyncParsableCommand {
         print(
             "clients   cycles/s   p50 µs   p90 µs   p99 µs   max µs  hand-off p50 µs  fairness  overlaps  out-of-order"
         )
-        var results: [LockBench.Result] = []
-        do {
+        let results = try await target.measure(json: json) {
+            var results: [LockBench.Result] = []
             for count in clientCounts {
                 let result = try await bench.run(clients: count)
                 results.append(result)
@@ -206,15 +224,7 @@ struct LocksBenchCommand: AsyncParsableCommand {
                 )
                 print(latencies + String(repeating: " ", count: max(0, 16 - handOff.count)) + handOff + counters)
             }
-        } catch {
-            await target.started?.stop()
-            throw error
-        }
-        await target.started?.stop()
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+            return results
         }
         if results.contains(where: { $0.overlappingCriticalSections > 0 || $0.tokensOutOfOrder > 0 }) {
             throw ExitCode(1)
@@ -261,8 +271,8 @@ struct ContentionBenchCommand: AsyncParsableCommand {
         )
         print("palisade bench contention: \(duration.duration) per run")
         print("writers  strategy                     increments/s  acknowledged  final  lost updates  refused")
-        var results: [ContentionBench.Result] = []
-        do {
+        let results = try await target.measure(json: json) {
+            var results: [ContentionBench.Result] = []
             for count in writerCounts {
                 for strategy in ContentionBench.Strategy.allCases {
                     let result = try await bench.run(strategy, writers: count)
@@ -281,15 +291,7 @@ struct ContentionBenchCommand: AsyncParsableCommand {
                     )
                 }
             }
-        } catch {
-            await target.started?.stop()
-            throw error
-        }
-        await target.started?.stop()
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
+            return results
         }
         if results.contains(where: {
             $0.strategy == ContentionBench.Strategy.lockWithFencing.rawValue && $0.lostUpdates != 0
