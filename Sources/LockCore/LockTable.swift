@@ -148,8 +148,6 @@ public struct LockTable<Instant: InstantProtocol>: Sendable where Instant.Durati
     public var leaseCount: Int { leases.count }
     /// Number of locks with at least one holder.
     public var heldLockCount: Int { locks.values.count { !$0.holders.isEmpty } }
-    /// Number of queued acquires.
-    public var waiterCount: Int { locks.values.reduce(0) { $0 + $1.queue.count } }
 }
 
 // MARK: - Timers

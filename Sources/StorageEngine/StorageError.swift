@@ -14,8 +14,6 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidBucketName = Code(rawValue: "InvalidBucketName")
         public static let keyTooLong = Code(rawValue: "KeyTooLongError")
         public static let badDigest = Code(rawValue: "BadDigest")
-        public static let invalidDigest = Code(rawValue: "InvalidDigest")
-        public static let checksumMismatch = Code(rawValue: "XAmzContentChecksumMismatch")
         public static let contentSHA256Mismatch = Code(rawValue: "XAmzContentSHA256Mismatch")
         public static let preconditionFailed = Code(rawValue: "PreconditionFailed")
         public static let conditionalRequestConflict = Code(rawValue: "ConditionalRequestConflict")
