@@ -56,7 +56,7 @@ struct PalisadeCommandTests {
             try PalisadeCommand.parseAsRoot(["bench", "contention", "--writers", "2,8,32", "--duration", "10s"])
                 as? ContentionBenchCommand
         )
-        #expect(command.writerCounts == [2, 8, 32] && command.duration == DurationArgument(.seconds(10)))
+        #expect(command.writerCounts == [2, 8, 32] && command.options.duration == DurationArgument(.seconds(10)))
         #expect(throws: (any Error).self) {
             try PalisadeCommand.parseAsRoot(["bench", "contention", "--writers", "none"])
         }

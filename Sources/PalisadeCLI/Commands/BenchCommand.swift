@@ -33,25 +33,15 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated client counts, one run each.")
     var clients: String = "1,16"
 
-    @Option(help: "How long each run lasts.")
-    var duration = DurationArgument(.seconds(10))
-
-    @Option(help: "Use a running server instead of starting one.")
-    var endpoint: String?
-
-    @Option(help: "durable or relaxed, for the server this command starts.")
-    var durability: String = "durable"
-
-    @Option(help: "Also write the results as JSON to this file.")
-    var json: String?
-
     func validate() throws {
         guard GatewayBench.Operation(rawValue: op) != nil else { throw ValidationError("--op is put, get or mixed") }
         guard Self.bytes(size) != nil else { throw ValidationError("--size is like 4096, 4KiB, 1MiB or 64MiB") }
         guard !clientCounts.isEmpty else { throw ValidationError("--clients is like 1,16,64") }
     }
 
-    var clientCounts: [Int] { clients.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
+    @OptionGroup var options: BenchOptions
+
+    var clientCounts: [Int] { BenchOptions.counts(clients) }
 
     static func bytes(_ text: String) -> Int? {
         for (suffix, factor) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] where text.hasSuffix(suffix) {
@@ -61,7 +51,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let target = try await BenchTarget.resolve(endpoint: endpoint, durability: durability)
+        let target = try await options.target()
         let started = target.started
         let bench = GatewayBench(
             client: ObjectClient(
@@ -71,16 +61,16 @@ struct GatewayBenchCommand: AsyncParsableCommand {
             ),
             operation: GatewayBench.Operation(rawValue: op)!,
             objectSize: Self.bytes(size)!,
-            duration: duration.duration
+            duration: options.duration.duration
         )
         print(
-            "palisade bench gateway: \(op) of \(size) objects, \(duration.duration) per run, server \(started.map { "pid \($0.pid), \(durability)" } ?? endpoint!)"
+            "palisade bench gateway: \(op) of \(size) objects, \(options.duration.duration) per run, server \(started.map { "pid \($0.pid), \(options.durability)" } ?? target.endpoint)"
         )
         print("clients      ops/s        MB/s    p50 µs    p90 µs    p99 µs    max µs  errors")
         let printPeakMemory: (BenchServer) -> Void = { server in
             if let peak = server.peakMemoryKiB { print("server peak resident memory: \(peak / 1024) MiB") }
         }
-        _ = try await target.measure(json: json, beforeStop: printPeakMemory) {
+        _ = try await target.measure(json: options.json, beforeStop: printPeakMemory) {
             var results: [GatewayBench.Result] = []
             for count in clientCounts {
                 let result = try await bench.run(clients: count)
@@ -170,16 +160,9 @@ struct LocksBenchCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated client counts, one run each.")
     var clients: String = "1,8,64"
 
-    @Option(help: "How long each run lasts.")
-    var duration = DurationArgument(.seconds(10))
+    @OptionGroup var options: BenchOptions
 
-    @Option(help: "Use a running server instead of starting one.")
-    var endpoint: String?
-
-    @Option(help: "Also write the results as JSON to this file.")
-    var json: String?
-
-    var clientCounts: [Int] { clients.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
+    var clientCounts: [Int] { BenchOptions.counts(clients) }
 
     func validate() throws {
         guard LockBench.Mode(rawValue: mode) != nil else {
@@ -189,19 +172,19 @@ struct LocksBenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        let target = try await BenchTarget.resolve(endpoint: endpoint, durability: "durable")
+        let target = try await options.target()
         let bench = LockBench(
             client: LockClient(configuration: .init(endpoint: target.endpoint, credentials: target.credentials)),
             mode: LockBench.Mode(rawValue: mode)!,
-            duration: duration.duration
+            duration: options.duration.duration
         )
         print(
-            "palisade bench locks: \(mode), \(duration.duration) per run, server \(target.started.map { "pid \($0.pid)" } ?? target.endpoint)"
+            "palisade bench locks: \(mode), \(options.duration.duration) per run, server \(target.started.map { "pid \($0.pid)" } ?? target.endpoint)"
         )
         print(
             "clients   cycles/s   p50 µs   p90 µs   p99 µs   max µs  hand-off p50 µs  fairness  overlaps  out-of-order"
         )
-        let results = try await target.measure(json: json) {
+        let results = try await target.measure(json: options.json) {
             var results: [LockBench.Result] = []
             for count in clientCounts {
                 let result = try await bench.run(clients: count)
@@ -248,30 +231,23 @@ struct ContentionBenchCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated writer counts, one run of each strategy each.")
     var writers: String = "2,8,32"
 
-    @Option(help: "How long each run lasts.")
-    var duration = DurationArgument(.seconds(10))
+    @OptionGroup var options: BenchOptions
 
-    @Option(help: "Use a running server instead of starting one.")
-    var endpoint: String?
-
-    @Option(help: "Also write the results as JSON to this file.")
-    var json: String?
-
-    var writerCounts: [Int] { writers.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 } }
+    var writerCounts: [Int] { BenchOptions.counts(writers) }
 
     func validate() throws {
         guard !writerCounts.isEmpty else { throw ValidationError("--writers is like 2,8,32") }
     }
 
     func run() async throws {
-        let target = try await BenchTarget.resolve(endpoint: endpoint, durability: "durable")
+        let target = try await options.target()
         let bench = ContentionBench(
             store: ObjectClient(endpoint: target.endpoint, credentials: target.credentials),
-            duration: duration.duration
+            duration: options.duration.duration
         )
-        print("palisade bench contention: \(duration.duration) per run")
+        print("palisade bench contention: \(options.duration.duration) per run")
         print("writers  strategy                     increments/s  acknowledged  final  lost updates  refused")
-        let results = try await target.measure(json: json) {
+        let results = try await target.measure(json: options.json) {
             var results: [ContentionBench.Result] = []
             for count in writerCounts {
                 for strategy in ContentionBench.Strategy.allCases {
@@ -298,5 +274,30 @@ struct ContentionBenchCommand: AsyncParsableCommand {
         }) {
             throw ExitCode(1)
         }
+    }
+}
+
+/// The options every benchmark takes.
+struct BenchOptions: ParsableArguments {
+    @Option(help: "How long each run lasts.")
+    var duration = DurationArgument(.seconds(10))
+
+    @Option(help: "Use a running server instead of starting one.")
+    var endpoint: String?
+
+    @Option(help: "durable or relaxed, for the server this command starts.")
+    var durability: String = "durable"
+
+    @Option(help: "Also write the results as JSON to this file.")
+    var json: String?
+
+    /// The server to load: the one at --endpoint, or a new one.
+    func target() async throws -> BenchTarget {
+        try await BenchTarget.resolve(endpoint: endpoint, durability: durability)
+    }
+
+    /// The positive counts of a comma-separated list such as `1,8,64`.
+    static func counts(_ text: String) -> [Int] {
+        text.split(separator: ",").compactMap { Int($0) }.filter { $0 > 0 }
     }
 }
