@@ -9,8 +9,10 @@ import UUIDSupport
 /// single expiry timer, the waiting callers and the files that make state survive restarts.
 ///
 /// Each call reads the clock, lets the table catch up with every deadline that is due, makes one
-/// table transition, and performs the effects in order: persist first, then wake callers. The
-/// timer loop runs as a `Service` and stops on graceful shutdown, ending every waiting call.
+/// table transition, and performs the effects in order: queue the state changes for the
+/// ``LockStateJournal`` (group commit, off the actor), then wake callers. Every answer waits until
+/// its step is saved, so an answered grant survives a crash. The timer loop runs as a `Service`
+/// and stops on graceful shutdown, ending every waiting call and flushing the journal.
 public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Duration {
     /// The service's tunables.
     public struct Configuration: Sendable {
@@ -37,6 +39,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
     public nonisolated let liveGrants: LiveGrants<C>
     private var table: LockTable<C.Instant>
     private let persistence: LockPersistence?
+    private let journal: LockStateJournal?
     private let logger: Logger
     private var metrics: LockServiceMetrics
     private var acquires: [WaiterKey: PendingAcquire] = [:]
@@ -63,6 +66,13 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         self.clock = clock
         self.persistence = persistence
         self.logger = logger
+        let metrics = LockServiceMetrics(factory: metricsFactory)
+        self.journal = persistence.map { persistence in
+            LockStateJournal(store: persistence.store) { error in
+                metrics.persistenceFailures.increment()
+                logger.error("cannot save lock state", metadata: ["error": "\(error)"])
+            }
+        }
         let restored = try persistence?.store.load() ?? []
         let highestRestored = restored.flatMap(\.holdings).map(\.token.rawValue).max() ?? 0
         let issuedAtMost = max(try persistence?.highWaterMark.read() ?? 0, highestRestored)
@@ -84,8 +94,8 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
             restoring: restored,
             at: now
         )
-        self.metrics = LockServiceMetrics(factory: metricsFactory)
-        metrics.restored(leases: restored.count, holdings: restored.reduce(0) { $0 + $1.holdings.count })
+        self.metrics = metrics
+        self.metrics.restored(leases: restored.count, holdings: restored.reduce(0) { $0 + $1.holdings.count })
         if !restored.isEmpty {
             logger.info(
                 "restored lock state",
@@ -98,6 +108,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
     public func run() async throws {
         await cancelWhenGracefulShutdown { await self.runTimer() }
         shutDown()
+        journal?.flush()
     }
 
     private func runTimer() async {
@@ -131,30 +142,34 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
 
     // MARK: Leases
 
-    public func grantLease(ttl: Duration) throws(LockError) -> LeaseSnapshot {
+    public func grantLease(ttl: Duration) async throws(LockError) -> LeaseSnapshot {
         try checkRunning()
         let now = advance()
         let id = LeaseID(rawValue: RandomUUID.hex())!
         let effects = try table.grantLease(id, ttl: ttl, at: now)
         liveGrants.renewed(id, until: now.advanced(by: ttl))
         perform(effects)
+        await saved()
         return LeaseSnapshot(id: id, ttl: ttl, remaining: ttl, grants: [])
     }
 
-    public func keepAlive(_ lease: LeaseID) throws(LockError) -> LeaseSnapshot {
+    public func keepAlive(_ lease: LeaseID) async throws(LockError) -> LeaseSnapshot {
         try checkRunning()
         let now = advance()
         let (deadline, effects) = try table.keepAlive(lease, at: now)
         liveGrants.renewed(lease, until: deadline)
         perform(effects)
-        return snapshot(of: lease, at: now)!
+        let answer = snapshot(of: lease, at: now)!
+        await saved()
+        return answer
     }
 
-    public func revokeLease(_ lease: LeaseID) throws(LockError) -> [Grant] {
+    public func revokeLease(_ lease: LeaseID) async throws(LockError) -> [Grant] {
         try checkRunning()
         let now = advance()
         let (released, effects) = try table.revokeLease(lease, at: now)
         perform(effects)
+        await saved()
         return released
     }
 
@@ -176,11 +191,14 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         perform(effects)
         switch outcome {
         case .granted(let grant):
-            return liveGrant(grant, at: now)!
+            let answer = liveGrant(grant, at: now)!
+            await saved()
+            return answer
         case .queued:
             metrics.waits.increment()
             let grant = try await awaitGrant(WaiterKey(name: name, lease: lease))
             metrics.acquireWait.recordNanoseconds(now.duration(to: clock.now).wholeNanoseconds)
+            await saved()
             guard let live = liveGrant(grant, at: advance()) else {
                 throw LockError(.leaseLost, "lease \(lease) expired before its grant of '\(name)' could be answered")
             }
@@ -215,10 +233,15 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         pending.continuation.resume(throwing: CancellationError())
     }
 
-    public func release(_ name: LockName, lease: LeaseID, token: FencingToken?) throws(LockError) -> ReleaseOutcome {
+    public func release(
+        _ name: LockName,
+        lease: LeaseID,
+        token: FencingToken?
+    ) async throws(LockError) -> ReleaseOutcome {
         try checkRunning()
         let (outcome, effects) = try table.release(name, lease: lease, token: token, at: advance())
         perform(effects)
+        await saved()
         return outcome
     }
 
@@ -242,7 +265,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         }
     }
 
-    public func forceRelease(_ name: LockName) -> [GrantSnapshot] {
+    public func forceRelease(_ name: LockName) async -> [GrantSnapshot] {
         let now = advance()
         let before = status(of: name).holders
         let (released, effects) = table.forceRelease(name, at: now)
@@ -251,7 +274,9 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
             "lock force-released by an operator",
             metadata: ["lock": "\(name)", "holders": "\(released.count)"]
         )
-        return before.filter { snapshot in released.contains(snapshot.grant) }
+        let answer = before.filter { snapshot in released.contains(snapshot.grant) }
+        await saved()
+        return answer
     }
 
     // MARK: Watches
@@ -347,7 +372,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         }
     }
 
-    /// Performs a transition's effects: persist, then wake callers, then re-arm the timer.
+    /// Performs a transition's effects: queue the changes to save, then wake callers, then re-arm the timer.
     private func perform(_ effects: [LockTable<C.Instant>.Effect]) {
         guard !effects.isEmpty else { return }
         var changes: [LockStateChange] = []
@@ -401,14 +426,16 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         }
     }
 
+    /// Queues a step's changes for the journal; callers answer only after ``saved()``.
     private func save(_ changes: [LockStateChange]) {
-        guard let persistence, !changes.isEmpty else { return }
-        do {
-            try persistence.store.apply(changes)
-        } catch {
-            metrics.persistenceFailures.increment()
-            logger.error("cannot save lock state", metadata: ["error": "\(error)"])
-        }
+        guard !changes.isEmpty else { return }
+        journal?.append(changes)
+    }
+
+    /// Returns once every step made so far is saved.
+    private func saved() async {
+        guard let journal else { return }
+        await journal.saved(through: journal.lastAppended)
     }
 }
 

@@ -60,26 +60,26 @@ public final class SQLiteLockStateStore: LockStateStore {
             for change in changes {
                 switch change {
                 case .leaseGranted(let id, let ttl):
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO lease (id, ttl_ms) VALUES (?, ?)",
-                        arguments: [id.rawValue, ttl.wholeMilliseconds]
-                    )
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO lease (id, ttl_ms) VALUES (?, ?)")
+                        .execute(arguments: [id.rawValue, ttl.wholeMilliseconds])
                 case .leaseEnded(let id):
-                    try db.execute(sql: "DELETE FROM holding WHERE lease_id = ?", arguments: [id.rawValue])
-                    try db.execute(sql: "DELETE FROM lease WHERE id = ?", arguments: [id.rawValue])
+                    try db.cachedStatement(sql: "DELETE FROM holding WHERE lease_id = ?").execute(arguments: [
+                        id.rawValue
+                    ])
+                    try db.cachedStatement(sql: "DELETE FROM lease WHERE id = ?").execute(arguments: [id.rawValue])
                 case .holderAdded(let grant):
-                    try db.execute(
-                        sql: "INSERT OR REPLACE INTO holding (name, lease_id, token, mode) VALUES (?, ?, ?, ?)",
-                        arguments: [
-                            grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue),
-                            grant.mode.rawValue,
-                        ]
+                    try db.cachedStatement(
+                        sql: "INSERT OR REPLACE INTO holding (name, lease_id, token, mode) VALUES (?, ?, ?, ?)"
                     )
+                    .execute(arguments: [
+                        grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue),
+                        grant.mode.rawValue,
+                    ])
                 case .holderRemoved(let grant):
-                    try db.execute(
-                        sql: "DELETE FROM holding WHERE name = ? AND lease_id = ? AND token = ?",
-                        arguments: [grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue)]
-                    )
+                    try db.cachedStatement(sql: "DELETE FROM holding WHERE name = ? AND lease_id = ? AND token = ?")
+                        .execute(arguments: [
+                            grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue),
+                        ])
                 }
             }
         }

@@ -30,8 +30,9 @@ public enum SigV4 {
         payloadHash: String
     ) -> String {
         var lines = [method, path.isEmpty ? "/" : path, canonicalQuery(query)]
+        let lowercased = headers.map { (name: lowercasedASCII($0.name), value: $0.value) }
         for name in signedHeaders {
-            let values = headers.filter { $0.name.lowercased() == name }.map { collapseSpaces($0.value) }
+            let values = lowercased.filter { $0.name == name }.map { collapseSpaces($0.value) }
             lines.append("\(name):\(values.joined(separator: ","))")
         }
         lines.append("")
@@ -56,7 +57,9 @@ public enum SigV4 {
 
     /// The string to sign: algorithm, timestamp, scope and the hash of the canonical request.
     public static func stringToSign(canonicalRequest: String, timestamp: String, scope: String) -> String {
-        [algorithm, timestamp, scope, hexSHA256(Data(canonicalRequest.utf8))].joined(separator: "\n")
+        var canonical = canonicalRequest
+        let digest = canonical.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
+        return [algorithm, timestamp, scope, hex(digest)].joined(separator: "\n")
     }
 
     /// The key derived from the secret for one day, region and service.
@@ -70,7 +73,8 @@ public enum SigV4 {
 
     /// The hex HMAC-SHA256 signature of `stringToSign`.
     public static func signature(stringToSign: String, key: SymmetricKey) -> String {
-        hex(HMAC<SHA256>.authenticationCode(for: Data(stringToSign.utf8), using: key))
+        var text = stringToSign
+        return hex(text.withUTF8 { HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer($0), using: key) })
     }
 
     /// Lowercase hex SHA-256 of `data`.
@@ -118,19 +122,43 @@ public enum SigV4 {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The value trimmed, with each run of spaces and tabs inside it turned into one space.
     static func collapseSpaces(_ value: String) -> String {
-        var result = ""
+        let trimmed = trimmingSpaces(value[...])
+        let isSpace: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        var previousIsSpace = false
+        let needsCollapsing = trimmed.utf8.contains { byte in
+            defer { previousIsSpace = isSpace(byte) }
+            return byte == UInt8(ascii: "\t") || (previousIsSpace && isSpace(byte))
+        }
+        guard needsCollapsing else { return String(trimmed) }
+        var bytes: [UInt8] = []
         var pendingSpace = false
-        for character in value.trimmingCharacters(in: .whitespaces) {
-            if character == " " || character == "\t" {
+        for byte in trimmed.utf8 {
+            if isSpace(byte) {
                 pendingSpace = true
             } else {
-                if pendingSpace { result.append(" ") }
+                if pendingSpace { bytes.append(UInt8(ascii: " ")) }
                 pendingSpace = false
-                result.append(character)
+                bytes.append(byte)
             }
         }
-        return result
+        return String(decoding: bytes, as: UTF8.self)
+    }
+
+    /// `text` without its leading and trailing spaces and tabs (what SigV4 calls trimming; far
+    /// cheaper than Foundation's `trimmingCharacters(in:)`, which every signed request would pay).
+    static func trimmingSpaces(_ text: Substring) -> Substring {
+        let isSpace: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
+        let start = text.utf8.firstIndex { !isSpace($0) } ?? text.endIndex
+        let end = text.utf8.lastIndex { !isSpace($0) }.map(text.utf8.index(after:)) ?? start
+        return text[start..<max(start, end)]
+    }
+
+    /// `name` in lowercase; the string itself, without a copy, when it has no uppercase letter
+    /// (header names usually arrive lowercase).
+    static func lowercasedASCII(_ name: String) -> String {
+        name.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) } ? name.lowercased() : name
     }
 
     /// Lowercase hex of `bytes`.

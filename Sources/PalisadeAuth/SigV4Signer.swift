@@ -5,6 +5,7 @@ public struct SigV4Signer: Sendable {
     public var credentials: SigV4Credentials
     public var region: String
     public var service: String
+    private let signingKeys = SigningKeyCache()
 
     /// A signer for one access key, region and service (`s3` for the gateway and the lock API).
     public init(credentials: SigV4Credentials, region: String = "us-east-1", service: String = "s3") {
@@ -86,9 +87,9 @@ public struct SigV4Signer: Sendable {
 
     /// The signature of a canonical request made at `amzDate` in `scope`.
     private func sign(_ canonical: String, at amzDate: AmzDate, scope: String) -> String {
-        let key = SigV4.signingKey(
+        let key = signingKeys.key(
             secret: credentials.secretAccessKey,
-            date: amzDate.day,
+            day: amzDate.day,
             region: region,
             service: service
         )

@@ -48,7 +48,7 @@ public struct SigV4Verifier: Sendable {
         bodyHash: String?,
         now: Date
     ) throws(SigV4Error) -> Verified {
-        func header(_ name: String) -> String? { headers.first { $0.name.lowercased() == name }?.value }
+        func header(_ name: String) -> String? { headers.first { SigV4.lowercasedASCII($0.name) == name }?.value }
         guard let authorization = header("authorization") else {
             throw SigV4Error(
                 .missingAuthentication,
@@ -208,22 +208,30 @@ struct AuthorizationHeader {
             "the Authorization header is not an AWS4-HMAC-SHA256 signature"
         )
         guard header.hasPrefix(SigV4.algorithm + " ") else { throw malformed }
-        var fields: [String: String] = [:]
-        for part in header.dropFirst(SigV4.algorithm.count + 1).split(separator: ",") {
-            let pair = part.trimmingCharacters(in: .whitespaces).split(separator: "=", maxSplits: 1)
-            guard pair.count == 2 else { throw malformed }
-            fields[String(pair[0])] = String(pair[1])
+        // Parsed as bytes: this runs for every signed request, and Character handling is slow.
+        var credential: [Substring] = []
+        var signedHeaders: Substring?
+        var signature: Substring?
+        for part in header.utf8.dropFirst(SigV4.algorithm.utf8.count + 1).split(separator: UInt8(ascii: ",")) {
+            let field = SigV4.trimmingSpaces(Substring(part))
+            guard let equals = field.utf8.firstIndex(of: UInt8(ascii: "=")) else { throw malformed }
+            let value = field[field.index(after: equals)...]
+            switch field[..<equals] {
+            case "Credential": credential = value.split(separator: "/", omittingEmptySubsequences: false)
+            case "SignedHeaders": signedHeaders = value
+            case "Signature": signature = value
+            default: break
+            }
         }
-        guard let credential = fields["Credential"]?.split(separator: "/", omittingEmptySubsequences: false),
-            credential.count == 5, credential[4] == "aws4_request",
-            let signedHeaders = fields["SignedHeaders"], let signature = fields["Signature"], !signature.isEmpty
+        guard credential.count == 5, credential[4] == "aws4_request", let signedHeaders, let signature,
+            !signature.isEmpty
         else { throw malformed }
         accessKeyID = String(credential[0])
         day = String(credential[1])
         region = String(credential[2])
         service = String(credential[3])
-        self.signedHeaders = signedHeaders.split(separator: ";").map { $0.lowercased() }
-        self.signature = signature
+        self.signedHeaders = signedHeaders.split(separator: ";").map { SigV4.lowercasedASCII(String($0)) }
+        self.signature = String(signature)
     }
 }
 

@@ -129,6 +129,47 @@ struct SigV4Tests {
         #expect(try verify(signedRequest()).accessKeyID == "AKIDEXAMPLE")
     }
 
+    @Test("header values are trimmed and their inner runs of spaces collapsed, as AWS's get-header-value-trim vector")
+    func headerValueTrim() {
+        let canonical = SigV4.canonicalRequest(
+            method: "GET",
+            path: "/",
+            query: "",
+            headers: [
+                ("Host", "example.amazonaws.com"), ("My-Header1", " value1"), ("My-Header2", "\"a   b \t c\"  "),
+                ("X-Amz-Date", "20150830T123600Z"),
+            ],
+            signedHeaders: ["host", "my-header1", "my-header2", "x-amz-date"],
+            payloadHash: SigV4.emptyPayloadHash
+        )
+        #expect(
+            canonical == """
+                GET
+                /
+
+                host:example.amazonaws.com
+                my-header1:value1
+                my-header2:"a b c"
+                x-amz-date:20150830T123600Z
+
+                host;my-header1;my-header2;x-amz-date
+                \(SigV4.emptyPayloadHash)
+                """
+        )
+    }
+
+    @Test("the verifier reads an Authorization header whose fields are spaced differently, in any order")
+    func authorizationSpacing() throws {
+        let respaced = signedRequest().map { header in
+            guard header.name == "authorization" else { return header }
+            let fields = header.value.dropFirst(SigV4.algorithm.count + 1).split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces)
+            }
+            return (name: header.name, value: SigV4.algorithm + "  " + fields.reversed().joined(separator: " ,\t"))
+        }
+        #expect(try verify(respaced).accessKeyID == "AKIDEXAMPLE")
+    }
+
     @Test("the verifier refuses each kind of bad request with its own code")
     func refusals() {
         func code(_ body: () throws -> Void) -> SigV4Error.Code? {
@@ -151,5 +192,9 @@ struct SigV4Tests {
             code { _ = try verify([("host", "x"), ("authorization", "Basic Zm9vOmJhcg==")]) }
                 == .authorizationHeaderMalformed
         )
+        let withoutSignature = signedRequest().map { header in
+            (name: header.name, value: header.value.replacingOccurrences(of: "Signature=", with: "Sig="))
+        }
+        #expect(code { _ = try verify(withoutSignature) } == .authorizationHeaderMalformed)
     }
 }

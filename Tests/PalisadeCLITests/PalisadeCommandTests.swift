@@ -46,8 +46,8 @@ struct PalisadeCommandTests {
         )
         #expect(command.clientCounts == [1, 8, 64])
         #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["bench", "locks", "--mode", "chaos"]) }
-        #expect(LockBench.jainIndex([5, 5, 5, 5]) == 1)
-        #expect(LockBench.jainIndex([8, 0, 0, 0]) == 0.25)
+        #expect(jainIndex([5, 5, 5, 5]) == 1)
+        #expect(jainIndex([8, 0, 0, 0]) == 0.25)
     }
 
     @Test("bench contention takes writer counts and refuses an empty list")

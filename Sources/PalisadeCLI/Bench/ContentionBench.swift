@@ -42,45 +42,48 @@ struct ContentionBench {
         let deadline = start + duration
         var acknowledged = 0
         var refused = 0
-        try await withThrowingTaskGroup(of: (acknowledged: Int, refused: Int).self) { group in
-            for _ in 0..<writers {
-                group.addTask {
-                    var acknowledged = 0
-                    var refused = 0
-                    while ContinuousClock.now < deadline {
-                        switch strategy {
-                        case .noLock:
-                            try await increment(key: key, fencing: [])
-                            acknowledged += 1
-                        case .lockWithoutFencing, .lockWithFencing:
-                            guard let (lease, grant) = try await acquire(lock, until: deadline) else { continue }
-                            let fencing: [(name: String, value: String)] =
-                                strategy == .lockWithFencing
-                                ? [
-                                    (PalisadeHeaders.lock, lock.rawValue),
-                                    (PalisadeHeaders.fencingToken, grant.token.description),
-                                ] : []
-                            do {
-                                try await increment(key: key, fencing: fencing)
+        try await BenchProgress.reporting("\(strategy.rawValue), \(writers) writers", unit: "increments") { progress in
+            try await withThrowingTaskGroup(of: (acknowledged: Int, refused: Int).self) { group in
+                for _ in 0..<writers {
+                    group.addTask {
+                        var acknowledged = 0
+                        var refused = 0
+                        while ContinuousClock.now < deadline {
+                            switch strategy {
+                            case .noLock:
+                                try await increment(key: key, fencing: [])
                                 acknowledged += 1
-                            } catch let error as ObjectClientError
-                                where ["StaleFencingToken", "LockNotHeld"].contains(error.code)
-                            {
-                                refused += 1
+                                progress.record()
+                            case .lockWithoutFencing, .lockWithFencing:
+                                guard let (lease, grant) = try await acquire(lock, until: deadline) else { continue }
+                                let fencing: [(name: String, value: String)] =
+                                    strategy == .lockWithFencing
+                                    ? [
+                                        (PalisadeHeaders.lock, lock.rawValue),
+                                        (PalisadeHeaders.fencingToken, grant.token.description),
+                                    ] : []
+                                do {
+                                    try await increment(key: key, fencing: fencing)
+                                    acknowledged += 1
+                                    progress.record()
+                                } catch let error as ObjectClientError
+                                    where ["StaleFencingToken", "LockNotHeld"].contains(error.code)
+                                {
+                                    refused += 1
+                                }
+                                _ = try? await store.locks.revokeLease(lease)
                             }
-                            _ = try? await store.locks.revokeLease(lease)
                         }
+                        return (acknowledged, refused)
                     }
-                    return (acknowledged, refused)
+                }
+                for try await counts in group {
+                    acknowledged += counts.acknowledged
+                    refused += counts.refused
                 }
             }
-            for try await counts in group {
-                acknowledged += counts.acknowledged
-                refused += counts.refused
-            }
         }
-        let elapsed = start.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = start.duration(to: .now).inSeconds
         let final = Int(String(buffer: try await store.get(bucket: bucket, key: key))) ?? 0
         return Result(
             strategy: strategy.rawValue,

@@ -1,80 +1,72 @@
 import Foundation
 import Histogram
 import NIOCore
-import PalisadeAuth
-import PalisadeClient
 
 /// PUT, GET or mixed load against the S3 gateway: ops/s, MB/s and latency percentiles per client count.
-struct GatewayBench {
-    enum Operation: String, CaseIterable {
-        case put, get, mixed
-    }
-
-    /// One measured run.
-    struct Result: Codable {
-        var operation: String
-        var objectSize: Int
-        var clients: Int
-        var operations: Int
-        var seconds: Double
-        var operationsPerSecond: Double
-        var megabytesPerSecond: Double
-        var p50Microseconds: UInt64
-        var p90Microseconds: UInt64
-        var p99Microseconds: UInt64
-        var maxMicroseconds: UInt64
-        var errors: Int
-    }
-
-    let client: ObjectClient
-    let operation: Operation
+struct GatewayBench<Target: ObjectBenchTarget> {
+    let target: Target
+    let operation: GatewayOperation
     let objectSize: Int
     let duration: Duration
-    let bucket = "palisade-bench"
 
-    /// Runs `clients` concurrent clients for `duration`, each doing the operation in a loop.
-    func run(clients: Int) async throws -> Result {
-        try await client.createBucket(bucket)
+    /// Runs `clients` concurrent clients for `duration`, each doing the operation in a loop on an
+    /// object of its own.
+    func run(clients: Int) async throws -> GatewayBenchResult {
+        try await target.prepare()
         let payload = ByteBuffer(bytes: (0..<objectSize).map { UInt8(truncatingIfNeeded: $0 &* 31) })
         if operation != .put {
-            for index in 0..<clients { _ = try await client.put(bucket: bucket, key: key(index), body: payload) }
+            for index in 0..<clients {
+                try await target.withWriter(of: key(index)) { writer in
+                    try await target.put(key(index), payload, by: writer)
+                }
+            }
         }
         let start = ContinuousClock.now
         let deadline = start + duration
         var latencies = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         var operations = 0
         var errors = 0
-        try await withThrowingTaskGroup(of: (Histogram<UInt64>, Int, Int).self) { group in
-            for index in 0..<clients {
-                group.addTask {
-                    var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
-                    var count = 0
-                    var failures = 0
-                    while ContinuousClock.now < deadline {
-                        let began = ContinuousClock.now
-                        do {
-                            switch operation == .mixed ? (count % 2 == 0 ? .put : .get) : operation {
-                            case .put: _ = try await client.put(bucket: bucket, key: key(index), body: payload)
-                            default: _ = try await client.getDiscarding(bucket: bucket, key: key(index))
+        let label = "\(target.name) \(operation.rawValue) \(objectSize) B, \(clients) clients"
+        try await BenchProgress.reporting(label, unit: "ops") { progress in
+            try await withThrowingTaskGroup(of: (Histogram<UInt64>, Int, Int).self) { group in
+                for index in 0..<clients {
+                    group.addTask {
+                        let key = key(index)
+                        return try await target.withWriter(of: key) { writer in
+                            var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+                            var count = 0
+                            var failures = 0
+                            while ContinuousClock.now < deadline {
+                                let began = ContinuousClock.now
+                                do {
+                                    switch operation == .mixed ? ((count + failures) % 2 == 0 ? .put : .get) : operation
+                                    {
+                                    case .put: try await target.put(key, payload, by: writer)
+                                    default: _ = try await target.get(key)
+                                    }
+                                } catch {
+                                    // Failed operations are counted apart, never as throughput.
+                                    failures += 1
+                                    continue
+                                }
+                                _ = histogram.record(microseconds(began.duration(to: .now)))
+                                count += 1
+                                progress.record()
                             }
-                        } catch {
-                            failures += 1
+                            return (histogram, count, failures)
                         }
-                        _ = histogram.record(microseconds(began.duration(to: .now)))
-                        count += 1
                     }
-                    return (histogram, count, failures)
+                }
+                for try await (histogram, count, failures) in group {
+                    latencies.add(histogram)
+                    operations += count
+                    errors += failures
                 }
             }
-            for try await (histogram, count, failures) in group {
-                latencies.add(histogram)
-                operations += count
-                errors += failures
-            }
         }
-        let elapsed = start.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-        return Result(
+        let seconds = start.duration(to: .now).inSeconds
+        return GatewayBenchResult(
+            target: target.name,
             operation: operation.rawValue,
             objectSize: objectSize,
             clients: clients,
@@ -91,4 +83,27 @@ struct GatewayBench {
     }
 
     func key(_ client: Int) -> String { "objects/\(operation.rawValue)-\(objectSize)-\(client)" }
+}
+
+/// What the clients of a gateway benchmark do.
+enum GatewayOperation: String, CaseIterable {
+    case put, get, mixed
+}
+
+/// One measured run of ``GatewayBench``.
+struct GatewayBenchResult: Codable {
+    /// The store measured: `palisade`, `palisade-fenced` or `nginx`.
+    var target: String
+    var operation: String
+    var objectSize: Int
+    var clients: Int
+    var operations: Int
+    var seconds: Double
+    var operationsPerSecond: Double
+    var megabytesPerSecond: Double
+    var p50Microseconds: UInt64
+    var p90Microseconds: UInt64
+    var p99Microseconds: UInt64
+    var maxMicroseconds: UInt64
+    var errors: Int
 }

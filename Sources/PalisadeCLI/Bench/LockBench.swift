@@ -1,44 +1,16 @@
 import Foundation
 import Histogram
-import PalisadeClient
-import PalisadeProtocol
 import Synchronization
 
 /// Acquire/release cycles against the lock service: throughput, acquire latency, hand-off latency
 /// under contention, fairness, and safety counters checked during the run (they must read zero).
-struct LockBench {
-    enum Mode: String, CaseIterable {
-        /// Every client cycles its own lock.
-        case uncontended
-        /// All clients cycle one lock.
-        case contended
-        /// Half the clients share one lock, the others have their own.
-        case mixed
-    }
-
-    /// One measured run.
-    struct Result: Codable {
-        var mode: String
-        var clients: Int
-        var cycles: Int
-        var seconds: Double
-        var cyclesPerSecond: Double
-        var acquireP50Microseconds: UInt64
-        var acquireP90Microseconds: UInt64
-        var acquireP99Microseconds: UInt64
-        var acquireMaxMicroseconds: UInt64
-        var handOffP50Microseconds: UInt64?
-        var fairness: Double
-        var overlappingCriticalSections: Int
-        var tokensOutOfOrder: Int
-    }
-
+struct LockBench<Target: LockBenchTarget> {
     /// What the clients of the shared lock observe together.
     final class SharedLock: Sendable {
         private struct State {
             var inside = 0
             var overlaps = 0
-            var lastToken: FencingToken?
+            var lastToken: UInt64?
             var outOfOrder = 0
             var releasedAt: ContinuousClock.Instant?
             var handOffs = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
@@ -46,15 +18,17 @@ struct LockBench {
 
         private let state = Mutex(State())
 
-        /// A client got the lock with `token`; its acquire began at `began` (a hand-off when that was
-        /// before the previous holder released).
-        func enter(_ token: FencingToken, began: ContinuousClock.Instant) {
+        /// A client got the lock with `token` (nil when the service issues none); its acquire began
+        /// at `began` (a hand-off when that was before the previous holder released).
+        func enter(_ token: UInt64?, began: ContinuousClock.Instant) {
             let now = ContinuousClock.now
             state.withLock { state in
                 if state.inside != 0 { state.overlaps += 1 }
                 state.inside += 1
-                if let last = state.lastToken, token <= last { state.outOfOrder += 1 }
-                state.lastToken = token
+                if let token {
+                    if let last = state.lastToken, token <= last { state.outOfOrder += 1 }
+                    state.lastToken = token
+                }
                 if let released = state.releasedAt, began < released {
                     _ = state.handOffs.record(microseconds(released.duration(to: now)))
                 }
@@ -75,52 +49,57 @@ struct LockBench {
         }
     }
 
-    let client: LockClient
-    let mode: Mode
+    let target: Target
+    let mode: LockBenchMode
     let duration: Duration
 
-    func run(clients: Int) async throws -> Result {
+    func run(clients: Int) async throws -> LockBenchResult {
         let shared = SharedLock()
         let runID = UUID().uuidString.prefix(8)
         let start = ContinuousClock.now
         let deadline = start + duration
         var latencies = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         var counts: [(cycles: Int, contended: Bool)] = []
-        try await withThrowingTaskGroup(of: (Histogram<UInt64>, Int, Bool).self) { group in
-            for index in 0..<clients {
-                let contended = mode == .contended || (mode == .mixed && index % 2 == 0)
-                let name = LockName(rawValue: contended ? "bench/\(runID)/hot" : "bench/\(runID)/own-\(index)")!
-                group.addTask {
-                    var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
-                    var cycles = 0
-                    let lease = try await client.grantLease(ttl: .seconds(30))
-                    while ContinuousClock.now < deadline {
-                        let began = ContinuousClock.now
-                        let grant = try await client.acquire(name, lease: lease.leaseID, wait: .seconds(30))
-                        let waited = began.duration(to: .now)
-                        _ = histogram.record(microseconds(waited))
-                        if contended { shared.enter(grant.token, began: began) }
-                        if contended { shared.leave() }
-                        _ = try await client.release(name, lease: lease.leaseID, token: grant.token)
-                        cycles += 1
-                        if cycles % 64 == 0 { _ = try await client.keepAlive(lease.leaseID) }
+        try await BenchProgress.reporting("\(target.name) \(mode.rawValue), \(clients) clients", unit: "cycles") {
+            progress in
+            try await withThrowingTaskGroup(of: (Histogram<UInt64>, Int, Bool).self) { group in
+                for index in 0..<clients {
+                    let contended = mode == .contended || (mode == .mixed && index % 2 == 0)
+                    let lock = contended ? "bench/\(runID)/hot" : "bench/\(runID)/own-\(index)"
+                    group.addTask {
+                        try await target.withSession { session in
+                            var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
+                            var cycles = 0
+                            while ContinuousClock.now < deadline {
+                                let began = ContinuousClock.now
+                                let (holding, token) = try await target.acquire(lock, in: session)
+                                _ = histogram.record(microseconds(began.duration(to: .now)))
+                                if contended {
+                                    shared.enter(token, began: began)
+                                    shared.leave()
+                                }
+                                try await target.release(lock, holding, in: session)
+                                cycles += 1
+                                progress.record()
+                                if cycles % 64 == 0 { try await target.keepAlive(session) }
+                            }
+                            return (histogram, cycles, contended)
+                        }
                     }
-                    _ = try? await client.revokeLease(lease.leaseID)
-                    return (histogram, cycles, contended)
+                }
+                for try await (histogram, cycles, contended) in group {
+                    latencies.add(histogram)
+                    counts.append((cycles, contended))
                 }
             }
-            for try await (histogram, cycles, contended) in group {
-                latencies.add(histogram)
-                counts.append((cycles, contended))
-            }
         }
-        let elapsed = start.duration(to: .now)
-        let seconds = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        let seconds = start.duration(to: .now).inSeconds
         let total = counts.reduce(0) { $0 + $1.cycles }
         // Jain's index over the clients that share a lock (all clients when none do).
         let sharing = counts.contains { $0.contended } ? counts.filter(\.contended).map(\.cycles) : counts.map(\.cycles)
-        let (overlaps, outOfOrder, handOff) = shared.counters
-        return Result(
+        let counters = shared.counters
+        return LockBenchResult(
+            target: target.name,
             mode: mode.rawValue,
             clients: clients,
             cycles: total,
@@ -130,21 +109,49 @@ struct LockBench {
             acquireP90Microseconds: latencies.valueAtPercentile(90),
             acquireP99Microseconds: latencies.valueAtPercentile(99),
             acquireMaxMicroseconds: latencies.maxRecorded,
-            handOffP50Microseconds: handOff,
-            fairness: Self.jainIndex(sharing),
-            overlappingCriticalSections: overlaps,
-            tokensOutOfOrder: outOfOrder
+            handOffP50Microseconds: counters.handOffP50,
+            fairness: jainIndex(sharing),
+            overlappingCriticalSections: counters.overlaps,
+            tokensOutOfOrder: target.issuesFencingTokens ? counters.outOfOrder : nil
         )
     }
 }
 
-extension LockBench {
-    /// Jain's fairness index: 1 when every client got the same share, 1/n when one got everything.
-    static func jainIndex(_ shares: [Int]) -> Double {
-        let sum = Double(shares.reduce(0, +))
-        let squares = shares.reduce(0.0) { $0 + Double($1) * Double($1) }
-        return squares > 0 ? sum * sum / (Double(shares.count) * squares) : 1
-    }
+/// Which locks the clients of a lock benchmark cycle.
+enum LockBenchMode: String, CaseIterable {
+    /// Every client cycles its own lock.
+    case uncontended
+    /// All clients cycle one lock.
+    case contended
+    /// Half the clients share one lock, the others have their own.
+    case mixed
+}
+
+/// One measured run of ``LockBench``.
+struct LockBenchResult: Codable {
+    /// The lock service measured: `palisade`, `etcd` or `redis`.
+    var target: String
+    var mode: String
+    var clients: Int
+    var cycles: Int
+    var seconds: Double
+    var cyclesPerSecond: Double
+    var acquireP50Microseconds: UInt64
+    var acquireP90Microseconds: UInt64
+    var acquireP99Microseconds: UInt64
+    var acquireMaxMicroseconds: UInt64
+    var handOffP50Microseconds: UInt64?
+    var fairness: Double
+    var overlappingCriticalSections: Int
+    /// Nil when the service issues no fencing tokens (the Redis lock).
+    var tokensOutOfOrder: Int?
+}
+
+/// Jain's fairness index: 1 when every client got the same share, 1/n when one got everything.
+func jainIndex(_ shares: [Int]) -> Double {
+    let sum = Double(shares.reduce(0, +))
+    let squares = shares.reduce(0.0) { $0 + Double($1) * Double($1) }
+    return squares > 0 ? sum * sum / (Double(shares.count) * squares) : 1
 }
 
 /// Whole microseconds of a duration.

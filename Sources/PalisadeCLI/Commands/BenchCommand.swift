@@ -12,7 +12,7 @@ struct BenchCommand: AsyncParsableCommand {
     )
 }
 
-/// `palisade bench gateway --op put --size 4KiB --clients 1,16 --duration 10s`.
+/// `palisade bench gateway --op put --size 4KiB --clients 1,16 --duration 10s [--fenced]`.
 struct GatewayBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "gateway",
@@ -20,7 +20,10 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         discussion: """
             Starts its own `palisade serve` on a free loopback port (a separate process, durable by default) \
             unless --endpoint is given (then PALISADE_ACCESS_KEY and PALISADE_SECRET_KEY sign the requests). \
-            PUT bodies are sent with UNSIGNED-PAYLOAD so the client does not hash them.
+            PUT bodies are sent with UNSIGNED-PAYLOAD so the client does not hash them. Each client works on \
+            an object of its own. With --fenced, every load runs twice, unfenced and fenced (each client holds \
+            a lock and every PUT carries its token), and the cost of fencing is printed. \
+            --target nginx loads a WebDAV nginx at --endpoint instead (Benchmarks/peers/run.sh starts one).
             """
     )
 
@@ -33,15 +36,25 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated client counts, one run each.")
     var clients: String = "1,16"
 
-    func validate() throws {
-        guard GatewayBench.Operation(rawValue: op) != nil else { throw ValidationError("--op is put, get or mixed") }
-        guard Self.bytes(size) != nil else { throw ValidationError("--size is like 4096, 4KiB, 1MiB or 64MiB") }
-        guard !clientCounts.isEmpty else { throw ValidationError("--clients is like 1,16,64") }
-    }
+    @Flag(help: "Also run each load with fenced writes and report what fencing costs.")
+    var fenced = false
+
+    @Option(help: "palisade, or nginx (a WebDAV server at --endpoint) for comparison.")
+    var target: String = "palisade"
 
     @OptionGroup var options: BenchOptions
 
     var clientCounts: [Int] { BenchOptions.counts(clients) }
+
+    func validate() throws {
+        guard GatewayOperation(rawValue: op) != nil else { throw ValidationError("--op is put, get or mixed") }
+        guard Self.bytes(size) != nil else { throw ValidationError("--size is like 4096, 4KiB, 1MiB or 64MiB") }
+        guard !clientCounts.isEmpty else { throw ValidationError("--clients is like 1,16,64") }
+        guard ["palisade", "nginx"].contains(target) else { throw ValidationError("--target is palisade or nginx") }
+        guard target == "palisade" || (options.endpoint != nil && !fenced) else {
+            throw ValidationError("--target nginx needs --endpoint, and cannot be --fenced")
+        }
+    }
 
     static func bytes(_ text: String) -> Int? {
         for (suffix, factor) in [("GiB", 1 << 30), ("MiB", 1 << 20), ("KiB", 1 << 10)] where text.hasSuffix(suffix) {
@@ -51,46 +64,76 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        let operation = GatewayOperation(rawValue: op)!
+        let objectSize = Self.bytes(size)!
+        let duration = options.duration.duration
+        if target == "nginx", let endpoint = options.endpoint {
+            let nginx = NginxObjectTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
+            print("palisade bench gateway: nginx \(op) of \(size) objects, \(duration) per run, server \(endpoint)")
+            Self.printHeader()
+            let results = try await clientCounts.asyncMap { count in
+                try await Self.report(
+                    GatewayBench(target: nginx, operation: operation, objectSize: objectSize, duration: duration)
+                        .run(clients: count)
+                )
+            }
+            try BenchTarget.writeJSON(results, to: options.json)
+            if results.contains(where: { $0.errors > 0 }) { throw ExitCode(1) }
+            return
+        }
         let target = try await options.target()
-        let started = target.started
-        let bench = GatewayBench(
-            client: ObjectClient(
-                endpoint: target.endpoint,
-                credentials: target.credentials,
-                payloadSigning: .unsigned
-            ),
-            operation: GatewayBench.Operation(rawValue: op)!,
-            objectSize: Self.bytes(size)!,
-            duration: options.duration.duration
-        )
+        let client = ObjectClient(endpoint: target.endpoint, credentials: target.credentials, payloadSigning: .unsigned)
         print(
-            "palisade bench gateway: \(op) of \(size) objects, \(options.duration.duration) per run, server \(started.map { "pid \($0.pid), \(options.durability)" } ?? target.endpoint)"
+            "palisade bench gateway: \(op) of \(size) objects, \(duration) per run, server \(target.started.map { "pid \($0.pid), \(options.durability)" } ?? target.endpoint)"
         )
-        print("clients      ops/s        MB/s    p50 µs    p90 µs    p99 µs    max µs  errors")
+        Self.printHeader()
         let printPeakMemory: (BenchServer) -> Void = { server in
             if let peak = server.peakMemoryKiB { print("server peak resident memory: \(peak / 1024) MiB") }
         }
-        _ = try await target.measure(json: options.json, beforeStop: printPeakMemory) {
-            var results: [GatewayBench.Result] = []
+        let results = try await target.measure(json: options.json, beforeStop: printPeakMemory) {
+            var results: [GatewayBenchResult] = []
             for count in clientCounts {
-                let result = try await bench.run(clients: count)
-                results.append(result)
-                print(
-                    String(
-                        format: "%7d %10.0f %11.1f %9d %9d %9d %9d %7d",
-                        count,
-                        result.operationsPerSecond,
-                        result.megabytesPerSecond,
-                        result.p50Microseconds,
-                        result.p90Microseconds,
-                        result.p99Microseconds,
-                        result.maxMicroseconds,
-                        result.errors
+                for fencedRun in fenced ? [false, true] : [false] {
+                    let store = PalisadeObjectTarget(client: client, fenced: fencedRun)
+                    let bench = GatewayBench(
+                        target: store,
+                        operation: operation,
+                        objectSize: objectSize,
+                        duration: duration
                     )
-                )
+                    results.append(Self.report(try await bench.run(clients: count)))
+                }
+                if fenced, let fencedRun = results.last, let plain = results.dropLast().last {
+                    let cost = 100 * (1 - fencedRun.operationsPerSecond / plain.operationsPerSecond)
+                    print(String(format: "fencing costs %.1f %% of ops/s at %d clients", cost, count))
+                }
             }
             return results
         }
+        if results.contains(where: { $0.errors > 0 }) { throw ExitCode(1) }
+    }
+
+    static func printHeader() {
+        print("target             clients      ops/s        MB/s    p50 µs    p90 µs    p99 µs    max µs  errors")
+    }
+
+    /// Prints a result's row and returns it.
+    static func report(_ result: GatewayBenchResult) -> GatewayBenchResult {
+        print(
+            result.target.padding(toLength: 16, withPad: " ", startingAt: 0)
+                + String(
+                    format: " %9d %10.0f %11.1f %9d %9d %9d %9d %7d",
+                    result.clients,
+                    result.operationsPerSecond,
+                    result.megabytesPerSecond,
+                    result.p50Microseconds,
+                    result.p90Microseconds,
+                    result.p99Microseconds,
+                    result.maxMicroseconds,
+                    result.errors
+                )
+        )
+        return result
     }
 }
 
@@ -117,12 +160,16 @@ struct BenchTarget {
         }
         if let started { beforeStop(started) }
         await started?.stop()
-        if let json {
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            try encoder.encode(results).write(to: URL(fileURLWithPath: json))
-        }
+        try Self.writeJSON(results, to: json)
         return results
+    }
+
+    /// Writes `results` as JSON to `path`, when given.
+    static func writeJSON(_ results: some Encodable, to path: String?) throws {
+        guard let path else { return }
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        try encoder.encode(results).write(to: URL(fileURLWithPath: path))
     }
 
     static func resolve(endpoint: String?, durability: String) async throws -> BenchTarget {
@@ -142,15 +189,18 @@ struct BenchTarget {
     }
 }
 
-/// `palisade bench locks --mode contended --clients 1,8,64 --duration 10s`.
+/// `palisade bench locks --mode contended --clients 1,8,64 --duration 10s [--target etcd|redis]`.
 struct LocksBenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "locks",
         abstract: "Acquire/release cycles: cycles/s, acquire and hand-off latency, fairness, safety counters.",
         discussion: """
             uncontended: each client cycles its own lock; contended: all clients cycle one lock; mixed: \
-            half and half. Each client keeps one lease. The safety counters (overlapping critical \
-            sections, tokens out of grant order) are checked during the run and must read zero.
+            half and half. Each client keeps one lease (one connection for Redis). The safety counters \
+            (overlapping critical sections, tokens out of grant order) are checked during the run and must \
+            read zero. --target etcd (its lock API through the JSON gateway, token = grant revision) or \
+            --target redis (SET NX PX, compare-and-delete release, no token) loads the peer at --endpoint \
+            instead (Benchmarks/peers/run.sh starts them).
             """
     )
 
@@ -160,58 +210,106 @@ struct LocksBenchCommand: AsyncParsableCommand {
     @Option(help: "Comma-separated client counts, one run each.")
     var clients: String = "1,8,64"
 
+    @Option(help: "palisade, etcd (http://host:port) or redis (redis://host:port) at --endpoint.")
+    var target: String = "palisade"
+
     @OptionGroup var options: BenchOptions
 
     var clientCounts: [Int] { BenchOptions.counts(clients) }
 
     func validate() throws {
-        guard LockBench.Mode(rawValue: mode) != nil else {
+        guard LockBenchMode(rawValue: mode) != nil else {
             throw ValidationError("--mode is uncontended, contended or mixed")
         }
         guard !clientCounts.isEmpty else { throw ValidationError("--clients is like 1,8,64") }
+        guard ["palisade", "etcd", "redis"].contains(target) else {
+            throw ValidationError("--target is palisade, etcd or redis")
+        }
+        guard target == "palisade" || options.endpoint != nil else {
+            throw ValidationError("--target \(target) needs --endpoint")
+        }
     }
 
     func run() async throws {
-        let target = try await options.target()
-        let bench = LockBench(
-            client: LockClient(configuration: .init(endpoint: target.endpoint, credentials: target.credentials)),
-            mode: LockBench.Mode(rawValue: mode)!,
-            duration: options.duration.duration
-        )
-        print(
-            "palisade bench locks: \(mode), \(options.duration.duration) per run, server \(target.started.map { "pid \($0.pid)" } ?? target.endpoint)"
-        )
+        let mode = LockBenchMode(rawValue: mode)!
+        let duration = options.duration.duration
+        let results: [LockBenchResult]
+        switch (target, options.endpoint) {
+        case ("etcd", let endpoint?):
+            let etcd = EtcdLockTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
+            results = try await measure(LockBench(target: etcd, mode: mode, duration: duration), server: endpoint)
+            try BenchTarget.writeJSON(results, to: options.json)
+        case ("redis", let endpoint?):
+            let address = try Self.hostAndPort(endpoint)
+            let redis = RedisLockTarget(host: address.host, port: address.port)
+            results = try await measure(LockBench(target: redis, mode: mode, duration: duration), server: endpoint)
+            try BenchTarget.writeJSON(results, to: options.json)
+        default:
+            let target = try await options.target()
+            let palisade = PalisadeLockTarget(
+                client: LockClient(configuration: .init(endpoint: target.endpoint, credentials: target.credentials))
+            )
+            results = try await target.measure(json: options.json) {
+                try await measure(
+                    LockBench(target: palisade, mode: mode, duration: duration),
+                    server: target.started.map { "pid \($0.pid)" } ?? target.endpoint
+                )
+            }
+        }
+        if results.contains(where: { $0.overlappingCriticalSections > 0 || ($0.tokensOutOfOrder ?? 0) > 0 }) {
+            throw ExitCode(1)
+        }
+    }
+
+    /// Runs `bench` once per client count, printing a row per run.
+    private func measure<Target>(_ bench: LockBench<Target>, server: String) async throws -> [LockBenchResult] {
+        print("palisade bench locks: \(bench.target.name) \(mode), \(bench.duration) per run, server \(server)")
         print(
             "clients   cycles/s   p50 µs   p90 µs   p99 µs   max µs  hand-off p50 µs  fairness  overlaps  out-of-order"
         )
-        let results = try await target.measure(json: options.json) {
-            var results: [LockBench.Result] = []
-            for count in clientCounts {
-                let result = try await bench.run(clients: count)
-                results.append(result)
-                let handOff = result.handOffP50Microseconds.map { String($0) } ?? "-"
-                let latencies = String(
-                    format: "%7d %10.0f %8d %8d %8d %8d ",
-                    count,
-                    result.cyclesPerSecond,
-                    result.acquireP50Microseconds,
-                    result.acquireP90Microseconds,
-                    result.acquireP99Microseconds,
-                    result.acquireMaxMicroseconds
-                )
-                let counters = String(
-                    format: " %9.3f %9d %13d",
-                    result.fairness,
-                    result.overlappingCriticalSections,
-                    result.tokensOutOfOrder
-                )
-                print(latencies + String(repeating: " ", count: max(0, 16 - handOff.count)) + handOff + counters)
-            }
-            return results
+        return try await clientCounts.asyncMap { count in
+            let result = try await bench.run(clients: count)
+            let latencies = String(
+                format: "%7d %10.0f %8d %8d %8d %8d ",
+                count,
+                result.cyclesPerSecond,
+                result.acquireP50Microseconds,
+                result.acquireP90Microseconds,
+                result.acquireP99Microseconds,
+                result.acquireMaxMicroseconds
+            )
+            let handOff = result.handOffP50Microseconds.map { String($0) } ?? "-"
+            let outOfOrder = result.tokensOutOfOrder.map { String($0) } ?? "n/a"
+            let counters = String(format: " %9.3f %9d ", result.fairness, result.overlappingCriticalSections)
+            print(latencies + handOff.leftPadded(to: 16) + counters + outOfOrder.leftPadded(to: 13))
+            return result
         }
-        if results.contains(where: { $0.overlappingCriticalSections > 0 || $0.tokensOutOfOrder > 0 }) {
-            throw ExitCode(1)
+    }
+
+    /// `redis://127.0.0.1:6379` → ("127.0.0.1", 6379).
+    static func hostAndPort(_ endpoint: String) throws -> (host: String, port: Int) {
+        let authority = endpoint.split(separator: "://", maxSplits: 1).last.map(String.init) ?? endpoint
+        let parts = authority.split(separator: ":")
+        guard parts.count == 2, let port = Int(parts[1].prefix { $0.isNumber }) else {
+            throw ValidationError("--endpoint is like redis://127.0.0.1:6379")
         }
+        return (String(parts[0]), port)
+    }
+}
+
+extension String {
+    /// The string right-aligned in `width` columns.
+    func leftPadded(to width: Int) -> String {
+        String(repeating: " ", count: max(0, width - count)) + self
+    }
+}
+
+extension Array {
+    /// `transform` applied to each element in order, one at a time.
+    func asyncMap<T>(_ transform: (Element) async throws -> T) async rethrows -> [T] {
+        var results: [T] = []
+        for element in self { results.append(try await transform(element)) }
+        return results
     }
 }
 

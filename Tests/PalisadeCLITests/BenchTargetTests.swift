@@ -1,0 +1,94 @@
+import NIOCore
+import Synchronization
+import Testing
+
+@testable import PalisadeCLI
+
+/// A lock service that grants every acquire at once and hands out the tokens it is told to.
+struct ScriptedLockTarget: LockBenchTarget {
+    final class Script: Sendable {
+        let tokens: Mutex<[UInt64]>
+        init(_ tokens: [UInt64]) { self.tokens = Mutex(tokens) }
+    }
+
+    let script: Script
+    let issuesFencingTokens: Bool
+    var name: String { "scripted" }
+
+    init(tokens: [UInt64]?) {
+        self.script = Script(tokens ?? [])
+        self.issuesFencingTokens = tokens != nil
+    }
+
+    func withSession<Result: Sendable>(_ body: (Script) async throws -> Result) async throws -> Result {
+        try await body(script)
+    }
+
+    func acquire(_ lock: String, in session: Script) async throws -> (holding: Void, token: UInt64?) {
+        guard issuesFencingTokens else { return ((), nil) }
+        return ((), session.tokens.withLock { $0.isEmpty ? UInt64.max : $0.removeFirst() })
+    }
+
+    func release(_ lock: String, _ holding: Void, in session: Script) async throws {
+        try await Task.sleep(for: .milliseconds(1))
+    }
+
+    func keepAlive(_ session: Script) async throws {}
+}
+
+@Suite("benchmark targets")
+struct BenchTargetTests {
+    @Test("RESP replies parse whole or not at all, including nested arrays and nil bulk strings")
+    func respParsing() throws {
+        var buffer = ByteBuffer(string: "+OK\r\n:42\r\n$5\r\nhello\r\n$-1\r\n-ERR wrong\r\n*2\r\n$1\r\na\r\n:7\r\n")
+        #expect(try RedisConnection.parse(&buffer) == .simple("OK"))
+        #expect(try RedisConnection.parse(&buffer) == .integer(42))
+        #expect(try RedisConnection.parse(&buffer) == .bulk("hello"))
+        #expect(try RedisConnection.parse(&buffer) == .bulk(nil))
+        #expect(try RedisConnection.parse(&buffer) == .error("ERR wrong"))
+        #expect(try RedisConnection.parse(&buffer) == .array([.bulk("a"), .integer(7)]))
+        #expect(try RedisConnection.parse(&buffer) == nil)
+        var partial = ByteBuffer(string: "$5\r\nhel")
+        #expect(try RedisConnection.parse(&partial) == nil)
+        var garbage = ByteBuffer(string: "?what\r\n")
+        #expect(throws: BenchError.self) { try RedisConnection.parse(&garbage) }
+    }
+
+    @Test("the lock benchmark counts tokens out of grant order, and reports none for a service without tokens")
+    func tokenOrderCounter() async throws {
+        let duration = Duration.milliseconds(200)
+        let increasing = LockBench(
+            target: ScriptedLockTarget(tokens: Array(1...1_000)),
+            mode: .contended,
+            duration: duration
+        )
+        #expect(try await increasing.run(clients: 1).tokensOutOfOrder == 0)
+        let decreasing = LockBench(
+            target: ScriptedLockTarget(tokens: Array((1...1_000).reversed())),
+            mode: .contended,
+            duration: duration
+        )
+        let result = try await decreasing.run(clients: 1)
+        #expect(result.cycles > 1 && result.tokensOutOfOrder == result.cycles - 1)
+        let tokenless = LockBench(target: ScriptedLockTarget(tokens: nil), mode: .contended, duration: duration)
+        #expect(try await tokenless.run(clients: 2).tokensOutOfOrder == nil)
+    }
+
+    @Test("peers need an endpoint, nginx cannot be fenced, and a Redis endpoint gives host and port")
+    func peerOptions() throws {
+        #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["bench", "locks", "--target", "etcd"]) }
+        #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["bench", "locks", "--target", "zk"]) }
+        #expect(throws: (any Error).self) {
+            try PalisadeCommand.parseAsRoot([
+                "bench", "gateway", "--target", "nginx", "--endpoint", "http://127.0.0.1:1", "--fenced",
+            ])
+        }
+        let command = try #require(
+            try PalisadeCommand.parseAsRoot(["bench", "gateway", "--fenced", "--op", "put"]) as? GatewayBenchCommand
+        )
+        #expect(command.fenced && command.target == "palisade")
+        let address = try LocksBenchCommand.hostAndPort("redis://127.0.0.1:6379")
+        #expect(address.host == "127.0.0.1" && address.port == 6379)
+        #expect(throws: (any Error).self) { try LocksBenchCommand.hostAndPort("redis://nowhere") }
+    }
+}
