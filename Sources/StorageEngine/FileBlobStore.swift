@@ -57,6 +57,22 @@ public struct FileBlobStore: Sendable {
         return descriptor.map { BlobReader(descriptor: $0, threadPool: threadPool) }
     }
 
+    /// Reads up to `length` bytes at `offset` of the blob `id` in one step on the thread pool (open,
+    /// read, close): the path for a read that fits in one chunk, such as a whole small object.
+    /// Nil when the blob does not exist.
+    public func read(_ id: String, at offset: Int64, length: Int) async throws -> ByteBuffer? {
+        let path = path(of: id)
+        return try await threadPool.runIfActive { () throws -> ByteBuffer? in
+            let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+            if descriptor < 0 {
+                if errno == ENOENT { return nil }
+                throw Self.error("open", path)
+            }
+            defer { close(descriptor) }
+            return try BlobReader.read(descriptor, at: offset, length: length)
+        }
+    }
+
     /// Removes the blob `id`; a reader that has it open keeps reading it.
     public func remove(_ id: String) async {
         let path = path(of: id)
@@ -152,19 +168,22 @@ public final class BlobReader: Sendable {
     /// Reads up to `length` bytes at `offset`.
     public func read(at offset: Int64, length: Int) async throws -> ByteBuffer {
         let descriptor = descriptor
-        return try await threadPool.runIfActive {
-            var buffer = ByteBufferAllocator().buffer(capacity: length)
-            let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { bytes in
-                while true {
-                    let count = pread(descriptor, bytes.baseAddress!, length, off_t(offset))
-                    if count >= 0 { return count }
-                    if errno != EINTR {
-                        throw StorageError(.internalError, "cannot read a blob: \(String(cString: strerror(errno)))")
-                    }
+        return try await threadPool.runIfActive { try Self.read(descriptor, at: offset, length: length) }
+    }
+
+    /// Reads up to `length` bytes at `offset` of an open file, blocking.
+    static func read(_ descriptor: Int32, at offset: Int64, length: Int) throws -> ByteBuffer {
+        var buffer = ByteBufferAllocator().buffer(capacity: length)
+        let count = try buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: length) { bytes in
+            while true {
+                let count = pread(descriptor, bytes.baseAddress!, length, off_t(offset))
+                if count >= 0 { return count }
+                if errno != EINTR {
+                    throw StorageError(.internalError, "cannot read a blob: \(String(cString: strerror(errno)))")
                 }
             }
-            guard count > 0 else { throw StorageError(.internalError, "a blob is shorter than its metadata says") }
-            return buffer
         }
+        guard count > 0 else { throw StorageError(.internalError, "a blob is shorter than its metadata says") }
+        return buffer
     }
 }

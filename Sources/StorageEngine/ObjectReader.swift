@@ -55,6 +55,10 @@ public struct ObjectChunks: AsyncSequence, Sendable {
             self.position = range.lowerBound
         }
 
+        static var missingBlob: StorageError {
+            StorageError(.internalError, "the blob of a version being read is missing")
+        }
+
         public mutating func next() async throws -> ByteBuffer? {
             guard position < range.upperBound else { return nil }
             while segmentIndex < segments.count, position >= segmentStart + segments[segmentIndex].size {
@@ -64,15 +68,22 @@ public struct ObjectChunks: AsyncSequence, Sendable {
             }
             guard segmentIndex < segments.count else { return nil }
             let segment = segments[segmentIndex]
-            if reader == nil {
-                guard let opened = try await blobs.open(segment.blobID) else {
-                    throw StorageError(.internalError, "the blob of a version being read is missing")
-                }
-                reader = opened
-            }
             let offset = position - segmentStart
             let length = Swift.min(Self.chunkSize, segment.size - offset, range.upperBound - position)
-            let chunk = try await reader!.read(at: offset, length: Int(length))
+            let chunk: ByteBuffer
+            if let reader {
+                chunk = try await reader.read(at: offset, length: Int(length))
+            } else if length == Swift.min(segment.size - offset, range.upperBound - position) {
+                // The rest of this segment's read is one chunk: open, read and close in one step.
+                guard let whole = try await blobs.read(segment.blobID, at: offset, length: Int(length)) else {
+                    throw Self.missingBlob
+                }
+                chunk = whole
+            } else {
+                guard let opened = try await blobs.open(segment.blobID) else { throw Self.missingBlob }
+                reader = opened
+                chunk = try await opened.read(at: offset, length: Int(length))
+            }
             position += Int64(chunk.readableBytes)
             return chunk
         }

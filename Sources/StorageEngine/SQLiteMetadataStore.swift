@@ -204,7 +204,8 @@ public final class SQLiteMetadataStore: Sendable {
             let current = try Self.head(db, bucket: bucket, key: key)
             try Self.check(db, intent, current: current, bucket: bucket, key: key, authority: authority)
             guard let current else { return (nil, nil) }
-            try db.execute(sql: "DELETE FROM object WHERE bucket = ? AND key = ?", arguments: [bucket, key])
+            try db.cachedStatement(sql: "DELETE FROM object WHERE bucket = ? AND key = ?")
+                .execute(arguments: [bucket, key])
             return (try Self.nextCommitSequence(db), current)
         }
     }
@@ -359,12 +360,13 @@ public final class SQLiteMetadataStore: Sendable {
         var committed = head
         committed.fence = intent.fence
         committed.commitSequence = try nextCommitSequence(db)
-        try db.execute(
+        try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO object (bucket, key, version_id, size, etag, last_modified_ms,
                     commit_sequence, content_headers, user_metadata, checksums, segments, fence_lock, fence_token)
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-                """,
+                """
+        ).execute(
             arguments: [
                 committed.bucket, committed.key, committed.versionID, committed.size, committed.etag,
                 committed.lastModified, Int64(committed.commitSequence), json(committed.contentHeaders),
@@ -395,13 +397,12 @@ public final class SQLiteMetadataStore: Sendable {
         switch CommitRules.decide(intent, current: current, fence: fence) {
         case .accept:
             guard let claim = intent.fence else { return }
-            try db.execute(
+            try db.cachedStatement(
                 sql: """
                     INSERT INTO fence (lock, highest_token) VALUES (?, ?)
                     ON CONFLICT(lock) DO UPDATE SET highest_token = max(highest_token, excluded.highest_token)
-                    """,
-                arguments: [claim.lock, Int64(bitPattern: claim.token)]
-            )
+                    """
+            ).execute(arguments: [claim.lock, Int64(bitPattern: claim.token)])
         case .reject(let rejection):
             throw StorageError(rejection)
         }
@@ -524,11 +525,13 @@ public final class SQLiteMetadataStore: Sendable {
     }
 
     private static func nextCommitSequence(_ db: Database) throws -> UInt64 {
-        try db.execute(
+        try db.cachedStatement(
             sql:
                 "INSERT INTO counter (name, value) VALUES ('commit', 1) ON CONFLICT(name) DO UPDATE SET value = value + 1"
+        ).execute()
+        return UInt64(
+            try Int64.fetchOne(db.cachedStatement(sql: "SELECT value FROM counter WHERE name = 'commit'")) ?? 0
         )
-        return UInt64(try Int64.fetchOne(db, sql: "SELECT value FROM counter WHERE name = 'commit'") ?? 0)
     }
 
     private static func json(_ value: [String: String]) -> String {
