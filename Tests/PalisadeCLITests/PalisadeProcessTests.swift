@@ -197,3 +197,42 @@ struct ServeCrashTests {
         #expect(await exitStatus(of: server) == 0)
     }
 }
+
+@Suite("palisade bench, end to end")
+struct BenchRunTests {
+    func runBench(_ arguments: [String], against server: TestServer<ContinuousClock>) async throws -> [[String: Any]] {
+        let json = NSTemporaryDirectory() + "bench-\(UUID().uuidString).json"
+        defer { try? FileManager.default.removeItem(atPath: json) }
+        let status = try await runPalisade(
+            ["bench"] + arguments + ["--endpoint", server.endpoint, "--duration", "300ms", "--json", json],
+            environment: clientEnvironment(server)
+        )
+        #expect(status == 0, "palisade bench \(arguments) exited \(status)")
+        let rows = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json)))
+        return try #require(rows as? [[String: Any]])
+    }
+
+    @Test("bench gateway --fenced measures fenced and unfenced writes, with no failed operation")
+    func fencedGateway() async throws {
+        try await withTestServer { server in
+            let rows = try await runBench(
+                ["gateway", "--op", "put", "--size", "4KiB", "--clients", "2", "--fenced"],
+                against: server
+            )
+            #expect(rows.map { $0["target"] as? String } == ["palisade", "palisade-fenced"])
+            for row in rows {
+                #expect((row["operations"] as? Int ?? 0) > 0 && row["errors"] as? Int == 0)
+            }
+        }
+    }
+
+    @Test("bench locks contended: cycles, a hand-off latency, and safety counters at zero")
+    func contendedLocks() async throws {
+        try await withTestServer { server in
+            let rows = try await runBench(["locks", "--mode", "contended", "--clients", "3"], against: server)
+            let row = try #require(rows.first)
+            #expect((row["cycles"] as? Int ?? 0) > 0 && row["handOffP50Microseconds"] is Int)
+            #expect(row["overlappingCriticalSections"] as? Int == 0 && row["tokensOutOfOrder"] as? Int == 0)
+        }
+    }
+}
