@@ -14,7 +14,7 @@ import os
 import platform
 from pathlib import Path
 
-LOCK_TARGETS = ["palisade", "etcd", "redis"]
+LOCK_TARGETS = ["palisade", "palisade-session", "etcd", "redis"]
 
 
 def load(directory: Path, pattern: str) -> list[dict]:
@@ -78,19 +78,21 @@ def targets(locks: list[dict], gateway: list[dict]) -> list[str]:
         return a[key] / b[key] if a and b and b[key] else None
 
     most = max((r["clients"] for r in locks if r["mode"] == "uncontended"), default=64)
-    ours = find(locks, target="palisade", mode="uncontended", clients=most)
-    checks.append(("lock cycles/s, %d uncontended clients, Palisade ÷ etcd" % most,
-                   ratio(ours, find(locks, target="etcd", mode="uncontended", clients=most), "cyclesPerSecond"), 5, "≥"))
-    checks.append(("lock cycles/s, %d uncontended clients, Palisade ÷ Redis" % most,
-                   ratio(ours, find(locks, target="redis", mode="uncontended", clients=most), "cyclesPerSecond"), 1, "≥"))
-    one = find(locks, target="palisade", mode="uncontended", clients=1)
-    checks.append(("acquire p99 µs, 1 uncontended client", one and one["acquireP99Microseconds"], 1000, "<"))
-    contended = [r for r in locks if r["target"] == "palisade" and r["mode"] == "contended" and r["clients"] > 1]
-    if contended:
-        worst = max(contended, key=lambda r: r.get("handOffP50Microseconds") or 0)
-        checks.append(("contended hand-off p50 µs, %d clients" % worst["clients"], worst.get("handOffP50Microseconds"), 200, "<"))
-        least = min(contended, key=lambda r: r["fairness"])
-        checks.append(("contended fairness, %d clients" % least["clients"], least["fairness"], 0.95, ">"))
+    for name in sorted({r["target"] for r in locks if r["target"].startswith("palisade")}):
+        ours = find(locks, target=name, mode="uncontended", clients=most)
+        checks.append((f"lock cycles/s, {most} uncontended clients, {name} ÷ etcd",
+                       ratio(ours, find(locks, target="etcd", mode="uncontended", clients=most), "cyclesPerSecond"), 5, "≥"))
+        checks.append((f"lock cycles/s, {most} uncontended clients, {name} ÷ Redis",
+                       ratio(ours, find(locks, target="redis", mode="uncontended", clients=most), "cyclesPerSecond"), 1, "≥"))
+        one = find(locks, target=name, mode="uncontended", clients=1)
+        checks.append((f"{name}: acquire p99 µs, 1 uncontended client", one and one["acquireP99Microseconds"], 1000, "<"))
+        contended = [r for r in locks if r["target"] == name and r["mode"] == "contended" and r["clients"] > 1]
+        if contended:
+            worst = max(contended, key=lambda r: r.get("handOffP50Microseconds") or 0)
+            checks.append((f"{name}: contended hand-off p50 µs, {worst['clients']} clients",
+                           worst.get("handOffP50Microseconds"), 200, "<"))
+            least = min(contended, key=lambda r: r["fairness"])
+            checks.append((f"{name}: contended fairness, {least['clients']} clients", least["fairness"], 0.95, ">"))
     for op, size, key, goal in [("get", 4096, "operationsPerSecond", 0.7), ("get", 64 << 20, "megabytesPerSecond", 0.8)]:
         sizes = [r for r in gateway if r["operation"] == op and r["objectSize"] == size and r["target"] == "nginx"]
         for row in sorted(sizes, key=lambda r: r["clients"]):
@@ -122,7 +124,7 @@ def plot(locks: list[dict], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(8.5, 4.2), dpi=120)
-    colors = {"palisade": "tab:blue", "etcd": "tab:orange", "redis": "tab:red"}
+    colors = {"palisade": "tab:blue", "palisade-session": "tab:green", "etcd": "tab:orange", "redis": "tab:red"}
     for target in LOCK_TARGETS:
         for mode, style in [("uncontended", "-o"), ("contended", "--s")]:
             rows = sorted((r for r in locks if r["target"] == target and r["mode"] == mode), key=lambda r: r["clients"])

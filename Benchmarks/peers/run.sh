@@ -76,6 +76,8 @@ bench() { echo "+ palisade bench $*" >&2; "$palisade" bench "$@" --duration "$du
 
 for mode in uncontended contended; do
     bench locks --mode "$mode" --clients "$lock_clients" --json "$results/locks-$mode-palisade.json"
+    bench locks --mode "$mode" --clients "$lock_clients" --transport session \
+        --json "$results/locks-$mode-palisade-session.json"
     bench locks --mode "$mode" --clients "$lock_clients" --target etcd \
         --endpoint "http://127.0.0.1:$etcd_port" --json "$results/locks-$mode-etcd.json"
     bench locks --mode "$mode" --clients "$lock_clients" --target redis \

@@ -21,19 +21,23 @@ public struct LockClient: Sendable {
         public var maximumAttempts: Int
         /// The first backoff; it doubles on each retry.
         public var initialBackoff: Duration
+        /// How calls reach the server.
+        public var transport: Transport
 
         public init(
             endpoint: String,
             credentials: SigV4Credentials,
             region: String = "us-east-1",
             maximumAttempts: Int = 4,
-            initialBackoff: Duration = .milliseconds(50)
+            initialBackoff: Duration = .milliseconds(50),
+            transport: Transport = .http
         ) {
             self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
             self.credentials = credentials
             self.region = region
             self.maximumAttempts = max(1, maximumAttempts)
             self.initialBackoff = initialBackoff
+            self.transport = transport
         }
 
         /// Reads `PALISADE_ENDPOINT` (default `http://127.0.0.1:9000`), `PALISADE_ACCESS_KEY` and
@@ -49,15 +53,34 @@ public struct LockClient: Sendable {
         }
     }
 
+    /// How a client's calls reach the server.
+    public enum Transport: Sendable, CaseIterable {
+        /// One signed HTTP request per call (connections are pooled and kept alive).
+        case http
+        /// All calls over one lock session, a WebSocket signed once (`Protocol/lock-sessions.md`):
+        /// much less work per call on both sides. Copies of the client share the session.
+        case session
+    }
+
     public let configuration: Configuration
     let httpClient: HTTPClient
     let signer: SigV4Signer
+    let session: LockSessionConnection?
 
-    /// A client using `httpClient` (by default ``sharedHTTPClient``).
+    /// A client using `httpClient` (by default ``sharedHTTPClient``) for the HTTP transport.
     public init(configuration: Configuration, httpClient: HTTPClient = LockClient.sharedHTTPClient) {
         self.configuration = configuration
         self.httpClient = httpClient
-        self.signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "s3")
+        let signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "s3")
+        self.signer = signer
+        self.session =
+            configuration.transport == .session
+            ? LockSessionConnection(endpoint: configuration.endpoint, signer: signer) : nil
+    }
+
+    /// Closes the client's lock session, if it uses one (its next call opens a new one).
+    public func close() async {
+        await session?.close()
     }
 
     /// The process-wide HTTP client that lock clients use by default. Its pool allows many
@@ -253,6 +276,18 @@ public struct LockClient: Sendable {
     ) async throws
         -> (HTTPResponseStatus, HTTPHeaders, ByteBuffer)
     {
+        if let session {
+            let answer = try await session.call(
+                method,
+                String(path.dropFirst(PalisadePaths.v1.count)),
+                query: query,
+                body: body
+            )
+            return (
+                HTTPResponseStatus(statusCode: answer.status), [PalisadeHeaders.requestID: answer.requestID],
+                answer.body
+            )
+        }
         var request = HTTPClientRequest(url: configuration.endpoint + path + (query.isEmpty ? "" : "?" + query))
         request.method = HTTPMethod(rawValue: method)
         var headers: [(name: String, value: String)] = [("host", Self.authority(of: configuration.endpoint))]

@@ -1,5 +1,6 @@
 import Foundation
 public import Hummingbird
+import HummingbirdWebSocket
 public import LockEngine
 public import Logging
 public import Metrics
@@ -52,9 +53,18 @@ public func buildApplication(
         registry: registry,
         metricsFactory: metricsFactory
     )
+    let sessions = Router(context: PalisadeRequestContext.self)
+    sessions.add(middleware: SigV4AuthMiddleware(verifier: SigV4Verifier(credentials: configuration.credentials)))
+    LockSessionRoutes(locks: locks, fencing: FencingRoutes(store: store)).register(on: sessions)
     return Application(
         router: router,
-        server: .http1(configuration: .init(additionalChannelHandlers: [ExpectContinueHandler()])),
+        server: .http1WebSocketUpgrade(
+            webSocketRouter: sessions,
+            configuration: .init(
+                http1: .init(additionalChannelHandlers: [ExpectContinueHandler()]),
+                ws: .init(maxFrameSize: LockSessionMessage.maximumBytes)
+            )
+        ),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "palisade"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger
@@ -93,5 +103,12 @@ public func buildRouter(
     let api = router.group("_palisade/v1").add(middleware: SigV4AuthMiddleware(verifier: verifier))
     LockRoutes(locks: locks).register(on: api)
     FencingRoutes(store: store).register(on: api)
+    api.get(RouterPath(PalisadePaths.session)) { _, _ -> Response in
+        throw LockAPIError(
+            .upgradeRequired,
+            LockAPIErrorCode.upgradeRequired,
+            "a lock session is a WebSocket: send Upgrade: websocket (Protocol/lock-sessions.md)"
+        )
+    }
     return router
 }

@@ -40,12 +40,14 @@ public enum LockAPIErrorCode {
     public static let serviceUnavailable = "ServiceUnavailable"
     /// 500: an unexpected server error.
     public static let internalError = "InternalError"
+    /// 426: the lock session endpoint was asked without a WebSocket upgrade.
+    public static let upgradeRequired = "UpgradeRequired"
 
     /// Every code above.
     public static let all: [String] = [
         malformedRequest, invalidLockName, invalidTTL, invalidArgument, missingAuthentication, invalidAccessKeyID,
         signatureDoesNotMatch, requestTimeTooSkewed, leaseNotFound, notFound, waitTimeout, lockHeld, notHolder,
         modeConflict, acquireSuperseded, acquireCancelled, leaseLost, requestTooLarge, serviceUnavailable,
-        internalError,
+        internalError, upgradeRequired,
     ]
 }

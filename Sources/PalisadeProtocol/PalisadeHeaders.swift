@@ -17,6 +17,8 @@ public enum PalisadePaths {
     public static let root = "/_palisade"
     /// The versioned lock API.
     public static let v1 = "/_palisade/v1"
+    /// The lock session endpoint below ``v1`` (a WebSocket; `Protocol/lock-sessions.md`).
+    public static let session = "/session"
     /// Liveness and readiness, unauthenticated.
     public static let health = "/_palisade/health"
     /// Prometheus metrics, unauthenticated.

@@ -27,8 +27,11 @@ public struct TestServer<C: Clock>: Sendable where C.Duration == Duration {
     public let store: ObjectStore
 
     /// A lock client for this server.
-    public var client: LockClient {
-        LockClient(configuration: .init(endpoint: endpoint, credentials: credentials))
+    public var client: LockClient { client(transport: .http) }
+
+    /// A lock client for this server over `transport` (a new session each time for `.session`).
+    public func client(transport: LockClient.Transport) -> LockClient {
+        LockClient(configuration: .init(endpoint: endpoint, credentials: credentials, transport: transport))
     }
 }
 

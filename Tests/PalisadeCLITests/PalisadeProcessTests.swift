@@ -200,11 +200,15 @@ struct ServeCrashTests {
 
 @Suite("palisade bench, end to end")
 struct BenchRunTests {
-    func runBench(_ arguments: [String], against server: TestServer<ContinuousClock>) async throws -> [[String: Any]] {
+    func runBench(
+        _ arguments: [String],
+        against server: TestServer<ContinuousClock>,
+        duration: String = "300ms"
+    ) async throws -> [[String: Any]] {
         let json = NSTemporaryDirectory() + "bench-\(UUID().uuidString).json"
         defer { try? FileManager.default.removeItem(atPath: json) }
         let status = try await runPalisade(
-            ["bench"] + arguments + ["--endpoint", server.endpoint, "--duration", "300ms", "--json", json],
+            ["bench"] + arguments + ["--endpoint", server.endpoint, "--duration", duration, "--json", json],
             environment: clientEnvironment(server)
         )
         #expect(status == 0, "palisade bench \(arguments) exited \(status)")
@@ -229,7 +233,11 @@ struct BenchRunTests {
     @Test("bench locks contended: cycles, a hand-off latency, and safety counters at zero")
     func contendedLocks() async throws {
         try await withTestServer { server in
-            let rows = try await runBench(["locks", "--mode", "contended", "--clients", "3"], against: server)
+            let rows = try await runBench(
+                ["locks", "--mode", "contended", "--clients", "4"],
+                against: server,
+                duration: "1s"
+            )
             let row = try #require(rows.first)
             #expect((row["cycles"] as? Int ?? 0) > 0 && row["handOffP50Microseconds"] is Int)
             #expect(row["overlappingCriticalSections"] as? Int == 0 && row["tokensOutOfOrder"] as? Int == 0)

@@ -32,14 +32,17 @@ final class CriticalSectionLog: Sendable {
 
 @Suite("LockClient against a live server")
 struct LockClientTests {
-    @Test("16 clients × 50 acquisitions of one lock: no two critical sections overlap, tokens increase in grant order")
-    func contention() async throws {
+    @Test(
+        "16 clients × 50 acquisitions of one lock: no two critical sections overlap, tokens increase in grant order",
+        arguments: LockClient.Transport.allCases
+    )
+    func contention(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
             let log = CriticalSectionLog()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<16 {
                     group.addTask {
-                        try await server.client.withLease(ttl: .seconds(10)) { session in
+                        try await server.client(transport: transport).withLease(ttl: .seconds(10)) { session in
                             for _ in 0..<50 {
                                 let grant = try await session.acquire("hot", wait: .seconds(60))
                                 log.enter(grant.token)
@@ -59,15 +62,19 @@ struct LockClientTests {
         }
     }
 
-    @Test("withLock from several clients at once serializes their bodies")
-    func withLockSerializes() async throws {
+    @Test("withLock from several clients at once serializes their bodies", arguments: LockClient.Transport.allCases)
+    func withLockSerializes(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
             let log = CriticalSectionLog()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<8 {
                     group.addTask {
                         for _ in 0..<5 {
-                            try await server.client.withLock("shared-resource", ttl: .seconds(5), wait: .seconds(60)) {
+                            try await server.client(transport: transport).withLock(
+                                "shared-resource",
+                                ttl: .seconds(5),
+                                wait: .seconds(60)
+                            ) {
                                 lock in
                                 log.enter(lock.token)
                                 await Task.yield()
@@ -83,13 +90,16 @@ struct LockClientTests {
         }
     }
 
-    @Test("withLock keeps the lease alive for longer than its TTL, and exposes the fencing headers")
-    func keepAlive() async throws {
+    @Test(
+        "withLock keeps the lease alive for longer than its TTL, and exposes the fencing headers",
+        arguments: LockClient.Transport.allCases
+    )
+    func keepAlive(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
-            let client = server.client
-            let (token, headers, validAfterwards) = try await client.withLock("long-job", ttl: .seconds(1)) { lock in
+            let client = server.client(transport: transport)
+            let (token, headers, validAfterwards) = try await client.withLock("long-job", ttl: .seconds(2)) { lock in
                 // Real time on purpose: the keep-alive loop runs on the real clock of the client.
-                try await Task.sleep(for: .milliseconds(2500))
+                try await Task.sleep(for: .milliseconds(4500))
                 let check = try await client.validate(lock.name, token: lock.token)
                 return (lock.token, lock.fencingHeaders.map { "\($0.name): \($0.value)" }, check.valid && lock.isAlive)
             }
@@ -100,24 +110,24 @@ struct LockClientTests {
         }
     }
 
-    @Test("withLock releases the lock when its body throws")
-    func releasesOnThrow() async throws {
+    @Test("withLock releases the lock when its body throws", arguments: LockClient.Transport.allCases)
+    func releasesOnThrow(transport: LockClient.Transport) async throws {
         struct Boom: Error {}
         try await withTestServer { server in
             await #expect(throws: Boom.self) {
-                try await server.client.withLock("fragile") { _ in throw Boom() }
+                try await server.client(transport: transport).withLock("fragile") { _ in throw Boom() }
             }
-            let remaining = try await server.client.status("fragile")
+            let remaining = try await server.client(transport: transport).status("fragile")
             #expect(remaining.holders.isEmpty)
         }
     }
 
-    @Test("withLock releases the lock when its task is cancelled")
-    func releasesOnCancellation() async throws {
+    @Test("withLock releases the lock when its task is cancelled", arguments: LockClient.Transport.allCases)
+    func releasesOnCancellation(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
             let (entered, signal) = AsyncStream.makeStream(of: Void.self)
             let task = Task {
-                try await server.client.withLock("cancellable") { _ in
+                try await server.client(transport: transport).withLock("cancellable") { _ in
                     signal.yield()
                     try await Task.sleep(for: .seconds(60))
                 }
@@ -125,15 +135,18 @@ struct LockClientTests {
             for await _ in entered { break }
             task.cancel()
             await #expect(throws: CancellationError.self) { try await task.value }
-            let remaining = try await server.client.status("cancellable")
+            let remaining = try await server.client(transport: transport).status("cancellable")
             #expect(remaining.holders.isEmpty)
         }
     }
 
-    @Test("when the lease is lost, the body's task is cancelled and withLock throws LeaseLost")
-    func leaseLossCancelsBody() async throws {
+    @Test(
+        "when the lease is lost, the body's task is cancelled and withLock throws LeaseLost",
+        arguments: LockClient.Transport.allCases
+    )
+    func leaseLossCancelsBody(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
-            let client = server.client
+            let client = server.client(transport: transport)
             let (leases, signal) = AsyncStream.makeStream(of: LeaseID.self)
             let task = Task {
                 try await client.withLock("doomed", ttl: .seconds(3)) { lock in
@@ -149,10 +162,13 @@ struct LockClientTests {
         }
     }
 
-    @Test("tryAcquire answers nil when the lock is held; server errors carry code, status and request id")
-    func tryAcquireAndErrors() async throws {
+    @Test(
+        "tryAcquire answers nil when the lock is held; server errors carry code, status and request id",
+        arguments: LockClient.Transport.allCases
+    )
+    func tryAcquireAndErrors(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
-            let client = server.client
+            let client = server.client(transport: transport)
             let first = try await client.grantLease(ttl: .seconds(10))
             let second = try await client.grantLease(ttl: .seconds(10))
             let taken = try await client.tryAcquire("t", lease: first.leaseID)
@@ -168,10 +184,10 @@ struct LockClientTests {
         }
     }
 
-    @Test("inspect, watch and force-release through LockClient")
-    func watchesAndAdmin() async throws {
+    @Test("inspect, watch and force-release through LockClient", arguments: LockClient.Transport.allCases)
+    func watchesAndAdmin(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
-            let client = server.client
+            let client = server.client(transport: transport)
             let lease = try await client.grantLease(ttl: .seconds(10))
             let grant = try await client.acquire("w", lease: lease.leaseID, wait: .zero)
             let inspected = try await client.lease(lease.leaseID)
@@ -209,4 +225,8 @@ struct LockClientTests {
         #expect(error?.code == LockClientError.connectionFailedCode)
         #expect(error?.message.contains("3 attempt") == true)
     }
+}
+
+extension LockClient.Transport: CustomTestStringConvertible {
+    public var testDescription: String { self == .http ? "HTTP" : "lock session" }
 }

@@ -28,36 +28,45 @@ protocol LockBenchTarget: Sendable {
     func keepAlive(_ session: Session) async throws
 }
 
-/// Palisade's lock API through ``LockClient``: one lease per client, acquire with a long-poll wait.
+/// Palisade's lock API through ``LockClient``: one lease per client, acquire with a long-poll wait,
+/// over HTTP or over a lock session of the client's own (as separate processes would have).
 struct PalisadeLockTarget: LockBenchTarget {
-    let client: LockClient
-    var name: String { "palisade" }
+    /// One benchmark client: its own ``LockClient`` (so its own session) and lease.
+    struct Session {
+        let client: LockClient
+        let lease: LeaseID
+    }
+
+    let configuration: LockClient.Configuration
+    var name: String { configuration.transport == .session ? "palisade-session" : "palisade" }
     var issuesFencingTokens: Bool { true }
 
-    func withSession<Result: Sendable>(_ body: (LeaseID) async throws -> Result) async throws -> Result {
-        let lease = try await client.grantLease(ttl: .seconds(30)).leaseID
+    func withSession<Result: Sendable>(_ body: (Session) async throws -> Result) async throws -> Result {
+        let client = LockClient(configuration: configuration)
         do {
-            let result = try await body(lease)
-            _ = try? await client.revokeLease(lease)
+            let session = Session(client: client, lease: try await client.grantLease(ttl: .seconds(30)).leaseID)
+            let result = try await body(session)
+            _ = try? await client.revokeLease(session.lease)
+            await client.close()
             return result
         } catch {
-            _ = try? await client.revokeLease(lease)
+            await client.close()
             throw error
         }
     }
 
-    func acquire(_ lock: String, in lease: LeaseID) async throws -> (holding: FencingToken, token: UInt64?) {
+    func acquire(_ lock: String, in session: Session) async throws -> (holding: FencingToken, token: UInt64?) {
         guard let name = LockName(rawValue: lock) else { throw BenchError("invalid lock name \(lock)") }
-        let grant = try await client.acquire(name, lease: lease, wait: .seconds(30))
+        let grant = try await session.client.acquire(name, lease: session.lease, wait: .seconds(30))
         return (grant.token, grant.token.rawValue)
     }
 
-    func release(_ lock: String, _ token: FencingToken, in lease: LeaseID) async throws {
+    func release(_ lock: String, _ token: FencingToken, in session: Session) async throws {
         guard let name = LockName(rawValue: lock) else { throw BenchError("invalid lock name \(lock)") }
-        _ = try await client.release(name, lease: lease, token: token)
+        _ = try await session.client.release(name, lease: session.lease, token: token)
     }
 
-    func keepAlive(_ lease: LeaseID) async throws {
-        _ = try await client.keepAlive(lease)
+    func keepAlive(_ session: Session) async throws {
+        _ = try await session.client.keepAlive(session.lease)
     }
 }

@@ -213,6 +213,9 @@ struct LocksBenchCommand: AsyncParsableCommand {
     @Option(help: "palisade, etcd (http://host:port) or redis (redis://host:port) at --endpoint.")
     var target: String = "palisade"
 
+    @Option(help: "For palisade: http (a signed request per call) or session (a lock session per client).")
+    var transport: String = "http"
+
     @OptionGroup var options: BenchOptions
 
     var clientCounts: [Int] { BenchOptions.counts(clients) }
@@ -225,6 +228,7 @@ struct LocksBenchCommand: AsyncParsableCommand {
         guard ["palisade", "etcd", "redis"].contains(target) else {
             throw ValidationError("--target is palisade, etcd or redis")
         }
+        guard ["http", "session"].contains(transport) else { throw ValidationError("--transport is http or session") }
         guard target == "palisade" || options.endpoint != nil else {
             throw ValidationError("--target \(target) needs --endpoint")
         }
@@ -247,7 +251,11 @@ struct LocksBenchCommand: AsyncParsableCommand {
         default:
             let target = try await options.target()
             let palisade = PalisadeLockTarget(
-                client: LockClient(configuration: .init(endpoint: target.endpoint, credentials: target.credentials))
+                configuration: .init(
+                    endpoint: target.endpoint,
+                    credentials: target.credentials,
+                    transport: transport == "session" ? .session : .http
+                )
             )
             results = try await target.measure(json: options.json) {
                 try await measure(

@@ -82,11 +82,18 @@ public struct LockAPIError: Error, Sendable, Equatable {
 
     /// The JSON response for this error.
     func response(requestID: String) -> Response {
-        let body = LockAPIErrorBody(code: code, message: message, requestID: requestID)
-        let data = (try? JSONEncoder().encode(body)) ?? Data()
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
-        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+        return Response(
+            status: status,
+            headers: headers,
+            body: .init(byteBuffer: ByteBuffer(bytes: body(requestID: requestID)))
+        )
+    }
+
+    /// The `{code, message, request_id}` JSON body of this error.
+    func body(requestID: String) -> Data {
+        (try? JSONEncoder().encode(LockAPIErrorBody(code: code, message: message, requestID: requestID))) ?? Data()
     }
 }
 

@@ -1,0 +1,120 @@
+import Foundation
+import Hummingbird
+import HummingbirdWebSocket
+import LockEngine
+import NIOCore
+import PalisadeProtocol
+
+/// Lock sessions (`Protocol/lock-sessions.md`): the lock API over one WebSocket per client,
+/// authenticated once by the SigV4-signed upgrade request instead of once per call.
+///
+/// Each text message is a request — a header line (`{"id":…,"method":…,"path":…}`), a line feed,
+/// and the body the HTTP API takes — and is answered by a message of the same shape carrying the
+/// request's id, the HTTP status and the body the HTTP API answers. Requests run concurrently, so a
+/// waiting acquire does not hold up the calls behind it; answers come in any order. They are served
+/// by the same routes and error middleware as the HTTP lock API, so both behave alike.
+struct LockSessionRoutes: Sendable {
+    /// The lock API routes without authentication: a session is authenticated at its upgrade.
+    let responder: Router<PalisadeRequestContext>.Responder
+
+    /// Sessions that serve `locks` and the admin fencing routes of `store`.
+    init(locks: any LockBackend, fencing: FencingRoutes) {
+        let router = Router(context: PalisadeRequestContext.self)
+        router.add(middleware: ErrorMiddleware())
+        let api = router.group(RouterPath(PalisadePaths.v1))
+        LockRoutes(locks: locks).register(on: api)
+        fencing.register(on: api)
+        responder = router.buildResponder()
+    }
+
+    /// Adds the session endpoint to `router`, the server's WebSocket upgrade router.
+    func register(on router: Router<PalisadeRequestContext>) {
+        router.ws(RouterPath(PalisadePaths.v1 + PalisadePaths.session)) { inbound, outbound, context in
+            try await withThrowingDiscardingTaskGroup { group in
+                for try await message in inbound.messages(maxSize: LockSessionMessage.maximumBytes) {
+                    guard case .text(let text) = message else {
+                        try await outbound.close(.unacceptableData, reason: "lock session messages are text")
+                        return
+                    }
+                    group.addTask {
+                        let answer = await answer(text, in: context.requestContext)
+                        try await outbound.write(.text(answer))
+                    }
+                }
+            }
+        }
+    }
+
+    /// The answer to one request message.
+    func answer(_ message: String, in session: PalisadeRequestContext) async -> String {
+        let context = PalisadeRequestContext(insideSessionOf: session)
+        let (headerLine, body) = LockSessionMessage.split(message[...])
+        guard let header = try? JSONDecoder().decode(LockSessionRequestHeader.self, from: Data(headerLine.utf8)),
+            let method = HTTPRequest.Method(header.method)
+        else {
+            let error = LockAPIError(
+                .badRequest,
+                LockAPIErrorCode.malformedRequest,
+                "a lock session request starts with a header line {\"id\":…,\"method\":…,\"path\":…}"
+            )
+            return Self.encode(nil, error, requestID: context.requestID)
+        }
+        let query = header.query.map { $0.isEmpty ? "" : "?" + $0 } ?? ""
+        let request = Request(
+            head: HTTPRequest(
+                method: method,
+                scheme: nil,
+                authority: nil,
+                path: PalisadePaths.v1 + header.path + query
+            ),
+            body: RequestBody(buffer: ByteBuffer(string: String(body)))
+        )
+        let response: Response
+        do {
+            response = try await responder.respond(to: request, context: context)
+        } catch {
+            return Self.encode(header.id, ErrorMiddleware.apiError(for: error), requestID: context.requestID)
+        }
+        let collector = BodyCollector()
+        do {
+            try await response.body.write(CollectingBodyWriter(collector: collector))
+        } catch {
+            return Self.encode(header.id, ErrorMiddleware.apiError(for: error), requestID: context.requestID)
+        }
+        return Self.encode(
+            id: header.id,
+            status: response.status.code,
+            requestID: context.requestID,
+            body: String(buffer: collector.buffer)
+        )
+    }
+
+    static func encode(_ id: UInt64?, _ error: LockAPIError, requestID: String) -> String {
+        encode(
+            id: id,
+            status: error.status.code,
+            requestID: requestID,
+            body: String(decoding: error.body(requestID: requestID), as: UTF8.self)
+        )
+    }
+
+    static func encode(id: UInt64?, status: Int, requestID: String, body: String) -> String {
+        LockSessionResponseHeader(id: id, status: status, requestID: requestID).line + "\n" + body
+    }
+}
+
+/// Gathers a response body in memory (lock API bodies are small).
+final class BodyCollector {
+    var buffer = ByteBuffer()
+}
+
+struct CollectingBodyWriter: ResponseBodyWriter {
+    let collector: BodyCollector
+
+    mutating func write(_ buffer: ByteBuffer) async throws {
+        var buffer = buffer
+        collector.buffer.writeBuffer(&buffer)
+    }
+
+    consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
