@@ -149,7 +149,7 @@ public struct ObjectStore: Sendable {
             let head = try await head(bucket: bucket, key: key)
             readers.retain(head.versionID)
             // Still current after the retain: no commit can unlink it until the reader closes.
-            if try metadata.head(bucket: bucket, key: key)?.versionID == head.versionID {
+            if try metadata.currentVersionID(bucket: bucket, key: key) == head.versionID {
                 return ObjectReader(head: head, store: self)
             }
             await release(head.versionID)

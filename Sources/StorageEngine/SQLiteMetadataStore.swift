@@ -100,6 +100,16 @@ public final class SQLiteMetadataStore: Sendable {
         try database.read { db in try Self.head(db, bucket: bucket, key: key) }
     }
 
+    /// The version id of the key's current version, without reading the rest of its head.
+    func currentVersionID(bucket: String, key: String) throws -> String? {
+        try database.read { db in
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT version_id FROM object WHERE bucket = ? AND key = ?"),
+                arguments: [bucket, key]
+            )
+        }
+    }
+
     /// Objects of `bucket` whose keys start with `prefix` and sort after `after`, in key order.
     func objects(bucket: String, prefix: String, after: String, limit: Int) throws -> [ObjectHead] {
         try database.read { db in
@@ -549,6 +559,8 @@ public final class SQLiteMetadataStore: Sendable {
     }
 
     private static func dictionary(_ text: String) -> [String: String] {
-        (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+        // Most objects have no metadata or checksums of their own: skip the decoder then.
+        guard text != "{}" else { return [:] }
+        return (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
     }
 }
