@@ -17,7 +17,7 @@ struct LockSessionRoutes: Sendable {
     /// The lock API routes without authentication: a session is authenticated at its upgrade.
     let responder: Router<PalisadeRequestContext>.Responder
 
-    /// Sessions that serve `locks` and the admin fencing routes of `store`.
+    /// Sessions that serve the lock routes of `locks` and the admin `fencing` routes.
     init(locks: any LockBackend, fencing: FencingRoutes) {
         let router = Router(context: PalisadeRequestContext.self)
         router.add(middleware: ErrorMiddleware())
