@@ -82,9 +82,7 @@ final class LockSessionChannel: Sendable {
             return state.nextID
         }
         let header = LockSessionRequestHeader(id: id, method: method, path: path, query: query.isEmpty ? nil : query)
-        let message =
-            String(decoding: try JSONEncoder().encode(header), as: UTF8.self) + "\n"
-            + String(decoding: body, as: UTF8.self)
+        let message = header.line + "\n" + String(decoding: body, as: UTF8.self)
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { continuation in
                 // Registered only while the link is open: closing fails every registered call.
