@@ -55,7 +55,8 @@ public func buildApplication(
     )
     let sessions = Router(context: PalisadeRequestContext.self)
     sessions.add(middleware: SigV4AuthMiddleware(verifier: SigV4Verifier(credentials: configuration.credentials)))
-    LockSessionRoutes(locks: locks, fencing: FencingRoutes(store: store)).register(on: sessions)
+    LockSessionRoutes(locks: locks, fencing: FencingRoutes(store: store), metricsFactory: metricsFactory)
+        .register(on: sessions)
     return Application(
         router: router,
         server: .http1WebSocketUpgrade(

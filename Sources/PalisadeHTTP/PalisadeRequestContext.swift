@@ -1,5 +1,6 @@
 public import Hummingbird
 public import HummingbirdWebSocket
+import Logging
 import UUIDSupport
 
 /// The request context of every Palisade route: Hummingbird's core context and the request id
@@ -17,10 +18,16 @@ public struct PalisadeRequestContext: RequestContext, WebSocketRequestContext {
         webSocket = .init()
     }
 
-    /// The context of one request made inside the lock session opened by `session`'s request.
+    /// The context of one request made inside the lock session opened by `session`'s request:
+    /// core storage of its own (its route and parameters are not shared with concurrent calls).
     init(insideSessionOf session: PalisadeRequestContext) {
-        coreContext = session.coreContext
+        coreContext = .init(source: SessionCallSource(logger: session.logger))
         requestID = RandomUUID.hex()
         webSocket = session.webSocket
     }
+}
+
+/// Where a lock session call's context comes from: the session's logger.
+struct SessionCallSource: RequestContextSource {
+    let logger: Logger
 }

@@ -2,6 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdWebSocket
 import LockEngine
+import Metrics
 import NIOCore
 import PalisadeProtocol
 
@@ -17,9 +18,11 @@ struct LockSessionRoutes: Sendable {
     /// The lock API routes without authentication: a session is authenticated at its upgrade.
     let responder: Router<PalisadeRequestContext>.Responder
 
-    /// Sessions that serve the lock routes of `locks` and the admin `fencing` routes.
-    init(locks: any LockBackend, fencing: FencingRoutes) {
+    /// Sessions that serve the lock routes of `locks` and the admin `fencing` routes; each call is
+    /// recorded in the same request metrics as over HTTP.
+    init(locks: any LockBackend, fencing: FencingRoutes, metricsFactory: any MetricsFactory) {
         let router = Router(context: PalisadeRequestContext.self)
+        router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
         router.add(middleware: ErrorMiddleware())
         let api = router.group(RouterPath(PalisadePaths.v1))
         LockRoutes(locks: locks).register(on: api)

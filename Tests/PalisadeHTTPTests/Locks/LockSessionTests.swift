@@ -98,6 +98,14 @@ struct LockSessionTests {
             #expect(status[4]?.header["status"] as? Int == 400 && status[4]?.body.contains("InvalidTTL") == true)
             #expect(status[1]?.header["status"] as? Int == 408 && status[1]?.body.contains("WaitTimeout") == true)
             #expect((status[1]?.header["request_id"] as? String)?.count == 32)
+            // Session calls are counted in the request metrics like HTTP calls.
+            let (_, metrics) = try await RawLockAPI(server: server).text("/_palisade/metrics")
+            #expect(
+                metrics.split(separator: "\n").contains {
+                    $0.contains("palisade_http_request_duration_seconds") && $0.contains("/locks/acquire")
+                        && $0.contains("\"408\"")
+                }
+            )
         }
     }
 
