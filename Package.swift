@@ -95,6 +95,7 @@ let package = Package(
             dependencies: [
                 "LockEngine", "PalisadeProtocol", "PalisadeAuth", "UUIDSupport", "StorageEngine", "StorageCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),

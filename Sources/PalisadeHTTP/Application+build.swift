@@ -1,5 +1,6 @@
 import Foundation
 public import Hummingbird
+import HummingbirdCore
 import HummingbirdWebSocket
 public import LockEngine
 public import Logging
@@ -59,13 +60,18 @@ public func buildApplication(
         .register(on: sessions)
     return Application(
         router: router,
-        server: .http1WebSocketUpgrade(
-            webSocketRouter: sessions,
-            configuration: .init(
-                http1: .init(additionalChannelHandlers: [ExpectContinueHandler()]),
-                ws: .init(maxFrameSize: LockSessionMessage.maximumBytes)
+        server: HTTPServerBuilder { [sessions = sessions.buildResponder()] responder in
+            GracefulUpgradeChannel(
+                inner: HTTP1WebSocketUpgradeChannel(
+                    responder: responder,
+                    webSocketResponder: sessions,
+                    configuration: .init(
+                        http1: .init(additionalChannelHandlers: [ExpectContinueHandler()]),
+                        ws: .init(maxFrameSize: LockSessionMessage.maximumBytes)
+                    )
+                )
             )
-        ),
+        },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "palisade"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger

@@ -94,7 +94,7 @@ struct LockSessionTests {
             #expect(order.count == 4 && order.last == 1 && Set(order.dropLast()) == [2, 3, 4])
             let status = Dictionary(uniqueKeysWithValues: answers.map { ($0.header["id"] as? Int ?? 0, $0) })
             #expect(status[2]?.header["status"] as? Int == 200 && status[2]?.body.contains("remaining_ms") == true)
-            #expect(status[3]?.body.contains("\"waiters\":[{") == true)
+            #expect(status[3]?.header["status"] as? Int == 200 && status[3]?.body.contains("\"holders\":[{") == true)
             #expect(status[4]?.header["status"] as? Int == 400 && status[4]?.body.contains("InvalidTTL") == true)
             #expect(status[1]?.header["status"] as? Int == 408 && status[1]?.body.contains("WaitTimeout") == true)
             #expect((status[1]?.header["request_id"] as? String)?.count == 32)
