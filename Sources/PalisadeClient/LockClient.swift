@@ -249,7 +249,7 @@ public struct LockClient: Sendable {
         var attempt = 1
         while true {
             do {
-                let (status, headers, body) = try await send(method, fullPath, query: query, body: bodyData, wait: wait)
+                let (status, headers, body) = try await send(method, path, query: query, body: bodyData, wait: wait)
                 return try decodeAnswer(status: status, headers: headers, body: body)
             } catch let error as LockClientError {
                 throw error
@@ -267,6 +267,7 @@ public struct LockClient: Sendable {
         }
     }
 
+    /// Sends one call; `path` is below `/_palisade/v1`, as lock sessions name calls.
     private func send(
         _ method: String,
         _ path: String,
@@ -277,17 +278,13 @@ public struct LockClient: Sendable {
         -> (HTTPResponseStatus, HTTPHeaders, ByteBuffer)
     {
         if let session {
-            let answer = try await session.call(
-                method,
-                String(path.dropFirst(PalisadePaths.v1.count)),
-                query: query,
-                body: body
-            )
+            let answer = try await session.call(method, path, query: query, body: body)
             return (
                 HTTPResponseStatus(statusCode: answer.status), [PalisadeHeaders.requestID: answer.requestID],
                 answer.body
             )
         }
+        let path = PalisadePaths.v1 + path
         var request = HTTPClientRequest(url: configuration.endpoint + path + (query.isEmpty ? "" : "?" + query))
         request.method = HTTPMethod(rawValue: method)
         var headers: [(name: String, value: String)] = [("host", Self.authority(of: configuration.endpoint))]

@@ -67,20 +67,39 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         let operation = GatewayOperation(rawValue: op)!
         let objectSize = Self.bytes(size)!
         let duration = options.duration.duration
-        if target == "nginx", let endpoint = options.endpoint {
-            let nginx = NginxObjectTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
-            print("palisade bench gateway: nginx \(op) of \(size) objects, \(duration) per run, server \(endpoint)")
-            Self.printHeader()
-            let results = try await clientCounts.asyncMap { count in
-                try await Self.report(
-                    GatewayBench(target: nginx, operation: operation, objectSize: objectSize, duration: duration)
-                        .run(clients: count)
-                )
+        let results =
+            if target == "nginx", let endpoint = options.endpoint {
+                try await measureNginx(at: endpoint, operation: operation, objectSize: objectSize, duration: duration)
+            } else {
+                try await measurePalisade(operation: operation, objectSize: objectSize, duration: duration)
             }
-            try BenchTarget.writeJSON(results, to: options.json)
-            if results.contains(where: { $0.errors > 0 }) { throw ExitCode(1) }
-            return
+        if results.contains(where: { $0.errors > 0 }) { throw ExitCode(1) }
+    }
+
+    private func measureNginx(
+        at endpoint: String,
+        operation: GatewayOperation,
+        objectSize: Int,
+        duration: Duration
+    ) async throws -> [GatewayBenchResult] {
+        let nginx = NginxObjectTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
+        print("palisade bench gateway: nginx \(op) of \(size) objects, \(duration) per run, server \(endpoint)")
+        Self.printHeader()
+        let results = try await clientCounts.asyncMap { count in
+            try await Self.report(
+                GatewayBench(target: nginx, operation: operation, objectSize: objectSize, duration: duration)
+                    .run(clients: count)
+            )
         }
+        try BenchTarget.writeJSON(results, to: options.json)
+        return results
+    }
+
+    private func measurePalisade(
+        operation: GatewayOperation,
+        objectSize: Int,
+        duration: Duration
+    ) async throws -> [GatewayBenchResult] {
         let target = try await options.target()
         let client = ObjectClient(endpoint: target.endpoint, credentials: target.credentials, payloadSigning: .unsigned)
         print(
@@ -90,7 +109,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         let printPeakMemory: (BenchServer) -> Void = { server in
             if let peak = server.peakMemoryKiB { print("server peak resident memory: \(peak / 1024) MiB") }
         }
-        let results = try await target.measure(json: options.json, beforeStop: printPeakMemory) {
+        return try await target.measure(json: options.json, beforeStop: printPeakMemory) {
             var results: [GatewayBenchResult] = []
             for count in clientCounts {
                 for fencedRun in fenced ? [false, true] : [false] {
@@ -110,7 +129,6 @@ struct GatewayBenchCommand: AsyncParsableCommand {
             }
             return results
         }
-        if results.contains(where: { $0.errors > 0 }) { throw ExitCode(1) }
     }
 
     static func printHeader() {
