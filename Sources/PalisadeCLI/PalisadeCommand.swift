@@ -1,4 +1,6 @@
 import ArgumentParser
+import NIOCore
+import NIOPosix
 import PalisadeHTTP
 
 /// `palisade`: the server and its command-line client.
@@ -10,6 +12,13 @@ struct PalisadeCommand: AsyncParsableCommand {
         version: palisadeVersion,
         subcommands: [ServeCommand.self, LockCommand.self, BenchCommand.self]
     )
+
+    /// Runs Swift Concurrency's jobs on NIO's event loops, so that a request's handler, its
+    /// storage calls and its response stay on one thread instead of hopping between two pools.
+    static func main() async {
+        NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
+        await main(nil)
+    }
 }
 
 /// A duration on the command line: `500ms`, `10s`, `2m`, `1h`, or a bare number of seconds.
