@@ -8,7 +8,7 @@ import Glibc
 /// Blob files, named by version id (never by user key), under `<data>/blobs/<2 hex>/<id>`.
 ///
 /// A blob is written once to a fresh file, made durable, and only then referenced by a commit; it
-/// is never modified. Blocking file calls run on NIO's thread pool.
+/// is never modified. Blocking file calls run on NIO's thread pool, except small one-step reads.
 public struct FileBlobStore: Sendable {
     /// The folder that holds the blob shards.
     public let root: String
@@ -57,12 +57,12 @@ public struct FileBlobStore: Sendable {
         return descriptor.map { BlobReader(descriptor: $0, threadPool: threadPool) }
     }
 
-    /// Reads up to `length` bytes at `offset` of the blob `id` in one step on the thread pool (open,
-    /// read, close): the path for a read that fits in one chunk, such as a whole small object.
+    /// Reads up to `length` bytes at `offset` of the blob `id` in one step (open, read, close): the
+    /// path for a read that fits in one chunk, such as a whole small object.
     /// Nil when the blob does not exist.
     public func read(_ id: String, at offset: Int64, length: Int) async throws -> ByteBuffer? {
         let path = path(of: id)
-        return try await threadPool.runIfActive { () throws -> ByteBuffer? in
+        let read = { @Sendable () throws -> ByteBuffer? in
             let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
             if descriptor < 0 {
                 if errno == ENOENT { return nil }
@@ -71,7 +71,12 @@ public struct FileBlobStore: Sendable {
             defer { close(descriptor) }
             return try BlobReader.read(descriptor, at: offset, length: length)
         }
+        return length <= Self.inlineReadLimit ? try read() : try await threadPool.runIfActive(read)
     }
+
+    /// Reads up to this size run on the calling thread, as the metadata reads do: a small read from
+    /// the page cache costs less than the two thread switches of a trip to the pool.
+    static var inlineReadLimit: Int { 64 * 1024 }
 
     /// Removes the blob `id`; a reader that has it open keeps reading it.
     public func remove(_ id: String) async {

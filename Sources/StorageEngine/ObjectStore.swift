@@ -51,12 +51,7 @@ public struct ObjectStore: Sendable {
         if let claim, !FenceRules.covers(lock: claim.lock, bucket: bucket, key: key) {
             throw StorageError.fencingLockMismatch(lock: claim.lock, bucket: bucket, key: key)
         }
-        let fence = FenceCheck(
-            claim: claim,
-            pathIsFenced: try metadata.fencedPaths().contains { $0.contains(bucket: bucket, key: key) },
-            highestToken: try claim.flatMap { try metadata.highestToken(of: $0.lock) },
-            claimIsLiveHolder: claim.flatMap { metadata.authority?.isLiveHolder(lock: $0.lock, token: $0.token) }
-        )
+        let fence = try metadata.fenceCheck(claim: claim, bucket: bucket, key: key)
         if let rejection = CommitRules.fenceRejection(fence) { throw StorageError(rejection) }
     }
 
@@ -146,10 +141,14 @@ public struct ObjectStore: Sendable {
     /// while it is read. Call ``ObjectReader/close()`` when done; until then the version's blobs stay.
     public func open(bucket: String, key: String) async throws -> ObjectReader {
         while true {
+            let mark = readers.retirementMark()
             let head = try await head(bucket: bucket, key: key)
-            readers.retain(head.versionID)
-            // Still current after the retain: no commit can unlink it until the reader closes.
-            if try metadata.currentVersionID(bucket: bucket, key: key) == head.versionID {
+            // A commit retires the version it replaces after committing: with no retirement since the
+            // mark, the version found is still on disk; otherwise it must still be current after the
+            // retain. Either way no commit can unlink it until the reader closes.
+            if try readers.retain(head.versionID, unlessRetiredSince: mark)
+                || metadata.currentVersionID(bucket: bucket, key: key) == head.versionID
+            {
                 return ObjectReader(head: head, store: self)
             }
             await release(head.versionID)

@@ -165,6 +165,9 @@ extension S3Gateway {
         ChecksumAlgorithm.allCases.first { $0.headerName == header.lowercased().trimmingCharacters(in: .whitespaces) }
     }
 
+    /// Reads up to this many bytes are read whole before the answer starts; larger ones stream.
+    static var bufferedReadLimit: Int64 { 256 * 1024 }
+
     /// GetObject and HeadObject: a snapshot of the current version, whole, a range, or a part.
     func getObject(bucket: String, key: String, s3: S3Request) async throws -> Response {
         let reader = try await store.open(bucket: bucket, key: key)
@@ -180,6 +183,18 @@ extension S3Gateway {
             return Response(status: answer.status, headers: answer.headers)
         }
         let chunks = reader.chunks(answer.range)
+        if answer.range.count <= Self.bufferedReadLimit {
+            // A small read is answered whole: head and body leave in one write, and the version is let go at once.
+            var body = ByteBuffer()
+            do {
+                for try await chunk in chunks { body.writeImmutableBuffer(chunk) }
+            } catch {
+                await reader.close()
+                throw error
+            }
+            await reader.close()
+            return Response(status: answer.status, headers: answer.headers, body: ResponseBody(byteBuffer: body))
+        }
         return Response(
             status: answer.status,
             headers: answer.headers,
