@@ -44,15 +44,21 @@ public enum SigV4 {
     /// The query with each name and value percent-decoded, re-encoded the AWS way and sorted.
     public static func canonicalQuery(_ raw: String) -> String {
         guard !raw.isEmpty else { return "" }
-        let pairs = raw.split(separator: "&", omittingEmptySubsequences: true).map { item -> (String, String) in
-            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = uriEncode(percentDecode(String(parts[0])))
-            let value = parts.count > 1 ? uriEncode(percentDecode(String(parts[1]))) : ""
-            return (name, value)
+        let pairs = rawQueryItems(raw).map { item in
+            (uriEncode(percentDecode(String(item.name))), item.value.map { uriEncode(percentDecode(String($0))) } ?? "")
         }
         return pairs.sorted { $0.0 == $1.0 ? $0.1 < $1.1 : $0.0 < $1.0 }.map { "\($0.0)=\($0.1)" }.joined(
             separator: "&"
         )
+    }
+
+    /// The `name=value` items of a raw query string in order, still percent-encoded; the value is
+    /// nil for an item without `=`. Empty items are skipped.
+    public static func rawQueryItems(_ raw: String) -> [(name: Substring, value: Substring?)] {
+        raw.utf8.split(separator: UInt8(ascii: "&")).map { item in
+            guard let equals = item.firstIndex(of: UInt8(ascii: "=")) else { return (Substring(item), nil) }
+            return (Substring(item[..<equals]), Substring(item[item.index(after: equals)...]))
+        }
     }
 
     /// The string to sign: algorithm, timestamp, scope and the hash of the canonical request.

@@ -125,11 +125,10 @@ public struct SigV4Verifier: Sendable {
     ) throws(SigV4Error) -> Verified {
         var parameters: [String: String] = [:]
         var unsigned: [Substring] = []
-        for item in query.split(separator: "&") {
-            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            let name = SigV4.percentDecode(String(pair[0]))
-            parameters[name] = pair.count > 1 ? SigV4.percentDecode(String(pair[1])) : ""
-            if name != "X-Amz-Signature" { unsigned.append(item) }
+        for item in SigV4.rawQueryItems(query) {
+            let name = SigV4.percentDecode(String(item.name))
+            parameters[name] = item.value.map { SigV4.percentDecode(String($0)) } ?? ""
+            if name != "X-Amz-Signature" { unsigned.append(item.value.map { "\(item.name)=\($0)" } ?? item.name) }
         }
         let malformed = SigV4Error(
             .authorizationQueryParametersError,

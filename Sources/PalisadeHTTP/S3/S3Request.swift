@@ -21,13 +21,12 @@ struct S3Request: Sendable {
     init(_ request: Request, domain: String?) {
         method = request.method
         let target = request.head.path ?? "/"
-        let mark = target.firstIndex(of: "?")
+        let mark = target.utf8.firstIndex(of: UInt8(ascii: "?"))
         rawPath = mark.map { String(target[..<$0]) } ?? target
         rawQuery = mark.map { String(target[target.index(after: $0)...]) } ?? ""
         var query: [String: String] = [:]
-        for item in rawQuery.split(separator: "&") {
-            let pair = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
-            query[SigV4.percentDecode(String(pair[0]))] = pair.count > 1 ? SigV4.percentDecode(String(pair[1])) : ""
+        for item in SigV4.rawQueryItems(rawQuery) {
+            query[SigV4.percentDecode(String(item.name))] = item.value.map { SigV4.percentDecode(String($0)) } ?? ""
         }
         self.query = query
         let path = rawPath.dropFirst()
