@@ -397,13 +397,7 @@ public final class SQLiteMetadataStore: Sendable {
         key: String,
         authority: (any FenceAuthority)?
     ) throws {
-        let fenced = try fencedPaths(db).contains { $0.contains(bucket: bucket, key: key) }
-        var fence = FenceCheck(claim: intent.fence, pathIsFenced: fenced, highestToken: nil, claimIsLiveHolder: nil)
-        if let claim = intent.fence {
-            let statement = try db.cachedStatement(sql: "SELECT highest_token FROM fence WHERE lock = ?")
-            fence.highestToken = try Int64.fetchOne(statement, arguments: [claim.lock]).map { UInt64(bitPattern: $0) }
-            fence.claimIsLiveHolder = authority?.isLiveHolder(lock: claim.lock, token: claim.token)
-        }
+        let fence = try fenceCheck(db, claim: intent.fence, bucket: bucket, key: key, authority: authority)
         switch CommitRules.decide(intent, current: current, fence: fence) {
         case .accept:
             guard let claim = intent.fence else { return }
@@ -449,10 +443,35 @@ public final class SQLiteMetadataStore: Sendable {
 
     /// The highest token recorded for `lock`, if any.
     func highestToken(of lock: String) throws -> UInt64? {
+        try database.read { db in try Self.highestToken(db, of: lock) }
+    }
+
+    private static func highestToken(_ db: Database, of lock: String) throws -> UInt64? {
+        let statement = try db.cachedStatement(sql: "SELECT highest_token FROM fence WHERE lock = ?")
+        return try Int64.fetchOne(statement, arguments: [lock]).map { UInt64(bitPattern: $0) }
+    }
+
+    /// What the fencing rule needs to judge a write of `bucket/key` carrying `claim`, read in one
+    /// transaction: for the precheck as the request arrives (the commit point reads it again).
+    func fenceCheck(claim: FenceClaim?, bucket: String, key: String) throws -> FenceCheck {
         try database.read { db in
-            try Int64.fetchOne(db, sql: "SELECT highest_token FROM fence WHERE lock = ?", arguments: [lock])
-                .map { UInt64(bitPattern: $0) }
+            try Self.fenceCheck(db, claim: claim, bucket: bucket, key: key, authority: authority)
         }
+    }
+
+    private static func fenceCheck(
+        _ db: Database,
+        claim: FenceClaim?,
+        bucket: String,
+        key: String,
+        authority: (any FenceAuthority)?
+    ) throws -> FenceCheck {
+        FenceCheck(
+            claim: claim,
+            pathIsFenced: try fencedPaths(db).contains { $0.contains(bucket: bucket, key: key) },
+            highestToken: try claim.flatMap { try highestToken(db, of: $0.lock) },
+            claimIsLiveHolder: claim.flatMap { authority?.isLiveHolder(lock: $0.lock, token: $0.token) }
+        )
     }
 
     static func noSuchBucket(_ name: String) -> StorageError {
