@@ -39,14 +39,8 @@ let package = Package(
     targets: [
         // Wire vocabulary shared by server and client: standard library only.
         .target(name: "PalisadeProtocol", swiftSettings: swiftSettings),
-        // libuuid, for unguessable lease and request ids.
-        .systemLibrary(
-            name: "CLibUUID",
-            pkgConfig: "uuid",
-            providers: [.apt(["uuid-dev"])]
-        ),
-        // Random ids over libuuid.
-        .target(name: "UUIDSupport", dependencies: ["CLibUUID"], swiftSettings: swiftSettings),
+        // Random ids: unguessable lease, request, upload and version ids.
+        .target(name: "UUIDSupport", swiftSettings: swiftSettings),
         // AWS Signature V4: pure signing and verification, used by the server and the client.
         .target(
             name: "PalisadeAuth",
@@ -170,6 +164,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "StorageCoreTests", dependencies: ["StorageCore"], swiftSettings: swiftSettings),
+        .testTarget(name: "UUIDSupportTests", dependencies: ["UUIDSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PalisadeTestSupportTests",
             dependencies: ["PalisadeTestSupport"],

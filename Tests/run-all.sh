@@ -8,7 +8,6 @@ cd "$(dirname "$0")/.."
 export PALISADE_STRICT=1
 
 missing=()
-pkg-config --exists uuid 2>/dev/null || missing+=(uuid-dev)
 pkg-config --exists sqlite3 2>/dev/null || missing+=(libsqlite3-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v curl >/dev/null || missing+=(curl)
