@@ -38,7 +38,9 @@ public struct ObjectChunks: AsyncSequence, Sendable {
     }
 
     public struct Iterator: AsyncIteratorProtocol {
-        static var chunkSize: Int64 { 256 * 1024 }
+        /// Large enough that a big read is not bound by its trips to the thread pool, small enough
+        /// that a stream holds little memory (about two chunks).
+        static var chunkSize: Int64 { 1024 * 1024 }
 
         let segments: [ObjectHead.Segment]
         let range: Range<Int64>
