@@ -49,6 +49,28 @@ public struct SigV4Signer: Sendable {
         return added + [("authorization", authorization)]
     }
 
+    /// The headers to send with a request to `host`: `headers` with lower-cased names, then the
+    /// signature's (``signatureHeaders(method:path:query:headers:payloadHash:date:)``). `host` is
+    /// signed but not among them: the HTTP client sends it.
+    public func requestHeaders(
+        method: String,
+        path: String,
+        query: String,
+        host: String,
+        headers: [(name: String, value: String)] = [],
+        payloadHash: String
+    ) -> [(name: String, value: String)] {
+        let sent = headers.map { (name: $0.name.lowercased(), value: $0.value) }
+        return sent
+            + signatureHeaders(
+                method: method,
+                path: path,
+                query: query,
+                headers: [("host", host)] + sent,
+                payloadHash: payloadHash
+            )
+    }
+
     /// A presigned URL's query string (without `?`): anyone holding it may send `method` to `path`
     /// until `expires` has passed. Only `host` is signed; the payload is unsigned.
     /// - Parameters:

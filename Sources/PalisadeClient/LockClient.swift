@@ -287,16 +287,16 @@ public struct LockClient: Sendable {
         let path = PalisadePaths.v1 + path
         var request = HTTPClientRequest(url: configuration.endpoint + path + (query.isEmpty ? "" : "?" + query))
         request.method = HTTPMethod(rawValue: method)
-        var headers: [(name: String, value: String)] = [("host", Self.authority(of: configuration.endpoint))]
-        if !body.isEmpty { headers.append(("content-type", "application/json")) }
-        headers += signer.signatureHeaders(
+        for header in signer.requestHeaders(
             method: method,
             path: path,
             query: query,
-            headers: headers,
+            host: Self.authority(of: configuration.endpoint),
+            headers: body.isEmpty ? [] : [("content-type", "application/json")],
             payloadHash: SigV4.hexSHA256(body)
-        )
-        for header in headers { request.headers.add(name: header.name, value: header.value) }
+        ) {
+            request.headers.add(name: header.name, value: header.value)
+        }
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await httpClient.execute(request, timeout: .milliseconds(wait.milliseconds + 30_000))
         let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)

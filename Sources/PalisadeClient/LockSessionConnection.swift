@@ -136,16 +136,14 @@ final class LockSessionChannel: Sendable {
 
     /// Runs one connection until it closes, then fails whatever still waits on it.
     private func runConnection() async {
-        var headers: [(name: String, value: String)] = [("host", authority)]
-        headers += signer.signatureHeaders(
+        var additionalHeaders = HTTPFields()
+        for header in signer.requestHeaders(
             method: "GET",
             path: PalisadePaths.v1 + PalisadePaths.session,
             query: "",
-            headers: headers,
+            host: authority,
             payloadHash: SigV4.emptyPayloadHash
-        )
-        var additionalHeaders = HTTPFields()
-        for header in headers where header.name != "host" {
+        ) {
             additionalHeaders.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value))
         }
         var failure: any Error = LockSessionClosed()

@@ -266,17 +266,14 @@ public struct ObjectClient: Sendable {
         let payloadHash =
             payloadSigning == .signed || body.readableBytes == 0
             ? SigV4.hexSHA256(body.readableBytesView) : SigV4.unsignedPayload
-        let signed: [(name: String, value: String)] =
-            [("host", host)] + headers.map { (name: $0.name.lowercased(), value: $0.value) }
-        for header in signed
-            + signer.signatureHeaders(
-                method: method,
-                path: path,
-                query: query,
-                headers: signed,
-                payloadHash: payloadHash
-            )
-        where header.name != "host" {
+        for header in signer.requestHeaders(
+            method: method,
+            path: path,
+            query: query,
+            host: host,
+            headers: headers,
+            payloadHash: payloadHash
+        ) {
             request.headers.add(name: header.name, value: header.value)
         }
         if method == "PUT" || body.readableBytes > 0 { request.body = .bytes(body) }

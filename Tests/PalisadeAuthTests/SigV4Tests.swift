@@ -129,6 +129,21 @@ struct SigV4Tests {
         #expect(try verify(signedRequest()).accessKeyID == "AKIDEXAMPLE")
     }
 
+    @Test("request headers: the given ones lower-cased, then the signature's; host is signed but left to the client")
+    func requestHeaders() throws {
+        let sent = SigV4Signer(credentials: Self.credentials).requestHeaders(
+            method: "POST",
+            path: "/_palisade/v1/leases",
+            query: "",
+            host: "127.0.0.1:9000",
+            headers: [("Content-Type", "application/json")],
+            payloadHash: SigV4.hexSHA256(Data("{}".utf8))
+        )
+        #expect(sent.map(\.name) == ["content-type", "x-amz-date", "x-amz-content-sha256", "authorization"])
+        #expect(try verify([("host", "127.0.0.1:9000")] + sent, now: Date()).accessKeyID == "AKIDEXAMPLE")
+        #expect(throws: SigV4Error.self) { try verify([("host", "127.0.0.1:9001")] + sent, now: Date()) }
+    }
+
     @Test("header values are trimmed and their inner runs of spaces collapsed, as AWS's get-header-value-trim vector")
     func headerValueTrim() {
         let canonical = SigV4.canonicalRequest(
