@@ -260,12 +260,10 @@ struct LocksBenchCommand: AsyncParsableCommand {
         case ("etcd", let endpoint?):
             let etcd = EtcdLockTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
             results = try await measure(LockBench(target: etcd, mode: mode, duration: duration), server: endpoint)
-            try BenchTarget.writeJSON(results, to: options.json)
         case ("redis", let endpoint?):
             let address = try Self.hostAndPort(endpoint)
             let redis = RedisLockTarget(host: address.host, port: address.port)
             results = try await measure(LockBench(target: redis, mode: mode, duration: duration), server: endpoint)
-            try BenchTarget.writeJSON(results, to: options.json)
         default:
             let target = try await options.target()
             let palisade = PalisadeLockTarget(
@@ -275,13 +273,14 @@ struct LocksBenchCommand: AsyncParsableCommand {
                     transport: transport == "session" ? .session : .http
                 )
             )
-            results = try await target.measure(json: options.json) {
+            results = try await target.measure(json: nil) {
                 try await measure(
                     LockBench(target: palisade, mode: mode, duration: duration),
                     server: target.started.map { "pid \($0.pid)" } ?? target.endpoint
                 )
             }
         }
+        try BenchTarget.writeJSON(results, to: options.json)
         if results.contains(where: { $0.overlappingCriticalSections > 0 || ($0.tokensOutOfOrder ?? 0) > 0 }) {
             throw ExitCode(1)
         }
