@@ -21,7 +21,7 @@ if ((${#missing[@]})); then
         exit 1
     fi
 fi
-if ! python3 -c "import pytest, boto3, botocore, awscrt, awscli, openapi_spec_validator, jsonschema, yaml, requests" 2>/dev/null || ! command -v s3cmd >/dev/null; then
+if ! python3 -c "import pytest, boto3, botocore, awscrt, awscli, openapi_spec_validator, jsonschema, yaml, requests, websocket" 2>/dev/null || ! command -v s3cmd >/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r Tests/Interop/requirements.txt || exit 1
 fi
 
