@@ -97,7 +97,8 @@ public final class SQLiteMetadataStore: Sendable {
     }
 
     func head(bucket: String, key: String) throws -> ObjectHead? {
-        try database.read { db in try Self.head(db, bucket: bucket, key: key) }
+        // One statement is atomic on its own: no transaction around it.
+        try database.unsafeRead { db in try Self.head(db, bucket: bucket, key: key) }
     }
 
     /// The version id of the key's current version, without reading the rest of its head.
