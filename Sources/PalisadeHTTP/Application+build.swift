@@ -46,16 +46,17 @@ public func buildApplication(
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) -> some ApplicationProtocol {
+    let verifier = SigV4Verifier(credentials: configuration.credentials)
     let router = buildRouter(
         locks: locks,
         store: store,
-        verifier: SigV4Verifier(credentials: configuration.credentials),
+        verifier: verifier,
         domain: configuration.domain,
         registry: registry,
         metricsFactory: metricsFactory
     )
     let sessions = Router(context: PalisadeRequestContext.self)
-    sessions.add(middleware: SigV4AuthMiddleware(verifier: SigV4Verifier(credentials: configuration.credentials)))
+    sessions.add(middleware: SigV4AuthMiddleware(verifier: verifier))
     LockSessionRoutes(locks: locks, fencing: FencingRoutes(store: store), metricsFactory: metricsFactory)
         .register(on: sessions)
     return Application(
@@ -69,7 +70,8 @@ public func buildApplication(
                         http1: .init(additionalChannelHandlers: [ExpectContinueHandler()]),
                         ws: .init(maxFrameSize: LockSessionMessage.maximumBytes)
                     )
-                )
+                ),
+                sessionVerifier: verifier
             )
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "palisade"),

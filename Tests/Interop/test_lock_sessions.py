@@ -104,7 +104,10 @@ def test_errors_come_as_the_http_api_answers_them(server):
         session.connection.close()
 
 
-def test_an_upgrade_with_a_wrong_secret_is_refused(server):
+def test_an_upgrade_with_a_wrong_secret_is_refused_with_the_lock_apis_json_error(server):
     with pytest.raises(websocket.WebSocketBadStatusException) as refused:
         open_session(server, secret="wrong")
-    assert refused.value.status_code == 400
+    assert refused.value.status_code == 403
+    error = json.loads(refused.value.resp_body)
+    assert error["code"] == "SignatureDoesNotMatch"
+    conforms(error, "Error")

@@ -133,7 +133,40 @@ struct LockSessionTests {
         }
     }
 
-    @Test("an upgrade with a wrong signature is refused; GET /session without an upgrade is 426 UpgradeRequired")
+    /// Sends, over a raw socket, a GET of `target` that asks for a WebSocket upgrade, signed with
+    /// `credentials` at `date` (unsigned when nil); returns the answer's status and body.
+    static func upgrade(
+        _ server: TestServer<ContinuousClock>,
+        _ target: String,
+        credentials: SigV4Credentials? = testCredentials,
+        date: Date = Date()
+    ) async -> (status: Int, body: String) {
+        let (path, query) =
+            target.firstIndex(of: "?").map { (String(target[..<$0]), String(target[$0...].dropFirst())) }
+            ?? (target, "")
+        var headers: [(name: String, value: String)] = [("host", "127.0.0.1:\(server.port)")]
+        if let credentials {
+            headers += SigV4Signer(credentials: credentials).signatureHeaders(
+                method: "GET",
+                path: path,
+                query: query,
+                headers: headers,
+                payloadHash: SigV4.emptyPayloadHash,
+                date: date
+            )
+        }
+        headers += [
+            ("connection", "Upgrade"), ("upgrade", "websocket"), ("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ=="),
+            ("sec-websocket-version", "13"),
+        ]
+        let request = "GET \(target) HTTP/1.1\r\n" + headers.map { "\($0.name): \($0.value)\r\n" }.joined() + "\r\n"
+        let answer = await rawExchange(port: server.port, Array(request.utf8), closeWriteSide: true)
+        let status = Int(answer.split(separator: " ", maxSplits: 2).dropFirst().first ?? "") ?? 0
+        let body = answer.range(of: "\r\n\r\n").map { String(answer[$0.upperBound...]) } ?? ""
+        return (status, body)
+    }
+
+    @Test("a refused upgrade gets the lock API's JSON error; GET /session without an upgrade is 426 UpgradeRequired")
     func refusedUpgrades() async throws {
         try await withTestServer { server in
             let wrong = SigV4Credentials(accessKeyID: testCredentials.accessKeyID, secretAccessKey: "wrong")
@@ -143,8 +176,32 @@ struct LockSessionTests {
                     credentials: wrong
                 )
             }
-            let plain = try await RawLockAPI(server: server).send("GET", "/_palisade/v1/session")
+            let session = "/_palisade/v1/session"
+            for (refused, status, code) in [
+                (await Self.upgrade(server, session, credentials: wrong), 403, "SignatureDoesNotMatch"),
+                (await Self.upgrade(server, session, credentials: nil), 401, "MissingAuthentication"),
+                (
+                    await Self.upgrade(server, session, date: Date().addingTimeInterval(-3600)), 403,
+                    "RequestTimeTooSkewed"
+                ),
+            ] {
+                #expect(refused.status == status && refused.body.contains(#""code":"\#(code)""#), "\(refused)")
+            }
+            let accepted = await Self.upgrade(server, session)
+            #expect(accepted.status == 101)
+            let api = RawLockAPI(server: server)
+            let plain = try await api.send("GET", "/_palisade/v1/session")
             #expect(plain.status == 426 && plain.code == LockAPIErrorCode.upgradeRequired)
+        }
+    }
+
+    @Test("an upgrade asked of any other path is answered as the plain request it also is")
+    func upgradeElsewhere() async throws {
+        try await withTestServer { server in
+            let lock = await Self.upgrade(server, "/_palisade/v1/locks?name=free")
+            #expect(lock.status == 200 && lock.body.contains(#""holders":[]"#), "\(lock)")
+            let object = await Self.upgrade(server, "/no-such-bucket/key")
+            #expect(object.status == 404 && object.body.contains("<Code>NoSuchBucket</Code>"), "\(object)")
         }
     }
 }
