@@ -4,6 +4,7 @@ import NIOCore
 import NIOHTTP1
 public import PalisadeAuth
 public import PalisadeProtocol
+import WSClient
 
 /// A client of Palisade's lock API (`Protocol/lock-api.md`).
 ///
@@ -58,7 +59,8 @@ public struct LockClient: Sendable {
         /// One signed HTTP request per call (connections are pooled and kept alive).
         case http
         /// All calls over one lock session, a WebSocket signed once (`Protocol/lock-sessions.md`):
-        /// much less work per call on both sides. Copies of the client share the session.
+        /// much less work per call on both sides. Copies of the client share the session. A call
+        /// whose session the server refuses to open goes over HTTP instead, which answers why.
         case session
     }
 
@@ -278,11 +280,16 @@ public struct LockClient: Sendable {
         -> (HTTPResponseStatus, HTTPHeaders, ByteBuffer)
     {
         if let session {
-            let answer = try await session.call(method, path, query: query, body: body)
-            return (
-                HTTPResponseStatus(statusCode: answer.status), [PalisadeHeaders.requestID: answer.requestID],
-                answer.body
-            )
+            do {
+                let answer = try await session.call(method, path, query: query, body: body)
+                return (
+                    HTTPResponseStatus(statusCode: answer.status), [PalisadeHeaders.requestID: answer.requestID],
+                    answer.body
+                )
+            } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
+                // The server refused the session (a wrong key, say): the call goes over plain HTTP,
+                // whose answer says why, or which still works if the session endpoint is out of reach.
+            }
         }
         let path = PalisadePaths.v1 + path
         var request = HTTPClientRequest(url: configuration.endpoint + path + (query.isEmpty ? "" : "?" + query))

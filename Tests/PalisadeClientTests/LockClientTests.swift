@@ -184,6 +184,22 @@ struct LockClientTests {
         }
     }
 
+    @Test(
+        "a wrong secret fails at once with the server's code over either transport",
+        arguments: LockClient.Transport.allCases
+    )
+    func wrongSecret(transport: LockClient.Transport) async throws {
+        try await withTestServer { server in
+            let wrong = SigV4Credentials(accessKeyID: server.credentials.accessKeyID, secretAccessKey: "wrong")
+            let client = LockClient(
+                configuration: .init(endpoint: server.endpoint, credentials: wrong, transport: transport)
+            )
+            let error = await #expect(throws: LockClientError.self) { try await client.grantLease(ttl: .seconds(10)) }
+            #expect(error?.code == "SignatureDoesNotMatch")
+            #expect(error?.status == 403)
+        }
+    }
+
     @Test("inspect, watch and force-release through LockClient", arguments: LockClient.Transport.allCases)
     func watchesAndAdmin(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
