@@ -131,7 +131,6 @@ public enum SigV4 {
     /// The value trimmed, with each run of spaces and tabs inside it turned into one space.
     static func collapseSpaces(_ value: String) -> String {
         let trimmed = trimmingSpaces(value[...])
-        let isSpace: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
         var previousIsSpace = false
         let needsCollapsing = trimmed.utf8.contains { byte in
             defer { previousIsSpace = isSpace(byte) }
@@ -155,11 +154,13 @@ public enum SigV4 {
     /// `text` without its leading and trailing spaces and tabs (what SigV4 calls trimming; far
     /// cheaper than Foundation's `trimmingCharacters(in:)`, which every signed request would pay).
     static func trimmingSpaces(_ text: Substring) -> Substring {
-        let isSpace: (UInt8) -> Bool = { $0 == UInt8(ascii: " ") || $0 == UInt8(ascii: "\t") }
         let start = text.utf8.firstIndex { !isSpace($0) } ?? text.endIndex
         let end = text.utf8.lastIndex { !isSpace($0) }.map(text.utf8.index(after:)) ?? start
         return text[start..<max(start, end)]
     }
+
+    /// Whether `byte` is a space or a tab, the blanks SigV4 trims and collapses.
+    static func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
 
     /// `name` in lowercase; the string itself, without a copy, when it has no uppercase letter
     /// (header names usually arrive lowercase).

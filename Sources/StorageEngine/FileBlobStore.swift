@@ -46,15 +46,18 @@ public struct FileBlobStore: Sendable {
     /// Opens the blob `id` for reading; nil when it does not exist (it was replaced and unlinked).
     public func open(_ id: String) async throws -> BlobReader? {
         let path = path(of: id)
-        let descriptor = try await threadPool.runIfActive { () throws -> Int32? in
-            let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            if descriptor < 0 {
-                if errno == ENOENT { return nil }
-                throw Self.error("open", path)
-            }
-            return descriptor
-        }
+        let descriptor = try await threadPool.runIfActive { try Self.openForReading(path) }
         return descriptor.map { BlobReader(descriptor: $0, threadPool: threadPool) }
+    }
+
+    /// Opens `path` read-only, blocking; nil when it does not exist.
+    static func openForReading(_ path: String) throws -> Int32? {
+        let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
+        if descriptor < 0 {
+            if errno == ENOENT { return nil }
+            throw error("open", path)
+        }
+        return descriptor
     }
 
     /// Reads up to `length` bytes at `offset` of the blob `id` in one step (open, read, close): the
@@ -63,11 +66,7 @@ public struct FileBlobStore: Sendable {
     public func read(_ id: String, at offset: Int64, length: Int) async throws -> ByteBuffer? {
         let path = path(of: id)
         let read = { @Sendable () throws -> ByteBuffer? in
-            let descriptor = Glibc.open(path, O_RDONLY | O_CLOEXEC)
-            if descriptor < 0 {
-                if errno == ENOENT { return nil }
-                throw Self.error("open", path)
-            }
+            guard let descriptor = try Self.openForReading(path) else { return nil }
             defer { close(descriptor) }
             return try BlobReader.read(descriptor, at: offset, length: length)
         }

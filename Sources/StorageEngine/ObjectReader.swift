@@ -71,11 +71,12 @@ public struct ObjectChunks: AsyncSequence, Sendable {
             guard segmentIndex < segments.count else { return nil }
             let segment = segments[segmentIndex]
             let offset = position - segmentStart
-            let length = Swift.min(Self.chunkSize, segment.size - offset, range.upperBound - position)
+            let remaining = Swift.min(segment.size - offset, range.upperBound - position)
+            let length = Swift.min(Self.chunkSize, remaining)
             let chunk: ByteBuffer
             if let reader {
                 chunk = try await reader.read(at: offset, length: Int(length))
-            } else if length == Swift.min(segment.size - offset, range.upperBound - position) {
+            } else if length == remaining {
                 // The rest of this segment's read is one chunk: open, read and close in one step.
                 guard let whole = try await blobs.read(segment.blobID, at: offset, length: Int(length)) else {
                     throw Self.missingBlob

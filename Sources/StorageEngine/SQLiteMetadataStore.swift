@@ -96,14 +96,15 @@ public final class SQLiteMetadataStore: Sendable {
         try database.read { db in try Self.bucketExists(db, name) }
     }
 
+    // The two look-ups below are one statement each, atomic on its own: no transaction around them.
+
     func head(bucket: String, key: String) throws -> ObjectHead? {
-        // One statement is atomic on its own: no transaction around it.
         try database.unsafeRead { db in try Self.head(db, bucket: bucket, key: key) }
     }
 
     /// The version id of the key's current version, without reading the rest of its head.
     func currentVersionID(bucket: String, key: String) throws -> String? {
-        try database.read { db in
+        try database.unsafeRead { db in
             try String.fetchOne(
                 db.cachedStatement(sql: "SELECT version_id FROM object WHERE bucket = ? AND key = ?"),
                 arguments: [bucket, key]
