@@ -55,8 +55,9 @@ public func buildApplication(
         registry: registry,
         metricsFactory: metricsFactory
     )
+    // No authentication middleware here: the connection's SessionUpgradeGate lets only signed
+    // session upgrades reach this router.
     let sessions = Router(context: PalisadeRequestContext.self)
-    sessions.add(middleware: SigV4AuthMiddleware(verifier: verifier))
     LockSessionRoutes(locks: locks, fencing: FencingRoutes(store: store), metricsFactory: metricsFactory)
         .register(on: sessions)
     return Application(
