@@ -1,10 +1,12 @@
 import NIOCore
+import PalisadeTestSupport
 import Synchronization
 import Testing
 
 @testable import PalisadeCLI
 
-/// A lock service that grants every acquire at once and hands out the tokens it is told to.
+/// A lock service that grants every acquire at once, hands out the tokens it is told to, and moves
+/// the benchmark's clock forward by a millisecond with every release.
 struct ScriptedLockTarget: LockBenchTarget {
     final class Script: Sendable {
         let tokens: Mutex<[UInt64]>
@@ -13,11 +15,13 @@ struct ScriptedLockTarget: LockBenchTarget {
 
     let script: Script
     let issuesFencingTokens: Bool
+    let clock: ManualClock
     var name: String { "scripted" }
 
-    init(tokens: [UInt64]?) {
+    init(tokens: [UInt64]?, clock: ManualClock) {
         self.script = Script(tokens ?? [])
         self.issuesFencingTokens = tokens != nil
+        self.clock = clock
     }
 
     func withSession<Result: Sendable>(_ body: (Script) async throws -> Result) async throws -> Result {
@@ -30,7 +34,7 @@ struct ScriptedLockTarget: LockBenchTarget {
     }
 
     func release(_ lock: String, _ holding: Void, in session: Script) async throws {
-        try await Task.sleep(for: .milliseconds(1))
+        clock.advance(by: .milliseconds(1))
     }
 
     func keepAlive(_ session: Script) async throws {}
@@ -56,22 +60,18 @@ struct BenchTargetTests {
 
     @Test("the lock benchmark counts tokens out of grant order, and reports none for a service without tokens")
     func tokenOrderCounter() async throws {
-        let duration = Duration.milliseconds(200)
-        let increasing = LockBench(
-            target: ScriptedLockTarget(tokens: Array(1...1_000)),
-            mode: .contended,
-            duration: duration
-        )
-        #expect(try await increasing.run(clients: 1).tokensOutOfOrder == 0)
-        let decreasing = LockBench(
-            target: ScriptedLockTarget(tokens: Array((1...1_000).reversed())),
-            mode: .contended,
-            duration: duration
-        )
-        let result = try await decreasing.run(clients: 1)
-        #expect(result.cycles > 1 && result.tokensOutOfOrder == result.cycles - 1)
-        let tokenless = LockBench(target: ScriptedLockTarget(tokens: nil), mode: .contended, duration: duration)
-        #expect(try await tokenless.run(clients: 2).tokensOutOfOrder == nil)
+        func run(tokens: [UInt64]?, clients: Int) async throws -> LockBenchResult {
+            let clock = ManualClock()
+            let target = ScriptedLockTarget(tokens: tokens, clock: clock)
+            let bench = LockBench(target: target, mode: .contended, duration: .milliseconds(200), clock: clock)
+            return try await bench.run(clients: clients)
+        }
+        let increasing = try await run(tokens: Array(1...1_000), clients: 1)
+        #expect(increasing.cycles == 200 && increasing.tokensOutOfOrder == 0)
+        let decreasing = try await run(tokens: Array((1...1_000).reversed()), clients: 1)
+        #expect(decreasing.cycles == 200 && decreasing.tokensOutOfOrder == 199)
+        let tokenless = try await run(tokens: nil, clients: 2)
+        #expect(tokenless.cycles >= 200 && tokenless.tokensOutOfOrder == nil)
     }
 
     @Test("peers need an endpoint, nginx cannot be fenced, and a Redis endpoint gives host and port")

@@ -4,7 +4,9 @@ import Synchronization
 
 /// Acquire/release cycles against the lock service: throughput, acquire latency, hand-off latency
 /// under contention, fairness, and safety counters checked during the run (they must read zero).
-struct LockBench<Target: LockBenchTarget> {
+///
+/// Every time it measures is read from `clock`, so a test can run it on a clock it moves itself.
+struct LockBench<Target: LockBenchTarget, C: Clock> where C.Duration == Duration {
     /// What the clients of the shared lock observe together.
     final class SharedLock: Sendable {
         private struct State {
@@ -12,16 +14,15 @@ struct LockBench<Target: LockBenchTarget> {
             var overlaps = 0
             var lastToken: UInt64?
             var outOfOrder = 0
-            var releasedAt: ContinuousClock.Instant?
+            var releasedAt: C.Instant?
             var handOffs = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         }
 
         private let state = Mutex(State())
 
         /// A client got the lock with `token` (nil when the service issues none); its acquire began
-        /// at `began` (a hand-off when that was before the previous holder released).
-        func enter(_ token: UInt64?, began: ContinuousClock.Instant) {
-            let now = ContinuousClock.now
+        /// at `began` (a hand-off when that was before the previous holder released) and ended `now`.
+        func enter(_ token: UInt64?, began: C.Instant, now: C.Instant) {
             state.withLock { state in
                 if state.inside != 0 { state.overlaps += 1 }
                 state.inside += 1
@@ -35,10 +36,10 @@ struct LockBench<Target: LockBenchTarget> {
             }
         }
 
-        func leave() {
+        func leave(at now: C.Instant) {
             state.withLock { state in
                 state.inside -= 1
-                state.releasedAt = .now
+                state.releasedAt = now
             }
         }
 
@@ -52,12 +53,13 @@ struct LockBench<Target: LockBenchTarget> {
     let target: Target
     let mode: LockBenchMode
     let duration: Duration
+    let clock: C
 
     func run(clients: Int) async throws -> LockBenchResult {
         let shared = SharedLock()
         let runID = UUID().uuidString.prefix(8)
-        let start = ContinuousClock.now
-        let deadline = start + duration
+        let start = clock.now
+        let deadline = start.advanced(by: duration)
         var latencies = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         var counts: [(cycles: Int, contended: Bool)] = []
         try await BenchProgress.reporting("\(target.name) \(mode.rawValue), \(clients) clients", unit: "cycles") {
@@ -70,13 +72,14 @@ struct LockBench<Target: LockBenchTarget> {
                         try await target.withSession { session in
                             var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
                             var cycles = 0
-                            while ContinuousClock.now < deadline {
-                                let began = ContinuousClock.now
+                            while clock.now < deadline {
+                                let began = clock.now
                                 let (holding, token) = try await target.acquire(lock, in: session)
-                                _ = histogram.record(microseconds(began.duration(to: .now)))
+                                let granted = clock.now
+                                _ = histogram.record(microseconds(began.duration(to: granted)))
                                 if contended {
-                                    shared.enter(token, began: began)
-                                    shared.leave()
+                                    shared.enter(token, began: began, now: granted)
+                                    shared.leave(at: clock.now)
                                 }
                                 try await target.release(lock, holding, in: session)
                                 cycles += 1
@@ -93,7 +96,7 @@ struct LockBench<Target: LockBenchTarget> {
                 }
             }
         }
-        let seconds = start.duration(to: .now).inSeconds
+        let seconds = start.duration(to: clock.now).inSeconds
         let total = counts.reduce(0) { $0 + $1.cycles }
         // Jain's index over the clients that share a lock (all clients when none do).
         let sharing = counts.contains { $0.contended } ? counts.filter(\.contended).map(\.cycles) : counts.map(\.cycles)
@@ -114,6 +117,12 @@ struct LockBench<Target: LockBenchTarget> {
             overlappingCriticalSections: counters.overlaps,
             tokensOutOfOrder: target.issuesFencingTokens ? counters.outOfOrder : nil
         )
+    }
+}
+
+extension LockBench where C == ContinuousClock {
+    init(target: Target, mode: LockBenchMode, duration: Duration) {
+        self.init(target: target, mode: mode, duration: duration, clock: ContinuousClock())
     }
 }
 

@@ -287,7 +287,10 @@ struct LocksBenchCommand: AsyncParsableCommand {
     }
 
     /// Runs `bench` once per client count, printing a row per run.
-    private func measure<Target>(_ bench: LockBench<Target>, server: String) async throws -> [LockBenchResult] {
+    private func measure<Target>(
+        _ bench: LockBench<Target, ContinuousClock>,
+        server: String
+    ) async throws -> [LockBenchResult] {
         print("palisade bench locks: \(bench.target.name) \(mode), \(bench.duration) per run, server \(server)")
         print(
             "clients   cycles/s   p50 µs   p90 µs   p99 µs   max µs  hand-off p50 µs  fairness  overlaps  out-of-order"
