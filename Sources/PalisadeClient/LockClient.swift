@@ -60,7 +60,8 @@ public struct LockClient: Sendable {
         case http
         /// All calls over one lock session, a WebSocket signed once (`Protocol/lock-sessions.md`):
         /// much less work per call on both sides. Copies of the client share the session. A call
-        /// whose session the server refuses to open goes over HTTP instead, which answers why.
+        /// whose session the server refuses to open goes over HTTP instead, which answers why, and
+        /// so do the calls of the next 30 seconds, before the session is asked for again.
         case session
     }
 

@@ -14,8 +14,16 @@ import WSClient
 /// first call after it closed; a call in flight when it closes fails with a connection error,
 /// which ``LockClient`` retries like any connection failure. The connection closes when the last
 /// client holding the session goes away.
+///
+/// When the server refuses to open the session (a wrong key, or a proxy that does not pass
+/// WebSocket upgrades on), the calls of the next ``retryAfterRefusal`` fail at once with
+/// `webSocketUpgradeFailed`, without asking again, and ``LockClient`` sends them over HTTP.
 final class LockSessionConnection: Sendable {
+    /// How long calls go over HTTP after the server refused the session, before it is asked again.
+    static let retryAfterRefusal = Duration.seconds(30)
+
     private let channel: LockSessionChannel
+    private let refusedUntil = Mutex<ContinuousClock.Instant?>(nil)
 
     /// A session with the server at `endpoint` (`http://host:port`), signed by `signer`.
     init(endpoint: String, signer: SigV4Signer) {
@@ -26,7 +34,15 @@ final class LockSessionConnection: Sendable {
 
     /// Sends one call and waits for its answer.
     func call(_ method: String, _ path: String, query: String, body: Data) async throws -> LockSessionChannel.Answer {
-        try await channel.call(method, path, query: query, body: body)
+        if let until = refusedUntil.withLock({ $0 }), ContinuousClock.now < until {
+            throw WebSocketClientError.webSocketUpgradeFailed
+        }
+        do {
+            return try await channel.call(method, path, query: query, body: body)
+        } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
+            refusedUntil.withLock { $0 = .now + Self.retryAfterRefusal }
+            throw error
+        }
     }
 
     /// Closes the connection; the next call opens a new one.

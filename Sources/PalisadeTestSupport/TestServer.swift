@@ -33,6 +33,17 @@ public struct TestServer<C: Clock>: Sendable where C.Duration == Duration {
     public func client(transport: LockClient.Transport) -> LockClient {
         LockClient(configuration: .init(endpoint: endpoint, credentials: credentials, transport: transport))
     }
+
+    /// How many requests the server answered on `route` with `status`, from its request metrics.
+    public func requestCount(route: String, method: String = "GET", status: Int) -> Int {
+        let text = registry.emitToString()
+        let series =
+            "palisade_http_request_duration_seconds_count{route=\"\(route)\",method=\"\(method)\",status=\"\(status)\"} "
+        return text.split(separator: "\n").lazy.filter { $0.hasPrefix(series) }.compactMap {
+            Int($0.dropFirst(series.count))
+        }
+        .first ?? 0
+    }
 }
 
 /// The domain under which test servers accept virtual-host style requests (`bucket.s3.test`).

@@ -194,9 +194,17 @@ struct LockClientTests {
             let client = LockClient(
                 configuration: .init(endpoint: server.endpoint, credentials: wrong, transport: transport)
             )
-            let error = await #expect(throws: LockClientError.self) { try await client.grantLease(ttl: .seconds(10)) }
-            #expect(error?.code == "SignatureDoesNotMatch")
-            #expect(error?.status == 403)
+            for _ in 0..<3 {
+                let error = await #expect(throws: LockClientError.self) {
+                    try await client.grantLease(ttl: .seconds(10))
+                }
+                #expect(error?.code == "SignatureDoesNotMatch")
+                #expect(error?.status == 403)
+            }
+            // Every call is answered over HTTP; a session is asked for once, not before every call.
+            #expect(server.requestCount(route: "/_palisade/v1/leases", method: "POST", status: 403) == 3)
+            let refusedSessions = server.requestCount(route: "/_palisade/v1/session", status: 403)
+            #expect(refusedSessions == (transport == .session ? 1 : 0))
         }
     }
 
