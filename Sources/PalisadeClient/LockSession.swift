@@ -46,11 +46,12 @@ public struct LockSession: Sendable {
         _ = try await client.release(grant.name, lease: leaseID, token: grant.token)
     }
 
-    /// Renews the lease every third of its TTL until the task is cancelled, and returns the reason
-    /// as soon as the lease is lost.
+    /// Renews the lease a third of its TTL after the last renewal was sent, and never later than a
+    /// third of the TTL before the client-side deadline (a grant that took long to answer leaves
+    /// less time), until the task is cancelled; returns the reason as soon as the lease is lost.
     func keepAlive() async -> LockClientError? {
         let margin = Self.safetyMargin(ttl: ttl)
-        var nextRenewal = ContinuousClock.now + ttl / 3
+        var nextRenewal = min(ContinuousClock.now + ttl / 3, expiresAt - ttl / 3)
         while true {
             do {
                 try await Task.sleep(until: min(nextRenewal, expiresAt), clock: .continuous)
@@ -66,8 +67,9 @@ public struct LockSession: Sendable {
             let sentAt = ContinuousClock.now
             do {
                 let answer = try await client.keepAlive(leaseID)
-                state.deadline.withLock { $0 = sentAt + .milliseconds(answer.remainingMilliseconds) - margin }
-                nextRenewal = sentAt + ttl / 3
+                let deadline = sentAt + .milliseconds(answer.remainingMilliseconds) - margin
+                state.deadline.withLock { $0 = deadline }
+                nextRenewal = min(sentAt + ttl / 3, deadline - ttl / 3)
             } catch  where error.code == LockAPIErrorCode.leaseNotFound {
                 return LockClientError(
                     code: LockClientError.leaseLostCode,

@@ -101,21 +101,23 @@ struct LockRunTests {
     @Test("when the lease is lost the command gets SIGTERM and palisade exits 76")
     func leaseLost() async throws {
         try await withTestServer { server in
-            let marker = try makeTemporaryDirectory() + "/terminated"
+            let directory = try makeTemporaryDirectory()
+            let (ready, marker) = (directory + "/ready", directory + "/terminated")
+            // The command says when its SIGTERM handler is in place: a revocation before that would
+            // end it by the signal's default action, which is not what this test is about.
             let script =
-                #"import os, signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: (open(os.environ["MARKER"], "w").write("TERM"), sys.exit(143))); time.sleep(30)"#
-            let environment = clientEnvironment(server).merging(["MARKER": marker]) { _, new in new }
+                #"import os, signal, sys, time; signal.signal(signal.SIGTERM, lambda *_: (open(os.environ["MARKER"], "w").write("TERM"), sys.exit(143))); open(os.environ["READY"], "w").close(); time.sleep(30)"#
+            let environment = clientEnvironment(server).merging(["MARKER": marker, "READY": ready]) { _, new in new }
             let run = Task {
                 try await runPalisade(
-                    ["lock", "run", "b", "--ttl", "2s", "--", "python3", "-c", script],
+                    ["lock", "run", "b", "--ttl", "30s", "--", "python3", "-c", script],
                     environment: environment
                 )
             }
-            var holder: LeaseID?
-            for _ in 0..<200 where holder == nil {
-                holder = try await server.client.status("b").holders.first?.leaseID
-                if holder == nil { try await Task.sleep(for: .milliseconds(50)) }
+            for _ in 0..<600 where !FileManager.default.fileExists(atPath: ready) {
+                try await Task.sleep(for: .milliseconds(50))
             }
+            let holder = try await server.client.status("b").holders.first?.leaseID
             _ = try await server.client.revokeLease(try #require(holder))
             #expect(try await run.value == 76)
             #expect(FileManager.default.fileExists(atPath: marker))
@@ -236,7 +238,7 @@ struct BenchRunTests {
             let rows = try await runBench(
                 ["locks", "--mode", "contended", "--clients", "4"],
                 against: server,
-                duration: "1s"
+                duration: "2s"
             )
             let row = try #require(rows.first)
             #expect((row["cycles"] as? Int ?? 0) > 0 && row["handOffP50Microseconds"] is Int)

@@ -1,10 +1,11 @@
 import Foundation
 import PalisadeAuth
-import PalisadeClient
 import PalisadeProtocol
 import PalisadeTestSupport
 import Synchronization
 import Testing
+
+@testable import PalisadeClient
 
 /// Shared state of concurrent critical sections: who is inside, and the tokens in entry order.
 final class CriticalSectionLog: Sendable {
@@ -42,7 +43,8 @@ struct LockClientTests {
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<16 {
                     group.addTask {
-                        try await server.client(transport: transport).withLease(ttl: .seconds(10)) { session in
+                        // Long leases: on a loaded machine a keep-alive may take seconds to be answered.
+                        try await server.client(transport: transport).withLease(ttl: .seconds(30)) { session in
                             for _ in 0..<50 {
                                 let grant = try await session.acquire("hot", wait: .seconds(60))
                                 log.enter(grant.token)
@@ -72,7 +74,7 @@ struct LockClientTests {
                         for _ in 0..<5 {
                             try await server.client(transport: transport).withLock(
                                 "shared-resource",
-                                ttl: .seconds(5),
+                                ttl: .seconds(30),
                                 wait: .seconds(60)
                             ) {
                                 lock in
@@ -97,9 +99,10 @@ struct LockClientTests {
     func keepAlive(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
             let client = server.client(transport: transport)
-            let (token, headers, validAfterwards) = try await client.withLock("long-job", ttl: .seconds(2)) { lock in
+            let (token, headers, validAfterwards) = try await client.withLock("long-job", ttl: .seconds(4)) { lock in
                 // Real time on purpose: the keep-alive loop runs on the real clock of the client.
-                try await Task.sleep(for: .milliseconds(4500))
+                // A 4 s TTL leaves each keep-alive more than 2 s to be answered on a loaded machine.
+                try await Task.sleep(for: .seconds(5))
                 let check = try await client.validate(lock.name, token: lock.token)
                 return (lock.token, lock.fencingHeaders.map { "\($0.name): \($0.value)" }, check.valid && lock.isAlive)
             }
@@ -107,6 +110,27 @@ struct LockClientTests {
             #expect(headers == ["x-palisade-lock: long-job", "x-palisade-fencing-token: \(token)"])
             let remaining = try await client.status("long-job")
             #expect(remaining.holders.isEmpty)
+        }
+    }
+
+    @Test("a lease whose grant took long to answer is renewed at once, not given up at its client-side deadline")
+    func renewsBeforeAnEarlyDeadline() async throws {
+        try await withTestServer { server in
+            let lease = try await server.client.grantLease(ttl: .seconds(30))
+            // As if the grant had taken 21 s to answer: 9 s are left before the client-side deadline,
+            // less than the third of the TTL after which a renewal would be due.
+            let early = ContinuousClock.now + .seconds(9)
+            let session = LockSession(
+                leaseID: lease.leaseID,
+                ttl: .seconds(30),
+                client: server.client,
+                state: .init(deadline: early)
+            )
+            let keepAlive = Task { await session.keepAlive() }
+            for _ in 0..<400 where session.expiresAt == early { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(session.expiresAt > early)
+            keepAlive.cancel()
+            #expect(await keepAlive.value == nil)
         }
     }
 

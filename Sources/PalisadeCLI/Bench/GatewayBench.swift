@@ -10,7 +10,7 @@ struct GatewayBench<Target: ObjectBenchTarget> {
     let duration: Duration
 
     /// Runs `clients` concurrent clients for `duration`, each doing the operation in a loop on an
-    /// object of its own.
+    /// object of its own (at least once, however short the run).
     func run(clients: Int) async throws -> GatewayBenchResult {
         try await target.prepare()
         let payload = ByteBuffer(bytes: (0..<objectSize).map { UInt8(truncatingIfNeeded: $0 &* 31) })
@@ -36,7 +36,7 @@ struct GatewayBench<Target: ObjectBenchTarget> {
                             var histogram = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
                             var count = 0
                             var failures = 0
-                            while ContinuousClock.now < deadline {
+                            repeat {
                                 let began = ContinuousClock.now
                                 do {
                                     switch operation == .mixed ? ((count + failures) % 2 == 0 ? .put : .get) : operation
@@ -52,7 +52,7 @@ struct GatewayBench<Target: ObjectBenchTarget> {
                                 _ = histogram.record(microseconds(began.duration(to: .now)))
                                 count += 1
                                 progress.record()
-                            }
+                            } while ContinuousClock.now < deadline
                             return (histogram, count, failures)
                         }
                     }
