@@ -39,12 +39,13 @@ let package = Package(
     targets: [
         // Wire vocabulary shared by server and client: standard library only.
         .target(name: "PalisadeProtocol", swiftSettings: swiftSettings),
-        // Random ids: unguessable lease, request, upload and version ids.
-        .target(name: "UUIDSupport", swiftSettings: swiftSettings),
+        // Low-level helpers every layer may use: random ids (lease, request, upload and version
+        // ids) and lowercase hex (digests, signatures, ETags). Standard library only.
+        .target(name: "PalisadeSupport", swiftSettings: swiftSettings),
         // AWS Signature V4: pure signing and verification, used by the server and the client.
         .target(
             name: "PalisadeAuth",
-            dependencies: [.product(name: "Crypto", package: "swift-crypto")],
+            dependencies: ["PalisadeSupport", .product(name: "Crypto", package: "swift-crypto")],
             swiftSettings: swiftSettings
         ),
         // The pure lock table: no I/O, time is a parameter.
@@ -63,7 +64,7 @@ let package = Package(
         .target(
             name: "LockEngine",
             dependencies: [
-                "LockCore", "PalisadeProtocol", "UUIDSupport",
+                "LockCore", "PalisadeProtocol", "PalisadeSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -75,7 +76,7 @@ let package = Package(
         .target(
             name: "StorageEngine",
             dependencies: [
-                "StorageCore", "UUIDSupport",
+                "StorageCore", "PalisadeSupport",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -87,7 +88,7 @@ let package = Package(
         .target(
             name: "PalisadeHTTP",
             dependencies: [
-                "LockEngine", "PalisadeProtocol", "PalisadeAuth", "UUIDSupport", "StorageEngine", "StorageCore",
+                "LockEngine", "PalisadeProtocol", "PalisadeAuth", "PalisadeSupport", "StorageEngine", "StorageCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
@@ -166,7 +167,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "StorageCoreTests", dependencies: ["StorageCore"], swiftSettings: swiftSettings),
-        .testTarget(name: "UUIDSupportTests", dependencies: ["UUIDSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "PalisadeSupportTests", dependencies: ["PalisadeSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PalisadeTestSupportTests",
             dependencies: ["PalisadeTestSupport"],

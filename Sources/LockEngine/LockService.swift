@@ -2,8 +2,8 @@ public import LockCore
 public import Logging
 public import Metrics
 public import PalisadeProtocol
+import PalisadeSupport
 public import ServiceLifecycle
-import UUIDSupport
 
 /// The embedded lock service: an actor around the pure ``LockTable`` that owns the clock, the
 /// single expiry timer, the waiting callers and the files that make state survive restarts.

@@ -1,5 +1,6 @@
 public import Crypto
 public import Foundation
+import PalisadeSupport
 
 /// AWS Signature Version 4: the canonical forms and the key derivation, with no I/O.
 ///
@@ -65,7 +66,7 @@ public enum SigV4 {
     public static func stringToSign(canonicalRequest: String, timestamp: String, scope: String) -> String {
         var canonical = canonicalRequest
         let digest = canonical.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
-        return [algorithm, timestamp, scope, hex(digest)].joined(separator: "\n")
+        return [algorithm, timestamp, scope, Hex.lowercase(digest)].joined(separator: "\n")
     }
 
     /// The key derived from the secret for one day, region and service.
@@ -80,12 +81,14 @@ public enum SigV4 {
     /// The hex HMAC-SHA256 signature of `stringToSign`.
     public static func signature(stringToSign: String, key: SymmetricKey) -> String {
         var text = stringToSign
-        return hex(text.withUTF8 { HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer($0), using: key) })
+        return Hex.lowercase(
+            text.withUTF8 { HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer($0), using: key) }
+        )
     }
 
     /// Lowercase hex SHA-256 of `data`.
     public static func hexSHA256(_ data: some DataProtocol) -> String {
-        hex(SHA256.hash(data: data))
+        Hex.lowercase(SHA256.hash(data: data))
     }
 
     /// Percent-encodes everything but the unreserved characters `A–Z a–z 0–9 - _ . ~`
@@ -166,16 +169,5 @@ public enum SigV4 {
     /// (header names usually arrive lowercase).
     static func lowercasedASCII(_ name: String) -> String {
         name.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) } ? name.lowercased() : name
-    }
-
-    /// Lowercase hex of `bytes`.
-    public static func hex(_ bytes: some Sequence<UInt8>) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var text = [UInt8]()
-        for byte in bytes {
-            text.append(digits[Int(byte >> 4)])
-            text.append(digits[Int(byte & 0x0f)])
-        }
-        return String(decoding: text, as: UTF8.self)
     }
 }

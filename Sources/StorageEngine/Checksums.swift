@@ -1,6 +1,7 @@
 import Crypto
 import Foundation
 import NIOCore
+import PalisadeSupport
 
 /// The checksum algorithms of `x-amz-checksum-*`.
 public enum ChecksumAlgorithm: String, CaseIterable, Sendable, Hashable {
@@ -42,11 +43,11 @@ struct Digests {
     }
 
     /// Hex MD5, the ETag of a single PUT.
-    func md5Hex() -> String { hex(md5.finalize()) }
+    func md5Hex() -> String { Hex.lowercase(md5.finalize()) }
     /// MD5 in base64, as `Content-MD5` carries it.
     func md5Base64() -> String { base64(Array(md5.finalize())) }
     /// Hex SHA-256 of the payload.
-    func sha256Hex() -> String? { sha256.map { hex($0.finalize()) } }
+    func sha256Hex() -> String? { sha256.map { Hex.lowercase($0.finalize()) } }
 
     /// The base64 value of `algorithm`, as `x-amz-checksum-*` carries it.
     func checksum(_ algorithm: ChecksumAlgorithm) -> String? {
@@ -58,16 +59,6 @@ struct Digests {
         case .sha256: sha256.map { base64(Array($0.finalize())) }
         }
     }
-}
-
-func hex(_ bytes: some Sequence<UInt8>) -> String {
-    let digits = Array("0123456789abcdef".utf8)
-    var text = [UInt8]()
-    for byte in bytes {
-        text.append(digits[Int(byte >> 4)])
-        text.append(digits[Int(byte & 0x0f)])
-    }
-    return String(decoding: text, as: UTF8.self)
 }
 
 func base64(_ bytes: [UInt8]) -> String {

@@ -1,7 +1,7 @@
 import Crypto
 public import NIOCore
+import PalisadeSupport
 public import StorageCore
-import UUIDSupport
 
 extension ObjectStore {
     /// Starts a multipart upload of `key`; the object gets `contentHeaders` and `userMetadata`.
@@ -167,7 +167,7 @@ extension ObjectStore {
             }
             md5.update(data: bytes)
         }
-        return hex(md5.finalize()) + "-\(partETags.count)"
+        return Hex.lowercase(md5.finalize()) + "-\(partETags.count)"
     }
 
     static func noSuchUpload(_ id: String) -> StorageError {

@@ -1,7 +1,7 @@
 import Foundation
 public import NIOCore
+import PalisadeSupport
 public import StorageCore
-import UUIDSupport
 
 /// The embedded object store: SQLite metadata plus immutable blob files.
 ///

@@ -1,7 +1,7 @@
 import Foundation
 import PalisadeAuth
 import PalisadeClient
-import UUIDSupport
+import PalisadeSupport
 
 #if canImport(Glibc)
 import Glibc

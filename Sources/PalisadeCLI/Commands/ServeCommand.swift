@@ -6,11 +6,11 @@ import Logging
 import Metrics
 import PalisadeAuth
 import PalisadeHTTP
+import PalisadeSupport
 import Prometheus
 import ServiceLifecycle
 import StorageCore
 import StorageEngine
-import UUIDSupport
 
 /// `palisade serve`: runs the lock service and the gateway on one listener.
 struct ServeCommand: AsyncParsableCommand {

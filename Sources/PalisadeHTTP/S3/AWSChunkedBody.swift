@@ -2,6 +2,7 @@ import Crypto
 import Foundation
 import NIOCore
 import PalisadeAuth
+import PalisadeSupport
 import StorageEngine
 import Synchronization
 
@@ -136,7 +137,7 @@ struct AWSChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable w
             guard let signing, let previousSignature else { return }
             let stringToSign = [
                 "AWS4-HMAC-SHA256-PAYLOAD", signing.timestamp, signing.scope, previousSignature, SigV4.emptyPayloadHash,
-                SigV4.hex(chunkHash.finalize()),
+                Hex.lowercase(chunkHash.finalize()),
             ].joined(separator: "\n")
             let expected = SigV4.signature(stringToSign: stringToSign, key: signing.key)
             guard expected == signature else {

@@ -1,5 +1,5 @@
+import PalisadeSupport
 import Testing
-import UUIDSupport
 
 @Suite("RandomUUID: version 4 ids as 32 hex digits")
 struct RandomUUIDTests {
