@@ -72,13 +72,22 @@ public struct LockClient: Sendable {
 
     /// A client using `httpClient` (by default ``sharedHTTPClient``) for the HTTP transport.
     public init(configuration: Configuration, httpClient: HTTPClient = LockClient.sharedHTTPClient) {
+        self.init(configuration: configuration, httpClient: httpClient, now: { .now })
+    }
+
+    /// A client whose lock session, if it uses one, reads the time from `now`.
+    init(
+        configuration: Configuration,
+        httpClient: HTTPClient,
+        now: @escaping @Sendable () -> ContinuousClock.Instant
+    ) {
         self.configuration = configuration
         self.httpClient = httpClient
         let signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "s3")
         self.signer = signer
         self.session =
             configuration.transport == .session
-            ? LockSessionConnection(endpoint: configuration.endpoint, signer: signer) : nil
+            ? LockSessionConnection(endpoint: configuration.endpoint, signer: signer, now: now) : nil
     }
 
     /// Closes the client's lock session, if it uses one (its next call opens a new one).

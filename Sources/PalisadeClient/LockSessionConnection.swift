@@ -24,23 +24,27 @@ final class LockSessionConnection: Sendable {
 
     private let channel: LockSessionChannel
     private let refusedUntil = Mutex<ContinuousClock.Instant?>(nil)
+    private let now: @Sendable () -> ContinuousClock.Instant
 
-    /// A session with the server at `endpoint` (`http://host:port`), signed by `signer`.
-    init(endpoint: String, signer: SigV4Signer) {
+    /// A session with the server at `endpoint` (`http://host:port`), signed by `signer`; `now`
+    /// tells the time for ``retryAfterRefusal``.
+    init(endpoint: String, signer: SigV4Signer, now: @escaping @Sendable () -> ContinuousClock.Instant) {
         channel = LockSessionChannel(endpoint: endpoint, signer: signer)
+        self.now = now
     }
 
     deinit { channel.cancel() }
 
     /// Sends one call and waits for its answer.
     func call(_ method: String, _ path: String, query: String, body: Data) async throws -> LockSessionChannel.Answer {
-        if let until = refusedUntil.withLock({ $0 }), ContinuousClock.now < until {
+        if let until = refusedUntil.withLock({ $0 }), now() < until {
             throw WebSocketClientError.webSocketUpgradeFailed
         }
         do {
             return try await channel.call(method, path, query: query, body: body)
         } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
-            refusedUntil.withLock { $0 = .now + Self.retryAfterRefusal }
+            let until = now() + Self.retryAfterRefusal
+            refusedUntil.withLock { $0 = until }
             throw error
         }
     }

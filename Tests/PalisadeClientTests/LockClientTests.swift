@@ -232,6 +232,32 @@ struct LockClientTests {
         }
     }
 
+    @Test("after the server refuses a session, calls go over HTTP for 30 s; then a session is asked for again")
+    func refusedSessionIsAskedForAgainLater() async throws {
+        final class TimeTravel: Sendable {
+            let offset = Mutex(Duration.zero)
+        }
+        try await withTestServer { server in
+            let travel = TimeTravel()
+            let wrong = SigV4Credentials(accessKeyID: server.credentials.accessKeyID, secretAccessKey: "wrong")
+            let client = LockClient(
+                configuration: .init(endpoint: server.endpoint, credentials: wrong, transport: .session),
+                httpClient: LockClient.sharedHTTPClient,
+                now: { .now + travel.offset.withLock { $0 } }
+            )
+            func refusedSessions(after elapsed: Duration) async -> Int {
+                travel.offset.withLock { $0 = elapsed }
+                // Refused either way (the key is wrong); what matters is how the call travels.
+                _ = try? await client.grantLease(ttl: .seconds(10))
+                return server.requestCount(route: "/_palisade/v1/session", status: 403)
+            }
+            #expect(await refusedSessions(after: .zero) == 1)
+            #expect(await refusedSessions(after: .seconds(29)) == 1)
+            #expect(await refusedSessions(after: .seconds(31)) == 2)
+            #expect(await refusedSessions(after: .seconds(32)) == 2)
+        }
+    }
+
     @Test("inspect, watch and force-release through LockClient", arguments: LockClient.Transport.allCases)
     func watchesAndAdmin(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
