@@ -73,6 +73,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
             } else {
                 try await measurePalisade(operation: operation, objectSize: objectSize, duration: duration)
             }
+        try BenchTarget.writeJSON(results, to: options.json)
         if results.contains(where: { $0.errors > 0 }) { throw ExitCode(1) }
     }
 
@@ -85,14 +86,12 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         let nginx = NginxObjectTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
         print("palisade bench gateway: nginx \(op) of \(size) objects, \(duration) per run, server \(endpoint)")
         Self.printHeader()
-        let results = try await clientCounts.asyncMap { count in
+        return try await clientCounts.asyncMap { count in
             try await Self.report(
                 GatewayBench(target: nginx, operation: operation, objectSize: objectSize, duration: duration)
                     .run(clients: count)
             )
         }
-        try BenchTarget.writeJSON(results, to: options.json)
-        return results
     }
 
     private func measurePalisade(
@@ -109,7 +108,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         let printPeakMemory: (BenchServer) -> Void = { server in
             if let peak = server.peakMemoryKiB { print("server peak resident memory: \(peak / 1024) MiB") }
         }
-        return try await target.measure(json: options.json, beforeStop: printPeakMemory) {
+        return try await target.measure(beforeStop: printPeakMemory) {
             var results: [GatewayBenchResult] = []
             for count in clientCounts {
                 for fencedRun in fenced ? [false, true] : [false] {
@@ -162,10 +161,9 @@ struct BenchTarget {
     let credentials: SigV4Credentials
     let started: BenchServer?
 
-    /// Runs the measurements of `body`, stops the server this command started whatever happens
-    /// (after `beforeStop` looked at it), and writes the results as JSON to `json` when given.
-    func measure<Result: Encodable>(
-        json: String?,
+    /// Runs the measurements of `body`, and stops the server this command started whatever happens
+    /// (after `beforeStop` looked at it).
+    func measure<Result>(
         beforeStop: (BenchServer) -> Void = { _ in },
         _ body: () async throws -> [Result]
     ) async throws -> [Result] {
@@ -178,7 +176,6 @@ struct BenchTarget {
         }
         if let started { beforeStop(started) }
         await started?.stop()
-        try Self.writeJSON(results, to: json)
         return results
     }
 
@@ -273,7 +270,7 @@ struct LocksBenchCommand: AsyncParsableCommand {
                     transport: transport == "session" ? .session : .http
                 )
             )
-            results = try await target.measure(json: nil) {
+            results = try await target.measure {
                 try await measure(
                     LockBench(target: palisade, mode: mode, duration: duration),
                     server: target.started.map { "pid \($0.pid)" } ?? target.endpoint
@@ -373,7 +370,7 @@ struct ContentionBenchCommand: AsyncParsableCommand {
         )
         print("palisade bench contention: \(options.duration.duration) per run")
         print("writers  strategy                     increments/s  acknowledged  final  lost updates  refused")
-        let results = try await target.measure(json: options.json) {
+        let results = try await target.measure {
             var results: [ContentionBench.Result] = []
             for count in writerCounts {
                 for strategy in ContentionBench.Strategy.allCases {
@@ -395,6 +392,7 @@ struct ContentionBenchCommand: AsyncParsableCommand {
             }
             return results
         }
+        try BenchTarget.writeJSON(results, to: options.json)
         if results.contains(where: {
             $0.strategy == ContentionBench.Strategy.lockWithFencing.rawValue && $0.lostUpdates != 0
         }) {
