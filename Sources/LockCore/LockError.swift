@@ -5,7 +5,7 @@ public struct LockError: Error, Hashable, Sendable, CustomStringConvertible {
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: Hashable, Sendable {
             case leaseNotFound, notHolder, lockHeld, waitTimeout, modeConflict, superseded
-            case leaseLost, cancelled, invalidTTL, invalidWait, tokensUnavailable, shuttingDown
+            case leaseLost, cancelled, invalidTTL, invalidWait, tokensUnavailable, storageUnavailable, shuttingDown
         }
 
         private let wrapped: Wrapped
@@ -33,6 +33,8 @@ public struct LockError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let invalidWait = Code(.invalidWait)
         /// No fencing token can be issued because the high-water mark could not be persisted.
         public static let tokensUnavailable = Code(.tokensUnavailable)
+        /// The change could not be saved (a full or failing disk): it did not happen.
+        public static let storageUnavailable = Code(.storageUnavailable)
         /// The service is shutting down.
         public static let shuttingDown = Code(.shuttingDown)
 

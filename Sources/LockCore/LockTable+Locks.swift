@@ -149,6 +149,12 @@ extension LockTable {
         tokens.reservationFailed()
     }
 
+    /// Asks for the next token range now, unless one is pending: after an acquire found the tokens
+    /// used up (their reservation could not be persisted), so that issuing recovers by itself.
+    public mutating func requestReservation() -> [Effect] {
+        tokens.requestReservation().map { [.reserveTokens(through: $0)] } ?? []
+    }
+
     static func modeConflict(_ name: LockName, held: LockMode) -> LockError {
         LockError(.modeConflict, "the lease already holds or waits for lock '\(name)' in \(held) mode")
     }

@@ -37,13 +37,17 @@ public struct TokenAllocator: Sendable, Equatable {
         guard next <= reservedThrough else { return nil }
         let token = FencingToken(next)
         next += 1
-        var reserve: FencingToken?
-        if pendingReservation == nil, reservedThrough - lastIssued < reservationSize / 2 + 1 {
-            let through = reservedThrough + reservationSize
-            pendingReservation = through
-            reserve = FencingToken(through)
-        }
+        let reserve = reservedThrough - lastIssued < reservationSize / 2 + 1 ? requestReservation() : nil
         return (token, reserve)
+    }
+
+    /// Asks for the next range to be persisted, unless one is already asked for.
+    /// - Returns: the new high-water mark to persist, or nil.
+    public mutating func requestReservation() -> FencingToken? {
+        guard pendingReservation == nil else { return nil }
+        let through = reservedThrough + reservationSize
+        pendingReservation = through
+        return FencingToken(through)
     }
 
     /// Records that tokens through `through` are now persisted.

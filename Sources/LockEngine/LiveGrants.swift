@@ -27,6 +27,16 @@ public final class LiveGrants<C: Clock>: Sendable where C.Duration == Duration {
         }
     }
 
+    /// Forgets everything and holds exactly `leases`, each alive until `deadline(lease)`.
+    func replaceAll(with leases: [LeaseRecord], deadline: (LeaseRecord) -> C.Instant) {
+        var fresh = State()
+        for lease in leases {
+            fresh.deadlines[lease.id] = deadline(lease)
+            for grant in lease.holdings { fresh.holders[grant.name, default: [:]][grant.token] = grant.lease }
+        }
+        state.withLock { $0 = fresh }
+    }
+
     func added(_ grant: Grant) {
         state.withLock { $0.holders[grant.name, default: [:]][grant.token] = grant.lease }
     }

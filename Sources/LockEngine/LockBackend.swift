@@ -33,7 +33,7 @@ public protocol LockBackend: Sendable {
     /// Waits up to `wait` for a grant to be released or lost.
     func watchGrant(_ name: LockName, token: FencingToken, wait: Duration) async throws(LockError) -> WatchResult
     /// Frees a lock from all holders (an unclean release).
-    func forceRelease(_ name: LockName) async -> [GrantSnapshot]
+    func forceRelease(_ name: LockName) async throws(LockError) -> [GrantSnapshot]
 }
 
 /// A lease at one moment.

@@ -11,8 +11,11 @@ public import ServiceLifecycle
 /// Each call reads the clock, lets the table catch up with every deadline that is due, makes one
 /// table transition, and performs the effects in order: queue the state changes for the
 /// ``LockStateJournal`` (group commit, off the actor), then wake callers. Every answer waits until
-/// its step is saved, so an answered grant survives a crash. The timer loop runs as a `Service`
-/// and stops on graceful shutdown, ending every waiting call and flushing the journal.
+/// its step is saved, so an answered grant survives a crash. When a save fails, the caller gets
+/// `storageUnavailable`, and the next call reloads the table from what the store holds, so the
+/// table never runs ahead of what is saved; the service recovers by itself once saving works.
+/// The timer loop runs as a `Service` and stops on graceful shutdown, ending every waiting call
+/// and flushing the journal.
 public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Duration {
     /// The service's tunables.
     public struct Configuration: Sendable {
@@ -80,10 +83,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         try persistence?.highWaterMark.write(reservedThrough)
         let now = clock.now
         self.liveGrants = LiveGrants(clock: clock)
-        for lease in restored {
-            liveGrants.renewed(lease.id, until: now.advanced(by: lease.ttl))
-            for grant in lease.holdings { liveGrants.added(grant) }
-        }
+        liveGrants.replaceAll(with: restored) { now.advanced(by: $0.ttl) }
         self.table = LockTable(
             configuration: configuration.rules,
             tokens: TokenAllocator(
@@ -133,7 +133,10 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
 
     private func shutDown() {
         isShutDown = true
-        let error = LockError(.shuttingDown, "the lock service is shutting down")
+        endWaitingCalls(with: LockError(.shuttingDown, "the lock service is shutting down"))
+    }
+
+    private func endWaitingCalls(with error: LockError) {
         for pending in acquires.values { pending.continuation.resume(throwing: error) }
         for watch in watches.values { watch.resume(throwing: error) }
         acquires = [:]
@@ -149,7 +152,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         let effects = try table.grantLease(id, ttl: ttl, at: now)
         liveGrants.renewed(id, until: now.advanced(by: ttl))
         perform(effects)
-        await saved()
+        try await saved()
         return LeaseSnapshot(id: id, ttl: ttl, remaining: ttl, grants: [])
     }
 
@@ -160,7 +163,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         liveGrants.renewed(lease, until: deadline)
         perform(effects)
         let answer = snapshot(of: lease, at: now)!
-        await saved()
+        try await saved()
         return answer
     }
 
@@ -169,7 +172,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         let now = advance()
         let (released, effects) = try table.revokeLease(lease, at: now)
         perform(effects)
-        await saved()
+        try await saved()
         return released
     }
 
@@ -187,22 +190,40 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
     ) async throws(LockError) -> GrantSnapshot {
         try checkRunning()
         let now = advance()
-        let (outcome, effects) = try table.acquire(name, lease: lease, mode: mode, wait: wait, at: now)
+        let (outcome, effects) = try acquireOnTable(name, lease: lease, mode: mode, wait: wait, at: now)
         perform(effects)
         switch outcome {
         case .granted(let grant):
             let answer = liveGrant(grant, at: now)!
-            await saved()
+            try await saved()
             return answer
         case .queued:
             metrics.waits.increment()
             let grant = try await awaitGrant(WaiterKey(name: name, lease: lease))
             metrics.acquireWait.recordNanoseconds(now.duration(to: clock.now).wholeNanoseconds)
-            await saved()
+            try await saved()
             guard let live = liveGrant(grant, at: advance()) else {
                 throw LockError(.leaseLost, "lease \(lease) expired before its grant of '\(name)' could be answered")
             }
             return live
+        }
+    }
+
+    /// The table's acquire; when the tokens ran out because their reservation could not be
+    /// persisted, persists the next range now and tries once more.
+    private func acquireOnTable(
+        _ name: LockName,
+        lease: LeaseID,
+        mode: LockMode,
+        wait: Duration,
+        at now: C.Instant
+    ) throws(LockError) -> (AcquireOutcome, [LockTable<C.Instant>.Effect]) {
+        do {
+            return try table.acquire(name, lease: lease, mode: mode, wait: wait, at: now)
+        } catch {
+            guard error.code == .tokensUnavailable else { throw error }
+            perform(table.requestReservation())
+            return try table.acquire(name, lease: lease, mode: mode, wait: wait, at: now)
         }
     }
 
@@ -241,7 +262,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         try checkRunning()
         let (outcome, effects) = try table.release(name, lease: lease, token: token, at: advance())
         perform(effects)
-        await saved()
+        try await saved()
         return outcome
     }
 
@@ -265,7 +286,8 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         }
     }
 
-    public func forceRelease(_ name: LockName) async -> [GrantSnapshot] {
+    public func forceRelease(_ name: LockName) async throws(LockError) -> [GrantSnapshot] {
+        try checkRunning()
         let now = advance()
         let before = status(of: name).holders
         let (released, effects) = table.forceRelease(name, at: now)
@@ -275,7 +297,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
             metadata: ["lock": "\(name)", "holders": "\(released.count)"]
         )
         let answer = before.filter { snapshot in released.contains(snapshot.grant) }
-        await saved()
+        try await saved()
         return answer
     }
 
@@ -348,16 +370,46 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
 
     // MARK: Steps
 
+    /// Throws unless a change can be made now: not while shutting down, nor while lock state
+    /// cannot be reloaded after a failed save.
     private func checkRunning() throws(LockError) {
         if isShutDown { throw LockError(.shuttingDown, "the lock service is shutting down") }
+        reloadIfJournalBroken(at: clock.now)
+        if journal?.isBroken == true { throw Self.storageUnavailable }
     }
 
     /// Reads the clock and carries out every deadline that is due.
     @discardableResult
     private func advance() -> C.Instant {
         let now = clock.now
+        reloadIfJournalBroken(at: now)
         perform(table.advance(to: now))
         return now
+    }
+
+    static var storageUnavailable: LockError {
+        LockError(.storageUnavailable, "the lock change could not be saved (is the disk full?), so it was not made")
+    }
+
+    /// After a save failed: reloads the table from what the store holds, dropping every change
+    /// since the failure; ends every waiting call with `storageUnavailable` (their waits were in
+    /// the dropped table); and lets the journal write again. Restored leases get a full TTL from
+    /// now, as after a restart.
+    private func reloadIfJournalBroken(at now: C.Instant) {
+        guard let persistence, let journal, journal.isBroken else { return }
+        let restored: [LeaseRecord]
+        do {
+            restored = try persistence.store.load()
+        } catch {
+            logger.error("cannot reload lock state after a failed save", metadata: ["error": "\(error)"])
+            return
+        }
+        table = LockTable(configuration: table.configuration, tokens: table.tokens, restoring: restored, at: now)
+        liveGrants.replaceAll(with: restored) { now.advanced(by: $0.ttl) }
+        endWaitingCalls(with: Self.storageUnavailable)
+        journal.reset()
+        timerWakeup?.yield()
+        logger.notice("lock state reloaded after a failed save", metadata: ["leases": "\(restored.count)"])
     }
 
     private func snapshot(of lease: LeaseID, at now: C.Instant) -> LeaseSnapshot? {
@@ -432,10 +484,11 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         journal?.append(changes)
     }
 
-    /// Returns once every step made so far is saved.
-    private func saved() async {
+    /// Returns once every step the caller's answer depends on is saved.
+    /// - Throws: `storageUnavailable` when one of them could not be saved.
+    private func saved() async throws(LockError) {
         guard let journal else { return }
-        await journal.saved(through: journal.lastAppended)
+        guard await journal.saved(journal.ticket()) else { throw Self.storageUnavailable }
     }
 }
 
@@ -450,11 +503,13 @@ public struct LockPersistence: Sendable {
     }
 
     /// The embedded layout inside a data folder: `locks.sqlite` and `fencing-tokens.hwm`.
-    public static func embedded(in directory: String) throws -> LockPersistence {
-        LockPersistence(
-            store: try SQLiteLockStateStore(path: directory + "/locks.sqlite"),
-            highWaterMark: TokenHighWaterMark(path: directory + "/fencing-tokens.hwm")
-        )
+    /// - Parameter durable: fsync every saved lock change (the default; see ``SQLiteLockStateStore``).
+    public static func embedded(in directory: String, durable: Bool = true) throws -> LockPersistence {
+        let store = try SQLiteLockStateStore(path: directory + "/locks.sqlite", durable: durable)
+        // The database files may have just been created: make their entries durable.
+        let failure = durable ? FolderSync.sync(directory) : 0
+        guard failure == 0 else { throw LockStorageError("cannot sync the data folder \(directory)", errno: failure) }
+        return LockPersistence(store: store, highWaterMark: TokenHighWaterMark(path: directory + "/fencing-tokens.hwm"))
     }
 }
 

@@ -4,20 +4,25 @@ import PalisadeProtocol
 
 /// The embedded lock state store: one SQLite database in WAL mode.
 ///
-/// Commits use `synchronous = NORMAL`: a step is never fsynced on its own, yet every committed step
-/// survives a crash of the server process (kill -9). A power loss may lose the last steps before
-/// the next checkpoint; fencing tokens do not depend on this store (see ``TokenHighWaterMark``).
+/// Durable (the default), every transaction is fsynced before it counts as saved
+/// (`synchronous = FULL`): an answered lock change survives a power loss, as in etcd. The journal
+/// groups the steps that arrive while one transaction is written, so one fsync serves many.
+/// Relaxed, commits use `synchronous = NORMAL`: they survive a crash of the server process
+/// (kill -9) but a power loss may lose the last ones. Fencing tokens never depend on this choice
+/// (see ``TokenHighWaterMark``).
 public final class SQLiteLockStateStore: LockStateStore {
     private let database: DatabaseQueue
 
     /// Opens (creating when needed) the database at `path`.
-    public init(path: String) throws {
+    /// - Parameter durable: fsync every transaction (`synchronous = FULL`).
+    public init(path: String, durable: Bool) throws {
         var configuration = Configuration()
         configuration.journalMode = .wal
-        configuration.prepareDatabase { db in
-            try db.execute(sql: "PRAGMA synchronous = NORMAL")
-        }
         database = try DatabaseQueue(path: path, configuration: configuration)
+        // GRDB's WAL set-up sets `synchronous = NORMAL` after `prepareDatabase` runs; set it after.
+        try database.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
+        }
         try database.write { db in
             try db.execute(
                 sql: """

@@ -1,3 +1,5 @@
+import PalisadeSupport
+
 #if canImport(Glibc)
 import Glibc
 #elseif canImport(Darwin)
@@ -47,15 +49,9 @@ public struct TokenHighWaterMark: Sendable {
             throw LockStorageError("cannot write \(temporary)", errno: errno)
         }
         guard rename(temporary, path) == 0 else { throw LockStorageError("cannot rename \(temporary)", errno: errno) }
-        try Self.syncFolder(of: path)
-    }
-
-    static func syncFolder(of path: String) throws(LockStorageError) {
-        let folder = path.lastIndex(of: "/").map { String(path[..<$0]) } ?? "."
-        let descriptor = open(folder.isEmpty ? "/" : folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        guard descriptor >= 0 else { throw LockStorageError("cannot open folder \(folder)", errno: errno) }
-        defer { close(descriptor) }
-        guard fsync(descriptor) == 0 else { throw LockStorageError("cannot sync folder \(folder)", errno: errno) }
+        let folder = FolderSync.folder(of: path)
+        let failure = FolderSync.sync(folder)
+        guard failure == 0 else { throw LockStorageError("cannot sync folder \(folder)", errno: failure) }
     }
 }
 

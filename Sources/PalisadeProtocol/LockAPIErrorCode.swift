@@ -38,6 +38,8 @@ public enum LockAPIErrorCode {
     public static let requestTooLarge = "RequestTooLarge"
     /// 503: the server is shutting down or cannot persist fencing tokens.
     public static let serviceUnavailable = "ServiceUnavailable"
+    /// 503: a lock change could not be saved (the disk is full or failing); it did not happen.
+    public static let storageUnavailable = "StorageUnavailable"
     /// 500: an unexpected server error.
     public static let internalError = "InternalError"
     /// 426: the lock session endpoint was asked without a WebSocket upgrade.
@@ -48,6 +50,6 @@ public enum LockAPIErrorCode {
         malformedRequest, invalidLockName, invalidTTL, invalidArgument, missingAuthentication, invalidAccessKeyID,
         signatureDoesNotMatch, requestTimeTooSkewed, leaseNotFound, notFound, waitTimeout, lockHeld, notHolder,
         modeConflict, acquireSuperseded, acquireCancelled, leaseLost, requestTooLarge, serviceUnavailable,
-        internalError, upgradeRequired,
+        storageUnavailable, internalError, upgradeRequired,
     ]
 }

@@ -9,7 +9,7 @@ public import PalisadeClient
 import PalisadeHTTP
 import Prometheus
 import ServiceLifecycle
-import StorageEngine
+public import StorageEngine
 
 /// A running in-process server for a test.
 public struct TestServer<C: Clock>: Sendable where C.Duration == Duration {
@@ -64,10 +64,14 @@ public func makeTemporaryDirectory() throws -> String {
 /// - Parameters:
 ///   - clock: the lock service's clock; a ``ManualClock`` makes expiry deterministic.
 ///   - dataDirectory: reuse a folder to test restarts; by default a fresh one.
+///   - durability: of object writes and lock changes; relaxed (no fsync) by default, for speed.
+///   - beforeCommit: the store's ``ObjectStore/CommitHook``, to act between a write's arrival and its commit.
 public func withTestServer<C: Clock, T: Sendable>(
     clock: C,
     configuration: LockService<C>.Configuration = .init(),
     dataDirectory: String? = nil,
+    durability: ObjectStore.Durability = .relaxed,
+    beforeCommit: ObjectStore.CommitHook? = nil,
     _ body: @Sendable (TestServer<C>) async throws -> T
 ) async throws -> T where C.Duration == Duration {
     let directory = try dataDirectory ?? makeTemporaryDirectory()
@@ -78,11 +82,16 @@ public func withTestServer<C: Clock, T: Sendable>(
     let locks = try LockService(
         clock: clock,
         configuration: configuration,
-        persistence: try .embedded(in: directory),
+        persistence: try .embedded(in: directory, durable: durability == .durable),
         logger: logger,
         metricsFactory: factory
     )
-    let store = try ObjectStore(directory: directory, durability: .relaxed, authority: locks.liveGrants)
+    let store = try ObjectStore(
+        directory: directory,
+        durability: durability,
+        authority: locks.liveGrants,
+        beforeCommit: beforeCommit
+    )
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let app = buildApplication(
         configuration: ServerConfiguration(

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOPosix
+import PalisadeSupport
 
 #if canImport(Glibc)
 import Glibc
@@ -137,11 +138,9 @@ public struct BlobWriter: Sendable {
             defer { close(descriptor) }
             if durable {
                 guard fsync(descriptor) == 0 else { throw FileBlobStore.error("fsync", path) }
-                let folder = String(path[..<path.lastIndex(of: "/")!])
-                let directory = Glibc.open(folder, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-                guard directory >= 0 else { throw FileBlobStore.error("open", folder) }
-                defer { close(directory) }
-                guard fsync(directory) == 0 else { throw FileBlobStore.error("fsync", folder) }
+                let folder = FolderSync.folder(of: path)
+                errno = FolderSync.sync(folder)
+                guard errno == 0 else { throw FileBlobStore.error("fsync", folder) }
             }
         }
     }

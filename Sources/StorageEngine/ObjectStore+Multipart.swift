@@ -5,15 +5,18 @@ public import StorageCore
 
 extension ObjectStore {
     /// Starts a multipart upload of `key`; the object gets `contentHeaders` and `userMetadata`.
+    /// On a fenced path the upload needs a valid fencing claim, checked like any write's.
     public func createMultipartUpload(
         bucket: String,
         key: String,
         contentHeaders: [String: String],
-        userMetadata: [String: String]
+        userMetadata: [String: String],
+        fence: FenceClaim? = nil
     ) async throws -> MultipartUpload {
         guard key.utf8.count <= 1024, !key.isEmpty else {
             throw StorageError(.keyTooLong, "a key is 1 to 1024 bytes of UTF-8")
         }
+        try precheck(fence, bucket: bucket, key: key)
         let upload = MultipartUpload(
             id: RandomUUID.hex(),
             bucket: bucket,
@@ -22,7 +25,8 @@ extension ObjectStore {
             contentHeaders: contentHeaders,
             userMetadata: userMetadata
         )
-        try await metadata.createUpload(upload)
+        await beforeCommit?(bucket, key)
+        try await metadata.createUpload(upload, fence: fence)
         return upload
     }
 
@@ -54,6 +58,7 @@ extension ObjectStore {
             fenceToken: request.fence?.token
         )
         do {
+            await beforeCommit?(request.bucket, request.key)
             if let replaced = try await metadata.commitPart(
                 part,
                 uploadID: uploadID,
@@ -78,6 +83,7 @@ extension ObjectStore {
         fence: FenceClaim? = nil
     ) async throws {
         try precheck(fence, bucket: bucket, key: key)
+        await beforeCommit?(bucket, key)
         for blob in try await metadata.abortUpload(uploadID, bucket: bucket, key: key, fence: fence) {
             await blobs.remove(blob)
         }
@@ -103,6 +109,7 @@ extension ObjectStore {
             fence: fence
         )
         let now = Self.now()
+        await beforeCommit?(bucket, key)
         let (committed, replaced, unused) = try await metadata.completeUpload(
             uploadID,
             bucket: bucket,

@@ -19,16 +19,28 @@ public struct ObjectStore: Sendable {
         case relaxed
     }
 
+    /// Called by every write of a key after the checks made as the request arrived, just before
+    /// its commit transaction; tests use it to change the world between the two (a lease ending).
+    public typealias CommitHook = @Sendable (_ bucket: String, _ key: String) async -> Void
+
     let metadata: SQLiteMetadataStore
     let blobs: FileBlobStore
     let readers = VersionReaders()
     public let durability: Durability
+    let beforeCommit: CommitHook?
 
     /// Opens the store in `directory` (`metadata.sqlite` and `blobs/`), and removes blob files that
     /// no committed object or uploaded part references (left by writes that crashed before their commit).
-    /// - Parameter authority: the lock service that says whether a fencing token is its lock's live
-    ///   holder; nil where no lock service runs in the deployment (only token order is checked).
-    public init(directory: String, durability: Durability = .durable, authority: (any FenceAuthority)? = nil) throws {
+    /// - Parameters:
+    ///   - authority: the lock service that says whether a fencing token is its lock's live
+    ///     holder; nil where no lock service runs in the deployment (only token order is checked).
+    ///   - beforeCommit: see ``CommitHook``; nil in production.
+    public init(
+        directory: String,
+        durability: Durability = .durable,
+        authority: (any FenceAuthority)? = nil,
+        beforeCommit: CommitHook? = nil
+    ) throws {
         metadata = try SQLiteMetadataStore(
             path: directory + "/metadata.sqlite",
             durable: durability == .durable,
@@ -36,6 +48,13 @@ public struct ObjectStore: Sendable {
         )
         blobs = try FileBlobStore(root: directory + "/blobs")
         self.durability = durability
+        self.beforeCommit = beforeCommit
+        if durability == .durable {
+            // The database files and blob folders may have just been created: make their entries durable.
+            for folder in [directory, blobs.root] where FolderSync.sync(folder) != 0 {
+                throw StorageError(.internalError, "cannot sync the data folder \(folder)")
+            }
+        }
         let referenced = try metadata.referencedBlobIDs()
         for orphan in try blobs.allIDs().subtracting(referenced) {
             unlink(blobs.path(of: orphan))
@@ -209,6 +228,7 @@ public struct ObjectStore: Sendable {
             fence: request.fence
         )
         do {
+            await beforeCommit?(request.bucket, request.key)
             let (committed, replaced) = try await metadata.commitPut(head, intent: intent)
             if let replaced { await retire(replaced) }
             return committed
@@ -259,6 +279,7 @@ public struct ObjectStore: Sendable {
             observedSequence: observed,
             fence: fence
         )
+        await beforeCommit?(bucket, key)
         let (sequence, removed) = try await metadata.commitDelete(bucket: bucket, key: key, intent: intent)
         if let removed { await retire(removed) }
         return sequence

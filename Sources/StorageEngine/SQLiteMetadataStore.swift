@@ -14,11 +14,12 @@ public final class SQLiteMetadataStore: Sendable {
     ///   crash of the process but not necessarily a power loss.
     public init(path: String, durable: Bool, authority: (any FenceAuthority)?) throws {
         self.authority = authority
-        var configuration = Configuration()
-        configuration.prepareDatabase { db in
+        database = try DatabasePool(path: path)
+        // GRDB's WAL set-up leaves the writer at `synchronous = NORMAL` after `prepareDatabase` ran,
+        // so the setting is made on the one writer connection once the pool is open.
+        try database.writeWithoutTransaction { db in
             try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
         }
-        database = try DatabasePool(path: path, configuration: configuration)
         try database.write { db in
             try db.execute(
                 sql: """
@@ -222,9 +223,17 @@ public final class SQLiteMetadataStore: Sendable {
         }
     }
 
-    func createUpload(_ upload: MultipartUpload) async throws(StorageError) {
-        try await write { db in
+    func createUpload(_ upload: MultipartUpload, fence: FenceClaim?) async throws(StorageError) {
+        try await write { [authority] db in
             guard try Self.bucketExists(db, upload.bucket) else { throw Self.noSuchBucket(upload.bucket) }
+            try Self.check(
+                db,
+                WriteIntent(kind: .put, fence: fence),
+                current: nil,
+                bucket: upload.bucket,
+                key: upload.key,
+                authority: authority
+            )
             try db.execute(
                 sql: """
                     INSERT INTO upload (upload_id, bucket, key, initiated_ms, content_headers, user_metadata)

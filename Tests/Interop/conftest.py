@@ -2,6 +2,7 @@
 
 PALISADE_BIN names the binary (`.ci/run` and `Tests/run-all.sh` set it after building).
 """
+import json
 import os
 import pathlib
 import shutil
@@ -13,8 +14,12 @@ import urllib.request
 import uuid
 
 import boto3
+import botocore.auth
+import botocore.awsrequest
 import botocore.config
+import botocore.credentials
 import pytest
+import requests
 
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
 ACCESS_KEY = "PALISADEINTEROPKEY"
@@ -27,8 +32,27 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def call(server, method, path, body=None, secret=None):
+    """Sends a lock API request signed by botocore's S3 SigV4 signer and returns (status, json)."""
+    data = json.dumps(body).encode() if body is not None else b""
+    headers = {"content-type": "application/json"} if body is not None else {}
+    request = botocore.awsrequest.AWSRequest(method=method, url=server.endpoint + path, data=data, headers=headers)
+    credentials = botocore.credentials.Credentials(server.access_key, secret or server.secret_key)
+    botocore.auth.S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    response = requests.request(method, prepared.url, headers=dict(prepared.headers), data=data, timeout=30)
+    return response.status_code, response.json()
+
+
+def palisade_binary() -> str:
+    return os.environ.get("PALISADE_BIN") or str(REPOSITORY / ".build" / "debug" / "palisade")
+
+
 class Server:
-    def __init__(self, binary: str, bin_dir: str):
+    """`palisade serve` on a free port; `wrapper` runs it under another command (strace),
+    `arguments` are added to its command line."""
+
+    def __init__(self, binary: str, bin_dir: str, wrapper=(), arguments=()):
         self.binary = binary
         self.bin_dir = bin_dir
         self.port = _free_port()
@@ -37,8 +61,8 @@ class Server:
         self.access_key = ACCESS_KEY
         self.secret_key = SECRET_KEY
         self.process = subprocess.Popen(
-            [binary, "serve", "--data-dir", self.data_dir, "--port", str(self.port),
-             "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--log-level", "warning"],
+            [*wrapper, binary, "serve", "--data-dir", self.data_dir, "--port", str(self.port),
+             "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--log-level", "warning", *arguments],
             stdout=subprocess.DEVNULL)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
@@ -66,19 +90,23 @@ class Server:
 
 @pytest.fixture(scope="session")
 def server():
-    binary = os.environ.get("PALISADE_BIN") or str(REPOSITORY / ".build" / "debug" / "palisade")
+    binary = palisade_binary()
     started = Server(binary, os.path.dirname(binary))
     yield started
     started.stop()
 
 
-@pytest.fixture(scope="session")
-def s3(server):
+def s3_client(server):
     """boto3 with its default settings, but SigV4 presigned URLs."""
     return boto3.client(
         "s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
         aws_secret_access_key=server.secret_key, region_name="us-east-1",
         config=botocore.config.Config(signature_version="s3v4"))
+
+
+@pytest.fixture(scope="session")
+def s3(server):
+    return s3_client(server)
 
 
 @pytest.fixture()

@@ -1,31 +1,16 @@
 """The lock API from outside Swift: botocore's SigV4 signer, curl, the OpenAPI document and the examples."""
-import json
 import pathlib
 import urllib.parse
 
-import botocore.auth
-import botocore.awsrequest
-import botocore.credentials
 import jsonschema
 import pytest
-import requests
 import yaml
 from openapi_spec_validator import validate
 
+from conftest import call
+
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
 SPEC = yaml.safe_load((REPOSITORY / "Protocol" / "openapi.yaml").read_text())
-
-
-def call(server, method, path, body=None, secret=None):
-    """Sends a request signed by botocore's S3 SigV4 signer and returns (status, json)."""
-    data = json.dumps(body).encode() if body is not None else b""
-    headers = {"content-type": "application/json"} if body is not None else {}
-    request = botocore.awsrequest.AWSRequest(method=method, url=server.endpoint + path, data=data, headers=headers)
-    credentials = botocore.credentials.Credentials(server.access_key, secret or server.secret_key)
-    botocore.auth.S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
-    prepared = request.prepare()
-    response = requests.request(method, prepared.url, headers=dict(prepared.headers), data=data, timeout=30)
-    return response.status_code, response.json()
 
 
 def conforms(answer, schema_name):

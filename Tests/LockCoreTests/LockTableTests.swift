@@ -301,6 +301,28 @@ struct LockTableTests {
         #expect(try table.mustGrant("k5", 1).token == FencingToken(5))
     }
 
+    @Test("after a failed reservation ran the tokens out, a reservation is asked for again, and issuing resumes")
+    func tokenReservationRecovers() throws {
+        var table = makeTable(reservation: 4)
+        try table.grantLeases(1...1, ttl: .seconds(60))
+        for index in 1...3 { _ = try table.mustGrant("k\(index)", 1) }
+        table.reservationFailed()
+        _ = try table.mustGrant("k4", 1)
+        #expect(
+            table.requestReservation() == [],
+            "the grant of token 4 asked again for the reservation that failed; it is pending"
+        )
+        table.reservationFailed()
+        let exhausted = #expect(throws: LockError.self) {
+            try table.acquire(lock("k5"), lease: leaseID(1), mode: .exclusive, wait: .zero, at: at(0))
+        }
+        #expect(exhausted?.code == .tokensUnavailable)
+        #expect(table.requestReservation() == [.reserveTokens(through: FencingToken(8))])
+        #expect(table.requestReservation() == [], "one reservation at a time")
+        table.confirmReservation(through: FencingToken(8))
+        #expect(try table.mustGrant("k5", 1).token == FencingToken(5))
+    }
+
     @Test("restored leases keep their holdings and a full TTL; new tokens are above the restored ones")
     func restore() throws {
         let held = Grant(name: lock("a"), lease: leaseID(1), token: FencingToken(41), mode: .exclusive)

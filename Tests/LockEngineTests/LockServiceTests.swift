@@ -1,9 +1,11 @@
+import Foundation
 import LockCore
 import LockEngine
 import Logging
 import PalisadeProtocol
 import PalisadeTestSupport
 import ServiceLifecycle
+import Synchronization
 import Testing
 
 /// Runs `service` (its expiry timer) for the duration of `body`, then shuts it down gracefully.
@@ -134,7 +136,7 @@ struct LockServiceTests {
             async let grantWatch = service.watchGrant("b", token: grant.grant.token, wait: .seconds(60))
             #expect(try await service.watchLease(lease.id, wait: .zero) == .held(leaseRemaining: .seconds(10)))
             for _ in 0..<100_000 where await service.watchCount < 2 { await Task.yield() }
-            _ = await service.forceRelease("b")
+            _ = try await service.forceRelease("b")
             #expect(try await grantWatch == .lost(.forceReleased))
             clock.advance(by: .seconds(10))
             #expect(try await leaseWatch == .lost(.leaseExpired))
@@ -216,5 +218,131 @@ struct LockServiceRestartTests {
         let successor = try await after.grantLease(ttl: .seconds(30))
         let next = try await after.acquire("orders", lease: successor.id, mode: .exclusive, wait: .zero)
         #expect(next.grant.token > grant.grant.token)
+    }
+}
+
+/// The embedded lock state store, whose saving a test switches off and on, as a full disk does.
+final class SwitchableStore: LockStateStore {
+    let saved: SQLiteLockStateStore
+    let isFailing = Mutex(false)
+
+    init(directory: String) throws {
+        saved = try SQLiteLockStateStore(path: directory + "/locks.sqlite", durable: false)
+    }
+
+    func load() throws -> [LeaseRecord] { try saved.load() }
+
+    func apply(_ changes: [LockStateChange]) throws {
+        if isFailing.withLock({ $0 }) { throw LockStorageError("cannot write locks.sqlite", errno: ENOSPC) }
+        try saved.apply(changes)
+    }
+}
+
+@Suite("LockService when saving fails")
+struct LockServiceSaveFailureTests {
+    /// A service whose state store can fail, with its token high-water mark in `tokens/`, a folder
+    /// the test can remove (then the mark cannot be written) and create again.
+    static func makeService(
+        _ clock: ManualClock,
+        store: SwitchableStore,
+        directory: String,
+        reservation: UInt64 = 10_000
+    ) throws -> LockService<ManualClock> {
+        try FileManager.default.createDirectory(atPath: directory + "/tokens", withIntermediateDirectories: true)
+        return try LockService(
+            clock: clock,
+            configuration: .init(rules: .init(lockDelay: .zero), tokenReservation: reservation),
+            persistence: LockPersistence(
+                store: store,
+                highWaterMark: TokenHighWaterMark(path: directory + "/tokens/fencing-tokens.hwm")
+            )
+        )
+    }
+
+    @Test("no change is answered unless saved; the table does not run ahead of the disk; it recovers by itself")
+    func unsavedChangesAreRefusedAndUndone() async throws {
+        let directory = try makeTemporaryDirectory()
+        let store = try SwitchableStore(directory: directory)
+        let clock = ManualClock()
+        let service = try Self.makeService(clock, store: store, directory: directory)
+        try await withRunning(service) {
+            let holder = try await service.grantLease(ttl: .seconds(30))
+            let grant = try await service.acquire("a", lease: holder.id, mode: .exclusive, wait: .zero)
+            _ = try await service.acquire("b", lease: holder.id, mode: .exclusive, wait: .zero)
+            let rival = try await service.grantLease(ttl: .seconds(30))
+            let waiting = Task { try await service.acquire("b", lease: rival.id, mode: .exclusive, wait: .seconds(60)) }
+            try await waitUntilQueued(service, "b", count: 1)
+
+            store.isFailing.withLock { $0 = true }
+            var refusals: [LockError.Code?] = []
+            refusals.append(
+                await #expect(throws: LockError.self) { try await service.grantLease(ttl: .seconds(30)) }?.code
+            )
+            refusals.append(
+                await #expect(throws: LockError.self) {
+                    try await service.release("a", lease: holder.id, token: grant.grant.token)
+                }?.code
+            )
+            refusals.append(await #expect(throws: LockError.self) { try await service.revokeLease(holder.id) }?.code)
+            refusals.append(await #expect(throws: LockError.self) { try await service.forceRelease("a") }?.code)
+            #expect(refusals == Array(repeating: .storageUnavailable, count: 4))
+            #expect(
+                try await service.keepAlive(holder.id).grants.count == 2,
+                "a keep-alive saves nothing (a restart gives restored leases a full TTL), so it goes on working"
+            )
+            let waiterEnded = await #expect(throws: LockError.self) { try await waiting.value }
+            #expect(waiterEnded?.code == .storageUnavailable, "a waiting call ends rather than hangs")
+
+            store.isFailing.withLock { $0 = false }
+            // What is saved: the holder holds "a" and "b", with the token it was answered.
+            #expect(await service.status(of: "a").holders.map(\.grant) == [grant.grant])
+            #expect(await service.validate("a", token: grant.grant.token) != nil)
+            #expect(service.liveGrants.isLiveHolder("a", token: grant.grant.token))
+            let again = try await service.acquire("c", lease: rival.id, mode: .exclusive, wait: .zero)
+            #expect(again.grant.token > grant.grant.token, "tokens never go back")
+            #expect(
+                try await service.release("a", lease: holder.id, token: grant.grant.token) == .released(grant.grant)
+            )
+        }
+        // And after a restart on what was saved, the same.
+        let restarted = try LockService(clock: ManualClock(), persistence: try .embedded(in: directory))
+        #expect(await restarted.status(of: "a").holders.isEmpty)
+        #expect(await restarted.status(of: "b").holders.count == 1)
+        #expect(await restarted.status(of: "c").holders.count == 1)
+    }
+
+    @Test(
+        "when the token high-water mark cannot be written, acquires answer tokensUnavailable, then resume by themselves"
+    )
+    func tokenIssuingRecovers() async throws {
+        let directory = try makeTemporaryDirectory()
+        let store = try SwitchableStore(directory: directory)
+        let service = try Self.makeService(ManualClock(), store: store, directory: directory, reservation: 4)
+        let lease = try await service.grantLease(ttl: .seconds(60))
+        try FileManager.default.removeItem(atPath: directory + "/tokens")
+        var issued: [FencingToken] = []
+        var refused: LockError?
+        for index in 0..<10 where refused == nil {
+            do {
+                let name = LockName(rawValue: "k\(index)")!
+                issued.append(
+                    try await service.acquire(name, lease: lease.id, mode: .exclusive, wait: .zero).grant.token
+                )
+            } catch {
+                refused = error
+            }
+        }
+        #expect(refused?.code == .tokensUnavailable, "the reserved range ran out: \(issued)")
+        let again = await #expect(throws: LockError.self) {
+            try await service.acquire("later", lease: lease.id, mode: .exclusive, wait: .zero)
+        }
+        #expect(again?.code == .tokensUnavailable)
+        try FileManager.default.createDirectory(atPath: directory + "/tokens", withIntermediateDirectories: true)
+        let resumed = try await service.acquire("later", lease: lease.id, mode: .exclusive, wait: .zero)
+        #expect(issued.allSatisfy { $0 < resumed.grant.token })
+        #expect(
+            try TokenHighWaterMark(path: directory + "/tokens/fencing-tokens.hwm").read()
+                >= resumed.grant.token.rawValue
+        )
     }
 }

@@ -9,11 +9,14 @@ import Testing
 /// A store that records each transaction and takes a while to commit it, like a disk.
 final class RecordingStore: LockStateStore {
     let transactions = Mutex<[[LockStateChange]]>([])
+    /// While true, every transaction fails, as on a full disk.
+    let isFailing = Mutex(false)
 
     func load() throws -> [LeaseRecord] { [] }
 
     func apply(_ changes: [LockStateChange]) throws {
         Thread.sleep(forTimeInterval: 0.002)
+        if isFailing.withLock({ $0 }) { throw LockStorageError("disk full") }
         transactions.withLock { $0.append(changes) }
     }
 
@@ -33,8 +36,8 @@ struct LockStateJournalTests {
         try await withThrowingTaskGroup(of: Void.self) { group in
             for index in 0..<64 {
                 group.addTask {
-                    let sequence = journal.append([Self.change(index)])
-                    await journal.saved(through: sequence)
+                    journal.append([Self.change(index)])
+                    #expect(await journal.saved(journal.ticket()))
                     #expect(store.saved.contains(Self.change(index)))
                 }
             }
@@ -50,11 +53,34 @@ struct LockStateJournalTests {
     func order() async {
         let store = RecordingStore()
         let journal = LockStateJournal(store: store) { _ in }
-        var last: UInt64 = 0
-        for index in 0..<20 { last = journal.append([Self.change(index)]) }
-        await journal.saved(through: last)
+        for index in 0..<20 { journal.append([Self.change(index)]) }
+        #expect(await journal.saved(journal.ticket()))
         #expect(store.saved == (0..<20).map(Self.change))
-        journal.flush()
-        #expect(journal.lastAppended == 20)
+    }
+
+    @Test("a failed transaction refuses its steps and every later one until reset; then steps are written again")
+    func failure() async {
+        let store = RecordingStore()
+        let failures = Mutex(0)
+        let journal = LockStateJournal(store: store) { _ in failures.withLock { $0 += 1 } }
+        journal.append([Self.change(0)])
+        let first = journal.ticket()
+        #expect(await journal.saved(first))
+        store.isFailing.withLock { $0 = true }
+        journal.append([Self.change(1)])
+        let failed = journal.ticket()
+        #expect(await journal.saved(failed) == false)
+        #expect(journal.isBroken)
+        store.isFailing.withLock { $0 = false }
+        journal.append([Self.change(2)])
+        #expect(await journal.saved(journal.ticket()) == false, "not written on top of the refused step")
+        #expect(await journal.saved(first), "an earlier step stays saved")
+        journal.reset()
+        #expect(await journal.saved(journal.ticket()), "nothing since the reset: nothing unsaved to depend on")
+        #expect(await journal.saved(failed) == false, "a refused step stays refused after the reset")
+        journal.append([Self.change(3)])
+        #expect(await journal.saved(journal.ticket()))
+        #expect(store.saved == [Self.change(0), Self.change(3)])
+        #expect(failures.withLock { $0 } == 1)
     }
 }

@@ -39,7 +39,7 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(
         help:
-            "durable: fsync every write before success; relaxed: no fsync (a power loss may lose acknowledged writes)."
+            "durable: fsync every write and lock change before success; relaxed: no fsync (a power loss may lose acknowledged ones)."
     )
     var durability: String = ObjectStore.Durability.durable.rawValue
 
@@ -79,16 +79,17 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "palisade")
 
         let credentials = try resolveCredentials()
+        let durability = ObjectStore.Durability(rawValue: durability) ?? .durable
         let locks = try LockService(
             clock: ContinuousClock(),
             configuration: .init(rules: .init(lockDelay: lockDelay.duration)),
-            persistence: try .embedded(in: dataDir),
+            persistence: try .embedded(in: dataDir, durable: durability == .durable),
             logger: Logger(label: "palisade.locks"),
             metricsFactory: factory
         )
         let store = try ObjectStore(
             directory: dataDir,
-            durability: ObjectStore.Durability(rawValue: durability) ?? .durable,
+            durability: durability,
             authority: locks.liveGrants
         )
         for path in fenced { try await store.setFenced(FencedPath(path)!, true) }

@@ -36,6 +36,8 @@ public struct LockAPIError: Error, Sendable, Equatable {
         case .invalidWait: self.init(.badRequest, LockAPIErrorCode.invalidArgument, error.message)
         case .tokensUnavailable, .shuttingDown:
             self.init(.serviceUnavailable, LockAPIErrorCode.serviceUnavailable, error.message)
+        case .storageUnavailable:
+            self.init(.serviceUnavailable, LockAPIErrorCode.storageUnavailable, error.message)
         default: self.init(.internalServerError, LockAPIErrorCode.internalError, error.message)
         }
     }

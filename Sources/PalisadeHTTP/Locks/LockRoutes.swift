@@ -112,7 +112,7 @@ public struct LockRoutes: Sendable {
         }
         group.post("admin/locks/force-release") { request, _ in
             let body = try await decode(ForceReleaseRequest.self, from: request)
-            let released = await locks.forceRelease(body.name)
+            let released = try await locks.forceRelease(body.name)
             return try json(ForceReleaseResponse(name: body.name, released: released.map(Self.holder)))
         }
     }

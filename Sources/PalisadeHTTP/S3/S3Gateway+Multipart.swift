@@ -24,7 +24,8 @@ extension S3Gateway {
                 bucket: bucket,
                 key: key,
                 contentHeaders: put.contentHeaders,
-                userMetadata: put.userMetadata
+                userMetadata: put.userMetadata,
+                fence: put.fence
             )
             return Self.xml(
                 S3XML.document(

@@ -3,6 +3,7 @@ import PalisadeClient
 import PalisadeProtocol
 import PalisadeTestSupport
 import StorageCore
+import StorageEngine
 import Testing
 
 /// A fenced write's headers.
@@ -13,13 +14,15 @@ func fenced(_ lock: String, _ token: FencingToken) -> [(name: String, value: Str
 /// A server on a manual clock with no lock-delay, a bucket, and two leases that can take "bucket/doc".
 func withFencingServer<T: Sendable>(
     dataDirectory: String? = nil,
+    beforeCommit: ObjectStore.CommitHook? = nil,
     _ body: @Sendable (TestServer<ManualClock>, ManualClock) async throws -> T
 ) async throws -> T {
     let clock = ManualClock()
     return try await withTestServer(
         clock: clock,
         configuration: .init(rules: .init(lockDelay: .zero)),
-        dataDirectory: dataDirectory
+        dataDirectory: dataDirectory,
+        beforeCommit: beforeCommit
     ) {
         server in
         if dataDirectory == nil { _ = try await server.s3.send("PUT", "/bucket") }
@@ -161,12 +164,7 @@ struct FencingTests {
             clock.advance(by: .seconds(10))
             let (_, b) = try await server.holder(of: "bucket/")
             _ = try await server.s3.send("PUT", "/bucket/src", headers: fenced("bucket/", b), body: Array("B".utf8))
-            let blobsBefore = try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/blobs")
-                .reduce(0) {
-                    $0
-                        + (try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/blobs/" + $1)
-                            .count)
-                }
+            let blobsBefore = try blobCount(server.dataDirectory)
             let stale = fenced("bucket/", a)
             let attempts: [(String, String, String, [(name: String, value: String)], [UInt8])] = [
                 ("PUT", "/bucket/k", "", stale, [1]),
@@ -202,13 +200,7 @@ struct FencingTests {
             #expect(try await server.s3.send("HEAD", "/bucket/k").status == 404)
             #expect(try await server.s3.send("HEAD", "/bucket/copy").status == 404)
             #expect(try server.store.highestToken(of: "bucket/") == b.rawValue)
-            let blobsAfter = try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/blobs")
-                .reduce(0) {
-                    $0
-                        + (try FileManager.default.contentsOfDirectory(atPath: server.dataDirectory + "/blobs/" + $1)
-                            .count)
-                }
-            #expect(blobsAfter == blobsBefore, "refused writes leave no blob")
+            #expect(try blobCount(server.dataDirectory) == blobsBefore, "refused writes leave no blob")
         }
     }
 
@@ -220,6 +212,21 @@ struct FencingTests {
             #expect(bare.status == 403 && bare.errorCode == "FencingTokenRequired")
             #expect(try await server.s3.send("PUT", "/bucket/open/x", body: [1]).status == 200)
             #expect(try await server.s3.send("DELETE", "/bucket/locked/x").errorCode == "FencingTokenRequired")
+            let bareUpload = try await server.s3.send("POST", "/bucket/locked/mp", query: "uploads")
+            #expect(bareUpload.status == 403 && bareUpload.errorCode == "FencingTokenRequired")
+            let (_, holder) = try await server.holder(of: "bucket/locked/mp")
+            let upload = try await server.s3.send(
+                "POST",
+                "/bucket/locked/mp",
+                query: "uploads",
+                headers: fenced("bucket/locked/mp", holder)
+            )
+            #expect(upload.status == 200)
+            #expect(
+                try await server.s3.send("GET", "/bucket", query: "uploads").values(of: "UploadId")
+                    == upload.values(of: "UploadId"),
+                "only the fenced upload was created"
+            )
             let (_, a) = try await server.holder(of: "bucket/open/x")
             clock.advance(by: .seconds(10))
             let (_, b) = try await server.holder(of: "bucket/open/x")
