@@ -60,11 +60,20 @@ let package = Package(
         ),
         // The pure commit rules of the storage gateway: preconditions, and (later) fencing.
         .target(name: "StorageCore", swiftSettings: swiftSettings),
+        // How the engines open SQLite: persistent WAL, durability set on the writer.
+        .target(
+            name: "PalisadeSQLite",
+            dependencies: [
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         // The lock service engine: actor, clock, timers, persistence.
         .target(
             name: "LockEngine",
             dependencies: [
-                "LockCore", "PalisadeProtocol", "PalisadeSupport",
+                "LockCore", "PalisadeProtocol", "PalisadeSupport", "PalisadeSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -76,7 +85,7 @@ let package = Package(
         .target(
             name: "StorageEngine",
             dependencies: [
-                "StorageCore", "PalisadeSupport",
+                "StorageCore", "PalisadeSupport", "PalisadeSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -2,7 +2,7 @@ public import LockCore
 public import Logging
 public import Metrics
 public import PalisadeProtocol
-import PalisadeSupport
+public import PalisadeSupport
 public import ServiceLifecycle
 
 /// The embedded lock service: an actor around the pure ``LockTable`` that owns the clock, the
@@ -79,8 +79,16 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         let restored = try persistence?.store.load() ?? []
         let highestRestored = restored.flatMap(\.holdings).map(\.token.rawValue).max() ?? 0
         let issuedAtMost = max(try persistence?.highWaterMark.read() ?? 0, highestRestored)
-        let reservedThrough = issuedAtMost + configuration.tokenReservation
-        try persistence?.highWaterMark.write(reservedThrough)
+        var reservedThrough = issuedAtMost + configuration.tokenReservation
+        do {
+            try persistence?.highWaterMark.write(reservedThrough)
+        } catch {
+            // A full disk must not keep the server from starting and serving reads: grants
+            // answer 503 until a reservation can be written (each acquire asks again).
+            reservedThrough = issuedAtMost
+            metrics.persistenceFailures.increment()
+            logger.error("cannot persist the fencing token high-water mark", metadata: ["error": "\(error)"])
+        }
         let now = clock.now
         self.liveGrants = LiveGrants(clock: clock)
         liveGrants.replaceAll(with: restored) { now.advanced(by: $0.ttl) }
@@ -503,9 +511,15 @@ public struct LockPersistence: Sendable {
     }
 
     /// The embedded layout inside a data folder: `locks.sqlite` and `fencing-tokens.hwm`.
-    /// - Parameter durable: fsync every saved lock change (the default; see ``SQLiteLockStateStore``).
-    public static func embedded(in directory: String, durable: Bool = true) throws -> LockPersistence {
-        let store = try SQLiteLockStateStore(path: directory + "/locks.sqlite", durable: durable)
+    /// - Parameters:
+    ///   - durable: fsync every saved lock change (the default; see ``SQLiteLockStateStore``).
+    ///   - reserve: disk room that lock changes may use when the disk is full.
+    public static func embedded(
+        in directory: String,
+        durable: Bool = true,
+        reserve: SpaceReserve? = nil
+    ) throws -> LockPersistence {
+        let store = try SQLiteLockStateStore(path: directory + "/locks.sqlite", durable: durable, reserve: reserve)
         // The database files may have just been created: make their entries durable.
         let failure = durable ? FolderSync.sync(directory) : 0
         guard failure == 0 else { throw LockStorageError("cannot sync the data folder \(directory)", errno: failure) }

@@ -1,6 +1,8 @@
 import GRDB
 import LockCore
 import PalisadeProtocol
+import PalisadeSQLite
+import PalisadeSupport
 
 /// The embedded lock state store: one SQLite database in WAL mode.
 ///
@@ -12,17 +14,18 @@ import PalisadeProtocol
 /// (see ``TokenHighWaterMark``).
 public final class SQLiteLockStateStore: LockStateStore {
     private let database: DatabaseQueue
+    private let reserve: SpaceReserve?
 
     /// Opens (creating when needed) the database at `path`.
-    /// - Parameter durable: fsync every transaction (`synchronous = FULL`).
-    public init(path: String, durable: Bool) throws {
-        var configuration = Configuration()
+    /// - Parameters:
+    ///   - durable: fsync every transaction (`synchronous = FULL`).
+    ///   - reserve: released when a transaction finds the disk full, so lock changes go on working.
+    public init(path: String, durable: Bool, reserve: SpaceReserve? = nil) throws {
+        self.reserve = reserve
+        var configuration = SQLiteSetup.configuration()
         configuration.journalMode = .wal
         database = try DatabaseQueue(path: path, configuration: configuration)
-        // GRDB's WAL set-up sets `synchronous = NORMAL` after `prepareDatabase` runs; set it after.
-        try database.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
-        }
+        try SQLiteSetup.setDurability(of: database, durable: durable)
         try database.write { db in
             try db.execute(
                 sql: """
@@ -61,6 +64,14 @@ public final class SQLiteLockStateStore: LockStateStore {
     }
 
     public func apply(_ changes: [LockStateChange]) throws {
+        do {
+            try write(changes)
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL && reserve?.release() == true {
+            try write(changes)
+        }
+    }
+
+    private func write(_ changes: [LockStateChange]) throws {
         try database.write { db in
             for change in changes {
                 switch change {

@@ -43,15 +43,18 @@ public struct TokenHighWaterMark: Sendable {
         guard descriptor >= 0 else { throw LockStorageError("cannot create \(temporary)", errno: errno) }
         let bytes = Array("\(value)\n".utf8)
         let written = bytes.withUnsafeBytes { Glibc.write(descriptor, $0.baseAddress, $0.count) }
-        let synced = fsync(descriptor)
+        var failure = written < 0 ? errno : written < bytes.count ? ENOSPC : 0
+        if failure == 0, fsync(descriptor) != 0 { failure = errno }
         close(descriptor)
-        guard written == bytes.count, synced == 0 else {
-            throw LockStorageError("cannot write \(temporary)", errno: errno)
+        if failure == 0, rename(temporary, path) != 0 { failure = errno }
+        guard failure == 0 else {
+            // Leave nothing behind: the old mark stands.
+            unlink(temporary)
+            throw LockStorageError("cannot write \(temporary)", errno: failure)
         }
-        guard rename(temporary, path) == 0 else { throw LockStorageError("cannot rename \(temporary)", errno: errno) }
         let folder = FolderSync.folder(of: path)
-        let failure = FolderSync.sync(folder)
-        guard failure == 0 else { throw LockStorageError("cannot sync folder \(folder)", errno: failure) }
+        let syncFailure = FolderSync.sync(folder)
+        guard syncFailure == 0 else { throw LockStorageError("cannot sync folder \(folder)", errno: syncFailure) }
     }
 }
 

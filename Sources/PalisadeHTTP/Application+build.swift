@@ -94,9 +94,14 @@ public func buildRouter(
     let router = Router(context: PalisadeRequestContext.self)
     router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
     router.add(middleware: ErrorMiddleware())
-    router.add(middleware: S3Gateway(store: store, verifier: verifier, domain: domain))
+    router.add(middleware: S3Gateway(store: store, verifier: verifier, domain: domain, metricsFactory: metricsFactory))
     router.get("_palisade/health") { _, _ in
-        let body = try JSONEncoder().encode(HealthResponse(status: "ok", version: palisadeVersion))
+        let health = HealthResponse(
+            status: store.reserve?.isLow == true ? "low_space" : "ok",
+            version: palisadeVersion,
+            freeBytes: store.reserve?.freeBytes
+        )
+        let body = try JSONEncoder().encode(health)
         return Response(
             status: .ok,
             headers: [.contentType: "application/json"],

@@ -341,12 +341,22 @@ public struct LockAPIErrorBody: Codable, Sendable, Equatable {
 
 /// `GET /_palisade/health`.
 public struct HealthResponse: Codable, Sendable, Equatable {
+    /// `ok`, or `low_space` while new object data is refused for lack of disk space (reads,
+    /// deletes and lock calls go on).
     public var status: String
     public var version: String
+    /// Free bytes on the data folder's disk, when known.
+    public var freeBytes: UInt64?
 
-    public init(status: String, version: String) {
+    public init(status: String, version: String, freeBytes: UInt64? = nil) {
         self.status = status
         self.version = version
+        self.freeBytes = freeBytes
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case status, version
+        case freeBytes = "free_bytes"
     }
 }
 

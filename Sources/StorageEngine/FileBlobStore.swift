@@ -20,9 +20,7 @@ public struct FileBlobStore: Sendable {
         self.root = root
         self.threadPool = threadPool
         for path in [root] + (0..<256).map({ "\(root)/\(Self.shardName($0))" }) {
-            guard mkdir(path, 0o755) == 0 || errno == EEXIST else {
-                throw StorageError(.internalError, "cannot create \(path): \(String(cString: strerror(errno)))")
-            }
+            guard mkdir(path, 0o755) == 0 || errno == EEXIST else { throw Self.error("create", path) }
         }
     }
 
@@ -101,7 +99,7 @@ public struct FileBlobStore: Sendable {
     }
 
     static func error(_ operation: String, _ path: String) -> StorageError {
-        StorageError(.internalError, "cannot \(operation) \(path): \(String(cString: strerror(errno)))")
+        StorageError.file(operation, path, errno: errno)
     }
 }
 

@@ -27,6 +27,8 @@ public struct ObjectStore: Sendable {
     let blobs: FileBlobStore
     let readers = VersionReaders()
     public let durability: Durability
+    /// The disk room kept for deletes and lock changes; nil keeps none.
+    public let reserve: SpaceReserve?
     let beforeCommit: CommitHook?
 
     /// Opens the store in `directory` (`metadata.sqlite` and `blobs/`), and removes blob files that
@@ -34,20 +36,25 @@ public struct ObjectStore: Sendable {
     /// - Parameters:
     ///   - authority: the lock service that says whether a fencing token is its lock's live
     ///     holder; nil where no lock service runs in the deployment (only token order is checked).
+    ///   - reserve: disk room for deletes when the disk is full: new object data is refused
+    ///     (`InsufficientStorage`) while it cannot be held.
     ///   - beforeCommit: see ``CommitHook``; nil in production.
     public init(
         directory: String,
         durability: Durability = .durable,
         authority: (any FenceAuthority)? = nil,
+        reserve: SpaceReserve? = nil,
         beforeCommit: CommitHook? = nil
     ) throws {
         metadata = try SQLiteMetadataStore(
             path: directory + "/metadata.sqlite",
             durable: durability == .durable,
-            authority: authority
+            authority: authority,
+            reserve: reserve
         )
         blobs = try FileBlobStore(root: directory + "/blobs")
         self.durability = durability
+        self.reserve = reserve
         self.beforeCommit = beforeCommit
         if durability == .durable {
             // The database files and blob folders may have just been created: make their entries durable.
@@ -179,6 +186,8 @@ public struct ObjectStore: Sendable {
     func retire(_ head: ObjectHead) async {
         if readers.retireWhenUnread(head.versionID, blobs: head.segments.map(\.blobID)) {
             for segment in head.segments { await blobs.remove(segment.blobID) }
+            // Freed space goes first to the reserve, when it was given up on a full disk.
+            reserve?.refill()
         }
     }
 
@@ -242,6 +251,9 @@ public struct ObjectStore: Sendable {
     /// blob durable. On any failure the blob is removed and the error rethrown.
     func writeBlob<Body: AsyncSequence>(_ request: PutRequest, body: Body) async throws -> (String, Digests)
     where Body.Element == ByteBuffer {
+        guard reserve?.admitsData() ?? true else {
+            throw StorageError.outOfSpace(detail: "the disk has less free space than the space reserve")
+        }
         let blobID = RandomUUID.hex()
         let writer = try await blobs.create(blobID)
         do {

@@ -1,5 +1,7 @@
 import Foundation
 import GRDB
+import PalisadeSQLite
+import PalisadeSupport
 import StorageCore
 
 /// Object metadata in SQLite (WAL mode, one file in the data folder). Every write is one
@@ -8,18 +10,17 @@ public final class SQLiteMetadataStore: Sendable {
     let database: DatabasePool
     /// Asked, inside each fenced commit, whether the token is the lock's live holder.
     let authority: (any FenceAuthority)?
+    /// Released for a commit that frees space (a delete, an abort) when the disk is full.
+    let reserve: SpaceReserve?
 
     /// Opens (creating when needed) the database at `path`.
     /// - Parameter durable: fsync each commit (`synchronous = FULL`); otherwise commits survive a
     ///   crash of the process but not necessarily a power loss.
-    public init(path: String, durable: Bool, authority: (any FenceAuthority)?) throws {
+    public init(path: String, durable: Bool, authority: (any FenceAuthority)?, reserve: SpaceReserve?) throws {
         self.authority = authority
-        database = try DatabasePool(path: path)
-        // GRDB's WAL set-up leaves the writer at `synchronous = NORMAL` after `prepareDatabase` ran,
-        // so the setting is made on the one writer connection once the pool is open.
-        try database.writeWithoutTransaction { db in
-            try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
-        }
+        self.reserve = reserve
+        database = try DatabasePool(path: path, configuration: SQLiteSetup.configuration())
+        try SQLiteSetup.setDurability(of: database, durable: durable)
         try database.write { db in
             try db.execute(
                 sql: """
@@ -178,7 +179,7 @@ public final class SQLiteMetadataStore: Sendable {
     }
 
     func deleteBucket(_ name: String) async throws(StorageError) {
-        try await write { db in
+        try await write(freesSpace: true) { db in
             guard try Self.bucketExists(db, name) else { throw Self.noSuchBucket(name) }
             let inUse = try Bool.fetchOne(
                 db,
@@ -212,7 +213,7 @@ public final class SQLiteMetadataStore: Sendable {
     ) async throws(StorageError)
         -> (sequence: UInt64?, removed: ObjectHead?)
     {
-        try await write { [authority] db in
+        try await write(freesSpace: true) { [authority] db in
             guard try Self.bucketExists(db, bucket) else { throw Self.noSuchBucket(bucket) }
             let current = try Self.head(db, bucket: bucket, key: key)
             try Self.check(db, intent, current: current, bucket: bucket, key: key, authority: authority)
@@ -296,7 +297,7 @@ public final class SQLiteMetadataStore: Sendable {
     ) async throws(StorageError)
         -> [String]
     {
-        try await write { [authority] db in
+        try await write(freesSpace: true) { [authority] db in
             _ = try Self.requireUpload(db, uploadID, bucket: bucket, key: key)
             try Self.check(
                 db,
@@ -356,14 +357,21 @@ public final class SQLiteMetadataStore: Sendable {
 
     // MARK: Helpers
 
-    private func write<T: Sendable>(_ body: @escaping @Sendable (Database) throws -> T) async throws(StorageError) -> T
-    {
+    /// Runs `body` as one write transaction. When the disk is full, a commit that frees space
+    /// (`freesSpace`) releases the space reserve and tries once more.
+    private func write<T: Sendable>(
+        freesSpace: Bool = false,
+        _ body: @escaping @Sendable (Database) throws -> T
+    ) async throws(StorageError) -> T {
         do {
             return try await database.write(body)
         } catch let error as StorageError {
             throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            if freesSpace, reserve?.release() == true { return try await write(body) }
+            throw StorageError.outOfSpace(detail: "metadata commit: \(error)")
         } catch {
-            throw StorageError(.internalError, "metadata store: \(error)")
+            throw StorageError(.internalError, "the metadata store failed", detail: "\(error)")
         }
     }
 

@@ -1,4 +1,9 @@
+import PalisadeSupport
 import StorageCore
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Why the object store refused a request. The S3 shell turns each ``Code`` into one S3 error.
 public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
@@ -29,17 +34,40 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let lockNotHeld = Code(rawValue: "LockNotHeld")
         public static let fencingTokenRequired = Code(rawValue: "FencingTokenRequired")
         public static let fencingLockMismatch = Code(rawValue: "FencingLockMismatch")
+        public static let insufficientStorage = Code(rawValue: "InsufficientStorage")
     }
 
     public var code: Code
+    /// What the client is told: never an internal path or a database's own words.
     public var message: String
+    /// What the server logs beside the message (the file, the system's reason); never sent.
+    public var detail: String?
 
-    public init(_ code: Code, _ message: String) {
+    public init(_ code: Code, _ message: String, detail: String? = nil) {
         self.code = code
         self.message = message
+        self.detail = detail
     }
 
-    public var description: String { "\(code.rawValue): \(message)" }
+    public var description: String { "\(code.rawValue): \(message)" + (detail.map { " (\($0))" } ?? "") }
+
+    /// The error for a failed file operation: `InsufficientStorage` when the disk is full, else
+    /// `InternalError`; the path and the system's reason go to ``detail`` only.
+    static func file(_ operation: String, _ path: String, errno code: Int32) -> StorageError {
+        let reason = "cannot \(operation) \(path): \(String(cString: strerror(code)))"
+        return isOutOfSpace(code)
+            ? .outOfSpace(detail: reason)
+            : StorageError(.internalError, "the server could not \(operation) a data file", detail: reason)
+    }
+
+    /// The error for a write refused because the data folder's disk is full (or short of its reserve).
+    static func outOfSpace(detail: String?) -> StorageError {
+        StorageError(
+            .insufficientStorage,
+            "the server does not have enough free disk space to store this data; deleting objects frees space",
+            detail: detail
+        )
+    }
 }
 
 extension StorageError {

@@ -50,14 +50,16 @@ def palisade_binary() -> str:
 
 class Server:
     """`palisade serve` on a free port; `wrapper` runs it under another command (strace),
-    `arguments` are added to its command line."""
+    `arguments` are added to its command line. Without `data_dir` it serves from a fresh folder
+    that `stop()` removes; a given `data_dir` is kept."""
 
-    def __init__(self, binary: str, bin_dir: str, wrapper=(), arguments=()):
+    def __init__(self, binary: str, bin_dir: str, wrapper=(), arguments=(), data_dir=None):
         self.binary = binary
         self.bin_dir = bin_dir
         self.port = _free_port()
         self.endpoint = f"http://127.0.0.1:{self.port}"
-        self.data_dir = tempfile.mkdtemp(prefix="palisade-interop-")
+        self.owns_data = data_dir is None
+        self.data_dir = data_dir or tempfile.mkdtemp(prefix="palisade-interop-")
         self.access_key = ACCESS_KEY
         self.secret_key = SECRET_KEY
         self.process = subprocess.Popen(
@@ -70,6 +72,8 @@ class Server:
                 urllib.request.urlopen(self.endpoint + "/_palisade/health", timeout=1).read()
                 return
             except OSError:
+                if self.process.poll() is not None:
+                    break
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError("palisade serve did not start")
@@ -85,7 +89,8 @@ class Server:
             self.process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             self.process.kill()
-        shutil.rmtree(self.data_dir, ignore_errors=True)
+        if self.owns_data:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

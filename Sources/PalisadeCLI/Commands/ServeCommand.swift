@@ -43,6 +43,14 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var durability: String = ObjectStore.Durability.durable.rawValue
 
+    @Option(
+        help: """
+            Disk room (MiB) kept in the data folder so that deletes and lock changes work on a full disk; \
+            new object data is refused (507) while it cannot be kept. 0 keeps none.
+            """
+    )
+    var spaceReserveMib: UInt64 = 64
+
     @Option(help: "Fence BUCKET or BUCKET/PREFIX: writes there must carry a fencing token (repeatable, persisted).")
     var fenced: [String] = []
 
@@ -80,17 +88,22 @@ struct ServeCommand: AsyncParsableCommand {
 
         let credentials = try resolveCredentials()
         let durability = ObjectStore.Durability(rawValue: durability) ?? .durable
+        let reserve = SpaceReserve(folder: dataDir, size: spaceReserveMib * 1024 * 1024)
+        if reserve.isLow {
+            logger.warning("the disk is short of space: new object data is refused until it has room")
+        }
         let locks = try LockService(
             clock: ContinuousClock(),
             configuration: .init(rules: .init(lockDelay: lockDelay.duration)),
-            persistence: try .embedded(in: dataDir, durable: durability == .durable),
+            persistence: try .embedded(in: dataDir, durable: durability == .durable, reserve: reserve),
             logger: Logger(label: "palisade.locks"),
             metricsFactory: factory
         )
         let store = try ObjectStore(
             directory: dataDir,
             durability: durability,
-            authority: locks.liveGrants
+            authority: locks.liveGrants,
+            reserve: reserve
         )
         for path in fenced { try await store.setFenced(FencedPath(path)!, true) }
         let app = buildApplication(

@@ -31,6 +31,7 @@ public struct S3Error: Error, Sendable, Equatable {
             case .fencingTokenRequired, .fencingLockMismatch: .forbidden
             case .preconditionFailed: .preconditionFailed
             case .internalError: .internalServerError
+            case .insufficientStorage: Self.insufficientStorage
             default: .badRequest
             }
         self.init(status, error.code.rawValue, error.message)
@@ -49,6 +50,9 @@ public struct S3Error: Error, Sendable, Equatable {
         let code = error.code == .missingAuthentication ? "AccessDenied" : error.code.rawValue
         self.init(status, code, error.message)
     }
+
+    /// 507: the disk is full (as MinIO and WebDAV answer).
+    static let insufficientStorage = HTTPResponse.Status(code: 507, reasonPhrase: "Insufficient Storage")
 
     static func notImplemented(_ what: String) -> S3Error {
         S3Error(.notImplemented, "NotImplemented", "\(what) is not implemented by Palisade")

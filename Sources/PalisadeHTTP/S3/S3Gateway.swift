@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 public import Hummingbird
 import Logging
+public import Metrics
 public import PalisadeAuth
 import PalisadeProtocol
 public import StorageEngine
@@ -17,13 +18,21 @@ public struct S3Gateway: RouterMiddleware {
     let store: ObjectStore
     let verifier: SigV4Verifier
     let domain: String?
+    /// Requests refused because the disk is full.
+    let insufficientStorage: Counter
 
     /// A gateway over `store`, accepting requests signed by `verifier`'s credentials.
     /// - Parameter domain: enables virtual-host style: `bucket.domain` in the Host header.
-    public init(store: ObjectStore, verifier: SigV4Verifier, domain: String? = nil) {
+    public init(
+        store: ObjectStore,
+        verifier: SigV4Verifier,
+        domain: String? = nil,
+        metricsFactory: any MetricsFactory = MetricsSystem.factory
+    ) {
         self.store = store
         self.verifier = verifier
         self.domain = domain
+        self.insufficientStorage = Counter(label: "palisade_insufficient_storage_total", factory: metricsFactory)
     }
 
     /// Sub-resources that Palisade does not implement: 501, never a wrong success.
@@ -55,6 +64,12 @@ public struct S3Gateway: RouterMiddleware {
             if s3Error.status == .internalServerError {
                 context.logger.error(
                     "S3 request failed",
+                    metadata: ["error": "\(error)", "request_id": "\(context.requestID)"]
+                )
+            } else if s3Error.status == S3Error.insufficientStorage {
+                insufficientStorage.increment()
+                context.logger.warning(
+                    "S3 write refused: the disk is full",
                     metadata: ["error": "\(error)", "request_id": "\(context.requestID)"]
                 )
             }

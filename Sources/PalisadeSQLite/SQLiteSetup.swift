@@ -1,0 +1,34 @@
+public import GRDB
+import GRDBSQLite
+
+/// How Palisade opens its SQLite databases (object metadata, lock state): WAL mode whose `-wal`
+/// and `-shm` files are kept when the database closes, and the durability asked for.
+public enum SQLiteSetup {
+    /// The configuration to open a database with.
+    ///
+    /// The WAL is persistent (`SQLITE_FCNTL_PERSIST_WAL`): the `-wal` and `-shm` files stay after
+    /// the last connection closes, so a restart on a full disk need not create them again.
+    public static func configuration() -> Configuration {
+        var configuration = Configuration()
+        configuration.prepareDatabase { db in
+            var persist: CInt = 1
+            let code = withUnsafeMutablePointer(to: &persist) {
+                sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, $0)
+            }
+            guard code == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
+        }
+        return configuration
+    }
+
+    /// Sets how commits are synced on the writer connection: `FULL` (each commit is fsynced before
+    /// it returns) when `durable`, else `NORMAL` (a commit survives a crash of the process, not
+    /// necessarily a power loss).
+    ///
+    /// Call it once the database is open: GRDB's WAL set-up runs after `prepareDatabase` and sets
+    /// `NORMAL` itself.
+    public static func setDurability(of writer: some DatabaseWriter, durable: Bool) throws {
+        try writer.writeWithoutTransaction { db in
+            try db.execute(sql: "PRAGMA synchronous = \(durable ? "FULL" : "NORMAL")")
+        }
+    }
+}
