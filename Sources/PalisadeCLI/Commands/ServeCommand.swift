@@ -57,6 +57,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Also accept virtual-host style S3 requests: a Host of BUCKET.DOMAIN names the bucket.")
     var domain: String?
 
+    @Option(
+        help: """
+            On SIGTERM or SIGINT, how long requests in flight may take to finish; then the connections \
+            left (a client that reads nothing, say) are closed.
+            """
+    )
+    var shutdownGrace = DurationArgument(.seconds(5))
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
@@ -117,9 +125,13 @@ struct ServeCommand: AsyncParsableCommand {
                 announce("palisade \(palisadeVersion) listening on http://\(host):\(port) (data in \(dataDir))")
             }
         )
-        let group = ServiceGroup(
-            configuration: .init(services: [app, locks], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        var lifecycle = ServiceGroupConfiguration(
+            services: [app, locks],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger
         )
+        lifecycle.maximumGracefulShutdownDuration = shutdownGrace.duration
+        let group = ServiceGroup(configuration: lifecycle)
         try await group.run()
     }
 
