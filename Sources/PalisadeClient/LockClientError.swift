@@ -23,6 +23,8 @@ public struct LockClientError: Error, Hashable, Sendable, CustomStringConvertibl
     public static let leaseLostCode = "LeaseLost"
     /// The server's answer could not be understood.
     public static let invalidResponseCode = "InvalidResponse"
+    /// The calling task was cancelled before the call was answered.
+    public static let cancelledCode = "Cancelled"
 
     public var description: String {
         "\(code): \(message)"

@@ -31,19 +31,69 @@ public struct LockSession: Sendable {
     /// Whether the client still considers the lease alive.
     public var isAlive: Bool { ContinuousClock.now < expiresAt }
 
-    /// Acquires `name` under this session's lease.
+    /// Acquires `name` under this session's lease; gives up with `LeaseLost` at the client-side deadline.
     public func acquire(
         _ name: LockName,
         mode: LockMode = .exclusive,
         wait: Duration
     ) async throws(LockClientError) -> LockGrant {
-        let answer = try await client.acquire(name, lease: leaseID, mode: mode, wait: wait)
+        let answer = try await beforeDeadline { [client, leaseID] () async throws(LockClientError) in
+            try await client.acquire(name, lease: leaseID, mode: mode, wait: wait)
+        }
         return LockGrant(name: answer.name, token: answer.token, mode: answer.mode, leaseID: leaseID, session: self)
     }
 
-    /// Releases a grant of this session.
+    /// Releases a grant of this session; gives up with `LeaseLost` at the client-side deadline.
     public func release(_ grant: LockGrant) async throws(LockClientError) {
-        _ = try await client.release(grant.name, lease: leaseID, token: grant.token)
+        _ = try await beforeDeadline { [client, leaseID] () async throws(LockClientError) in
+            try await client.release(grant.name, lease: leaseID, token: grant.token)
+        }
+    }
+
+    /// Runs `call`, a request made for this lease, until it answers or the client-side deadline
+    /// passes (the deadline moves on with each keep-alive), whatever the network does: a call whose
+    /// connection stalls is then cancelled and left behind, and this throws `LeaseLost`.
+    func beforeDeadline<T: Sendable>(
+        _ call: @escaping @Sendable () async throws(LockClientError) -> T
+    ) async throws(LockClientError) -> T {
+        let outcome = DeadlineRace<T>()
+        let result = await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                outcome.start(continuation)
+                let work = Task {
+                    do throws(LockClientError) {
+                        outcome.finish(.success(try await call()))
+                    } catch {
+                        outcome.finish(.failure(error))
+                    }
+                }
+                let watch = Task { [self] in
+                    while !Task.isCancelled {
+                        let deadline = expiresAt
+                        guard ContinuousClock.now < deadline else {
+                            return outcome.finish(.failure(lostAtDeadline))
+                        }
+                        try? await Task.sleep(until: deadline, clock: .continuous)
+                    }
+                }
+                outcome.onFinish {
+                    work.cancel()
+                    watch.cancel()
+                }
+            }
+        } onCancel: {
+            outcome.finish(
+                .failure(LockClientError(code: LockClientError.cancelledCode, message: "the call was cancelled"))
+            )
+        }
+        return try result.get()
+    }
+
+    private var lostAtDeadline: LockClientError {
+        LockClientError(
+            code: LockClientError.leaseLostCode,
+            message: "no keep-alive of lease \(leaseID) succeeded before its client-side deadline"
+        )
     }
 
     /// Renews the lease a third of its TTL after the last renewal was sent, and never later than a
@@ -58,15 +108,12 @@ public struct LockSession: Sendable {
             } catch {
                 return nil
             }
-            guard isAlive else {
-                return LockClientError(
-                    code: LockClientError.leaseLostCode,
-                    message: "no keep-alive of lease \(leaseID) succeeded before its client-side deadline"
-                )
-            }
+            guard isAlive else { return lostAtDeadline }
             let sentAt = ContinuousClock.now
             do {
-                let answer = try await client.keepAlive(leaseID)
+                let answer = try await beforeDeadline { [client, leaseID] () async throws(LockClientError) in
+                    try await client.keepAlive(leaseID)
+                }
                 let deadline = sentAt + .milliseconds(answer.remainingMilliseconds) - margin
                 state.deadline.withLock { $0 = deadline }
                 nextRenewal = min(sentAt + ttl / 3, deadline - ttl / 3)
@@ -75,6 +122,8 @@ public struct LockSession: Sendable {
                     code: LockClientError.leaseLostCode,
                     message: "the server no longer has lease \(leaseID)"
                 )
+            } catch  where error.code == LockClientError.leaseLostCode {
+                return error
             } catch {
                 if Task.isCancelled { return nil }
                 nextRenewal = ContinuousClock.now + min(ttl / 12, .seconds(1))
@@ -141,10 +190,10 @@ extension LockClient {
                 case .lost(let error): throw error
                 }
             }
-            await revokeForCleanup(lease.leaseID)
+            await revokeForCleanup(session)
             return value
         } catch {
-            await revokeForCleanup(lease.leaseID)
+            await revokeForCleanup(session)
             throw error
         }
     }
@@ -173,9 +222,68 @@ extension LockClient {
         }
     }
 
-    /// Revokes a lease whatever the caller's cancellation state: cleanup must reach the server even
-    /// when the caller was cancelled, so it runs in a task of its own that is awaited here.
-    private func revokeForCleanup(_ lease: LeaseID) async {
-        await Task { _ = try? await self.revokeLease(lease) }.value
+    /// Revokes a session's lease whatever the caller's cancellation state: cleanup must reach the
+    /// server even when the caller was cancelled, so it runs in a task of its own that is awaited
+    /// here, and no longer than until the server would expire the lease anyway (its client-side
+    /// deadline plus the safety margin): a stalled network does not hold the caller up.
+    private func revokeForCleanup(_ session: LockSession) async {
+        let cleanup = LockSession(
+            leaseID: session.leaseID,
+            ttl: session.ttl,
+            client: self,
+            state: .init(deadline: session.expiresAt + LockSession.safetyMargin(ttl: session.ttl))
+        )
+        await Task {
+            _ = try? await cleanup.beforeDeadline { () async throws(LockClientError) in
+                try await self.revokeLease(session.leaseID)
+            }
+        }.value
+    }
+}
+
+/// The outcome of a call raced against a deadline: the first of the two to finish resumes the
+/// caller, once; the loser is cancelled.
+private final class DeadlineRace<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<Result<T, LockClientError>, Never>?
+        var early: Result<T, LockClientError>?
+        var cleanup: (@Sendable () -> Void)?
+        var isFinished = false
+    }
+
+    private let state = Mutex(State())
+
+    func start(_ continuation: CheckedContinuation<Result<T, LockClientError>, Never>) {
+        let early = state.withLock { state -> Result<T, LockClientError>? in
+            if state.isFinished { return state.early }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(returning: early) }
+    }
+
+    func onFinish(_ cleanup: @escaping @Sendable () -> Void) {
+        let finished = state.withLock { state -> Bool in
+            if state.isFinished { return true }
+            state.cleanup = cleanup
+            return false
+        }
+        if finished { cleanup() }
+    }
+
+    func finish(_ result: Result<T, LockClientError>) {
+        let (continuation, cleanup) = state.withLock {
+            state -> (CheckedContinuation<Result<T, LockClientError>, Never>?, (@Sendable () -> Void)?) in
+            guard !state.isFinished else { return (nil, nil) }
+            state.isFinished = true
+            if state.continuation == nil { state.early = result }
+            defer {
+                state.continuation = nil
+                state.cleanup = nil
+            }
+            return (state.continuation, state.cleanup)
+        }
+        continuation?.resume(returning: result)
+        cleanup?()
     }
 }

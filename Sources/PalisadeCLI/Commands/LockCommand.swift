@@ -17,8 +17,10 @@ struct LockCommand: AsyncParsableCommand {
     /// Exit status when the lease was lost while the command ran (the command was signalled).
     static let leaseLostStatus: Int32 = 76
 
-    static func client() -> LockClient {
-        LockClient(configuration: .fromEnvironment(ProcessInfo.processInfo.environment))
+    static func client(transport: LockClient.Transport = .http) -> LockClient {
+        var configuration = LockClient.Configuration.fromEnvironment(ProcessInfo.processInfo.environment)
+        configuration.transport = transport
+        return LockClient(configuration: configuration)
     }
 
     static func parseName(_ text: String) throws -> LockName {
@@ -60,6 +62,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(help: "Take the lock in shared (read) mode.")
     var shared = false
 
+    @Flag(help: "Talk to the server over one lock session (a WebSocket) rather than an HTTP request per call.")
+    var session = false
+
     @Argument(parsing: .postTerminator, help: "The command to run, after --.")
     var command: [String] = []
 
@@ -73,7 +78,7 @@ struct RunCommand: AsyncParsableCommand {
         let command = command
         let status: Int32
         do {
-            status = try await LockCommand.client().withLock(
+            status = try await LockCommand.client(transport: session ? .session : .http).withLock(
                 name,
                 ttl: ttl.duration,
                 wait: wait.duration,
