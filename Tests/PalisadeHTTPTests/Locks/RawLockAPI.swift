@@ -16,7 +16,15 @@ struct RawLockAPI {
         func header(_ name: String) -> String? { headers.first { $0.0.lowercased() == name }?.1 }
     }
 
-    let server: TestServer<ContinuousClock>
+    /// `http://127.0.0.1:PORT`.
+    let endpoint: String
+    /// The keys requests are signed with unless a call names others.
+    let credentials: SigV4Credentials
+
+    init(server: TestServer<some Clock>) {
+        endpoint = server.endpoint
+        credentials = server.credentials
+    }
 
     /// Sends `method path` with a JSON (or raw) body, signed with `credentials` unless `signed` is false.
     func send(
@@ -31,12 +39,12 @@ struct RawLockAPI {
     ) async throws -> Answer {
         let body =
             try raw.map { Data($0.utf8) } ?? json.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
-        var request = HTTPClientRequest(url: server.endpoint + path + (query.isEmpty ? "" : "?" + query))
+        var request = HTTPClientRequest(url: endpoint + path + (query.isEmpty ? "" : "?" + query))
         request.method = .init(rawValue: method)
-        var headers: [(name: String, value: String)] = [("host", "127.0.0.1:\(server.port)")]
+        var headers: [(name: String, value: String)] = [("host", String(endpoint.dropFirst("http://".count)))]
         if !body.isEmpty { headers.append(("content-type", "application/json")) }
         if signed {
-            headers += SigV4Signer(credentials: credentials ?? server.credentials).signatureHeaders(
+            headers += SigV4Signer(credentials: credentials ?? self.credentials).signatureHeaders(
                 method: method,
                 path: path,
                 query: query,
@@ -60,7 +68,7 @@ struct RawLockAPI {
     /// GETs `path` unsigned and returns the status and the body as text.
     func text(_ path: String) async throws -> (status: Int, body: String) {
         let response = try await HTTPClient.shared.execute(
-            HTTPClientRequest(url: server.endpoint + path),
+            HTTPClientRequest(url: endpoint + path),
             timeout: .seconds(10)
         )
         let bytes = try await response.body.collect(upTo: 1 << 22)
