@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, in one command: the Swift tests (unit, live server, concurrency, CLI,
-# kill -9 restart), then the interoperability tests (botocore, curl, the OpenAPI document, the
-# examples, the spin model of fencing) against a real `palisade serve`, and `swift format lint` (.swift-format). Installs what it needs on a fresh Debian machine.
+# kill -9 restart), then the interoperability and fault tests (botocore, curl, the OpenAPI document,
+# the examples, the spin model of fencing, syscall-level durability, a kill -9 loop, a full disk, a
+# stalled network) against a real `palisade serve`, `swift format lint` (.swift-format), and the
+# short form of the mutation check. Installs what it needs on a fresh Debian machine.
 # Exits non-zero when anything fails. Our own targets are built with warnings as errors.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -31,4 +33,6 @@ status=0
 swift format lint --strict -r Sources Tests examples Package.swift || status=1
 swift test --skip-build || status=1
 PALISADE_BIN="$(swift build --show-bin-path)/palisade" python3 -m pytest -q Tests/Interop || status=1
+# Last, as it rebuilds with each mutant: the short form of the mutation check (README, Tests).
+python3 Tests/mutation-check.py --short --no-final-build || status=1
 exit $status

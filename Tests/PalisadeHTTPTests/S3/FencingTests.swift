@@ -41,17 +41,22 @@ extension TestServer {
 
 @Suite("Fencing at the commit point: the paused writer story")
 struct FencingTests {
-    @Test("A writes while it holds the lock: accepted, and the version remembers its lock and token")
+    @Test(
+        "A writes while it holds the lock, twice with the same token: accepted, and the version remembers its lock and token"
+    )
     func holderWrites() async throws {
         try await withFencingServer { server, _ in
             let (_, token) = try await server.holder(of: "bucket/doc")
-            let put = try await server.s3.send(
-                "PUT",
-                "/bucket/doc",
-                headers: fenced("bucket/doc", token),
-                body: Array("A".utf8)
-            )
-            #expect(put.status == 200)
+            for body in ["A1", "A"] {
+                let put = try await server.s3.send(
+                    "PUT",
+                    "/bucket/doc",
+                    headers: fenced("bucket/doc", token),
+                    body: Array(body.utf8)
+                )
+                #expect(put.status == 200, "the holder's write of \(body): \(put.text)")
+            }
+            #expect(try await server.s3.send("GET", "/bucket/doc").text == "A")
             let head = try await server.s3.send("HEAD", "/bucket/doc")
             #expect(head.header(PalisadeHeaders.lock) == "bucket/doc")
             #expect(head.header(PalisadeHeaders.fencingToken) == token.description)
