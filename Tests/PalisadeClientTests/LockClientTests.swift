@@ -48,7 +48,7 @@ struct LockClientTests {
                             for _ in 0..<50 {
                                 let grant = try await session.acquire("hot", wait: .seconds(60))
                                 log.enter(grant.token)
-                                await Task.yield()
+                                try await Task.sleep(for: .milliseconds(1))  // long beside a grant's hop
                                 log.leave()
                                 try await session.release(grant)
                             }
@@ -79,7 +79,7 @@ struct LockClientTests {
                             ) {
                                 lock in
                                 log.enter(lock.token)
-                                await Task.yield()
+                                try await Task.sleep(for: .milliseconds(5))
                                 log.leave()
                             }
                         }
@@ -89,6 +89,42 @@ struct LockClientTests {
             }
             #expect(log.tokens.count == 40)
             #expect(log.overlaps == 0)
+        }
+    }
+
+    @Test(
+        "shared withLock: readers hold the lock together, and the overlap counter sees it",
+        arguments: LockClient.Transport.allCases
+    )
+    func sharedReadersOverlap(transport: LockClient.Transport) async throws {
+        try await withTestServer { server in
+            let log = CriticalSectionLog()
+            let (inside, allInside) = AsyncStream.makeStream(of: Void.self)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<3 {
+                    group.addTask {
+                        try await server.client(transport: transport).withLock(
+                            "read-mostly",
+                            ttl: .seconds(30),
+                            wait: .seconds(30),
+                            mode: .shared
+                        ) { lock in
+                            #expect(lock.mode == .shared)
+                            log.enter(lock.token)
+                            allInside.yield()
+                            // Stay inside until every reader is (bounded: a reader that cannot enter fails the test).
+                            for _ in 0..<500 where log.tokens.count < 3 { try await Task.sleep(for: .milliseconds(10)) }
+                            log.leave()
+                        }
+                    }
+                }
+                try await group.waitForAll()
+            }
+            allInside.finish()
+            var entered = 0
+            for await _ in inside { entered += 1 }
+            #expect(entered == 3)
+            #expect(log.overlaps == 2, "the second and third reader entered while others were inside")
         }
     }
 

@@ -11,7 +11,7 @@ final class History: Sendable {
     private struct State {
         var operations: [String: [RegisterOperation]] = [:]
         var fencedWrites: [(sequence: UInt64, token: FencingToken)] = []
-        var refused = 0
+        var refusals: [String: Int] = [:]
     }
 
     private let state = Mutex(State())
@@ -29,14 +29,30 @@ final class History: Sendable {
     func fencedWrite(sequence: UInt64, token: FencingToken) {
         state.withLock { $0.fencedWrites.append((sequence, token)) }
     }
-    func refusal() { state.withLock { $0.refused += 1 } }
+    func refusal(_ code: String?) { state.withLock { $0.refusals[code ?? "none", default: 0] += 1 } }
 
     var operations: [String: [RegisterOperation]] { state.withLock { $0.operations } }
     var fencedWriteCount: Int { state.withLock { $0.fencedWrites.count } }
     var fencedTokensInCommitOrder: [FencingToken] {
         state.withLock { $0.fencedWrites.sorted { $0.sequence < $1.sequence }.map(\.token) }
     }
-    var refused: Int { state.withLock { $0.refused } }
+    /// Refused fenced writes by error code.
+    var refusals: [String: Int] { state.withLock { $0.refusals } }
+}
+
+extension [RegisterOperation] {
+    /// How many pairs of operations ran at the same time (each was called before the other answered).
+    var overlappingPairs: Int {
+        let sorted = self.sorted { $0.call < $1.call }
+        var pairs = 0
+        for (index, operation) in sorted.enumerated() {
+            for later in sorted[(index + 1)...] {
+                if later.call >= operation.answer { break }
+                pairs += 1
+            }
+        }
+        return pairs
+    }
 }
 
 @Suite("A randomized concurrent history is linearizable per key")
@@ -79,6 +95,10 @@ struct LinearizabilityTests {
                             switch Int.random(in: 0..<10, using: &random) {
                             case 0..<5:
                                 let answer = try await s3.send("GET", "/bucket/\(key)")
+                                #expect(
+                                    answer.status == 200 || answer.errorCode == "NoSuchKey",
+                                    "a GET answered \(answer.status) \(answer.text)"
+                                )
                                 let value: String? = answer.status == 200 ? answer.text : nil
                                 history.record(
                                     key,
@@ -105,7 +125,7 @@ struct LinearizabilityTests {
                                 } else {
                                     // Refused writes take no effect; a fenced writer takes a new lock next time.
                                     #expect(fencedKey, "an unfenced write was refused: \(answer.text)")
-                                    history.refusal()
+                                    history.refusal(answer.errorCode)
                                     grant = nil
                                 }
                             default:
@@ -115,9 +135,15 @@ struct LinearizabilityTests {
                                         key,
                                         RegisterOperation(kind: .delete, call: call, answer: history.now())
                                     )
+                                    // A delete of a present key commits, and its token counts like a write's.
+                                    if fencedKey, let grant,
+                                        let sequence = answer.header("x-palisade-commit-sequence").flatMap(UInt64.init)
+                                    {
+                                        history.fencedWrite(sequence: sequence, token: grant)
+                                    }
                                 } else {
-                                    #expect(fencedKey)
-                                    history.refusal()
+                                    #expect(fencedKey, "an unfenced delete was refused: \(answer.text)")
+                                    history.refusal(answer.errorCode)
                                     grant = nil
                                 }
                             }
@@ -130,7 +156,17 @@ struct LinearizabilityTests {
             }
             let operations = history.operations
             #expect(operations.values.reduce(0) { $0 + $1.count } > 1500, "enough operations to matter")
-            #expect(history.refused > 0, "holders lost their leases while writing")
+            let overlapping = operations.values.map(\.overlappingPairs).reduce(0, +)
+            #expect(overlapping > 500, "only \(overlapping) pairs of operations ran at the same time")
+            let refusals = history.refusals
+            #expect(
+                refusals["StaleFencingToken", default: 0] + refusals["LockNotHeld", default: 0] > 0,
+                "no write of a holder whose lease had ended was refused: \(refusals)"
+            )
+            #expect(
+                Set(refusals.keys).isSubset(of: ["StaleFencingToken", "LockNotHeld", "FencingTokenRequired"]),
+                "refusals: \(refusals)"
+            )
             for (key, keyHistory) in operations {
                 #expect(LinearizabilityChecker.isLinearizable(keyHistory), "history of \(key) is not linearizable")
             }
