@@ -136,6 +136,7 @@ struct LockServiceTests {
             async let grantWatch = service.watchGrant("b", token: grant.grant.token, wait: .seconds(60))
             #expect(try await service.watchLease(lease.id, wait: .zero) == .held(leaseRemaining: .seconds(10)))
             for _ in 0..<100_000 where await service.watchCount < 2 { await Task.yield() }
+            #expect(await service.watchCount == 2, "both watches were registered")
             _ = try await service.forceRelease("b")
             #expect(try await grantWatch == .lost(.forceReleased))
             clock.advance(by: .seconds(10))

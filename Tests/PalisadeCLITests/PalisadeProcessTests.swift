@@ -117,6 +117,7 @@ struct LockRunTests {
             for _ in 0..<600 where !FileManager.default.fileExists(atPath: ready) {
                 try await Task.sleep(for: .milliseconds(50))
             }
+            #expect(FileManager.default.fileExists(atPath: ready), "the command never installed its handler")
             let holder = try await server.client.status("b").holders.first?.leaseID
             _ = try await server.client.revokeLease(try #require(holder))
             #expect(try await run.value == 76)

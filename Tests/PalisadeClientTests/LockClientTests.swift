@@ -164,6 +164,7 @@ struct LockClientTests {
             )
             let keepAlive = Task { await session.keepAlive() }
             for _ in 0..<400 where session.expiresAt == early { try await Task.sleep(for: .milliseconds(20)) }
+            #expect(session.expiresAt != early, "no keep-alive moved the client-side deadline in 8 s")
             #expect(session.expiresAt > early)
             keepAlive.cancel()
             #expect(await keepAlive.value == nil)
@@ -200,12 +201,22 @@ struct LockClientTests {
         }
     }
 
+    /// How a lease is lost under a running `withLock`.
+    enum LeaseEnding: CaseIterable, Sendable {
+        /// The server's clock passes the lease's TTL: the next keep-alive hears LeaseNotFound.
+        case expired
+        /// Someone revokes it.
+        case revoked
+    }
+
     @Test(
-        "when the lease is lost, the body's task is cancelled and withLock throws LeaseLost",
-        arguments: LockClient.Transport.allCases
+        "when the lease is lost, the body's task is cancelled within one TTL and withLock throws LeaseLost",
+        arguments: LockClient.Transport.allCases,
+        LeaseEnding.allCases
     )
-    func leaseLossCancelsBody(transport: LockClient.Transport) async throws {
-        try await withTestServer { server in
+    func leaseLossCancelsBody(transport: LockClient.Transport, ending: LeaseEnding) async throws {
+        let serverClock = ManualClock()
+        try await withTestServer(clock: serverClock) { server in
             let client = server.client(transport: transport)
             let (leases, signal) = AsyncStream.makeStream(of: LeaseID.self)
             let task = Task {
@@ -216,9 +227,14 @@ struct LockClientTests {
             }
             var iterator = leases.makeAsyncIterator()
             let lease = try #require(await iterator.next())
-            _ = try await client.revokeLease(lease)
+            let lostAt = ContinuousClock.now
+            switch ending {
+            case .expired: serverClock.advance(by: .seconds(3))
+            case .revoked: _ = try await client.revokeLease(lease)
+            }
             let error = await #expect(throws: LockClientError.self) { try await task.value }
             #expect(error?.code == LockClientError.leaseLostCode)
+            #expect(lostAt.duration(to: .now) < .seconds(3), "the body ran on past one TTL after the loss")
         }
     }
 
@@ -308,6 +324,7 @@ struct LockClientTests {
             async let lockLoss = client.watchLock("w", token: grant.token, wait: .seconds(30))
             async let leaseLoss = client.watchLease(lease.leaseID, wait: .seconds(30))
             for _ in 0..<100_000 where await server.locks.watchCount < 2 { await Task.yield() }
+            #expect(await server.locks.watchCount == 2, "both watches were registered")
             let forced = try await client.forceRelease("w")
             #expect(forced.released.map(\.token) == [grant.token])
             let lockWatch = try await lockLoss
