@@ -1,4 +1,5 @@
 """The S3 gateway through boto3 with its default settings (checksums, Expect: 100-continue), and curl."""
+import base64
 import hashlib
 import io
 import subprocess
@@ -7,6 +8,7 @@ import urllib.error
 import urllib.request
 import uuid
 
+import awscrt.checksums
 import boto3
 import botocore.exceptions
 import pytest
@@ -47,9 +49,21 @@ def test_put_get_round_trip_with_metadata_and_checksums(s3, bucket):
     assert got["ContentType"] == "text/plain" and got["CacheControl"] == "no-cache"
     assert got["ContentDisposition"] == "attachment"
     assert got["Metadata"] == {"owner": "team-a"}
-    assert got["ChecksumCRC32"] == put["ChecksumCRC32"]
+    assert got["ChecksumCRC32"] == put["ChecksumCRC32"] == expected_checksum("CRC32", body)
     head = s3.head_object(Bucket=bucket, Key=key)
     assert head["ContentLength"] == len(body) and head["ETag"] == put["ETag"]
+
+
+def expected_checksum(algorithm, body):
+    """The checksum as AWS encodes it (base64 of the big-endian digest), computed here, not by the server."""
+    digests = {
+        "CRC32": lambda: awscrt.checksums.crc32(body).to_bytes(4, "big"),
+        "CRC32C": lambda: awscrt.checksums.crc32c(body).to_bytes(4, "big"),
+        "CRC64NVME": lambda: awscrt.checksums.crc64nvme(body).to_bytes(8, "big"),
+        "SHA1": lambda: hashlib.sha1(body).digest(),
+        "SHA256": lambda: hashlib.sha256(body).digest(),
+    }
+    return base64.b64encode(digests[algorithm]()).decode()
 
 
 @pytest.mark.parametrize("algorithm", ["CRC32", "CRC32C", "SHA1", "SHA256", "CRC64NVME"])
@@ -57,7 +71,8 @@ def test_every_checksum_algorithm(s3, bucket, algorithm):
     body = b"checksummed content\n" * 321
     put = s3.put_object(Bucket=bucket, Key="c", Body=body, ChecksumAlgorithm=algorithm)
     got = s3.head_object(Bucket=bucket, Key="c", ChecksumMode="ENABLED")
-    assert got["Checksum" + algorithm] == put["Checksum" + algorithm]
+    assert put["Checksum" + algorithm] == expected_checksum(algorithm, body)
+    assert got["Checksum" + algorithm] == expected_checksum(algorithm, body)
 
 
 def test_streamed_upload_with_checksum_trailer(s3, bucket):

@@ -56,8 +56,9 @@ def test_multipart_errors_and_abort(s3, bucket):
     assert complete([{"PartNumber": 1, "ETag": e1}, {"PartNumber": 2, "ETag": e2}]) == "EntityTooSmall"
     assert complete([{"PartNumber": 2, "ETag": e2}, {"PartNumber": 1, "ETag": e1}]) == "InvalidPartOrder"
     assert complete([{"PartNumber": 1, "ETag": '"0123456789abcdef0123456789abcdef"'}]) == "InvalidPart"
-    with pytest.raises(botocore.exceptions.ClientError):
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
         s3.upload_part(Bucket=bucket, Key="bad", UploadId=upload, PartNumber=10001, Body=b"x")
+    assert caught.value.response["Error"]["Code"] == "InvalidArgument"
     s3.abort_multipart_upload(Bucket=bucket, Key="bad", UploadId=upload)
     with pytest.raises(botocore.exceptions.ClientError) as caught:
         s3.list_parts(Bucket=bucket, Key="bad", UploadId=upload)

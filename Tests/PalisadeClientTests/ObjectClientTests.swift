@@ -35,9 +35,10 @@ struct ObjectClientTests {
                     )
                 }
                 #expect(error?.code == "StaleFencingToken" && error?.status == 409)
-                await #expect(throws: ObjectClientError.self) {
+                let staleDelete = await #expect(throws: ObjectClientError.self) {
                     try await store.delete(bucket: "orders", key: "2026/42", fencedBy: paused)
                 }
+                #expect(staleDelete?.code == "StaleFencingToken" && staleDelete?.status == 409)
             }
             #expect(String(buffer: try await store.get(bucket: "orders", key: "2026/42")) == "second")
         }
