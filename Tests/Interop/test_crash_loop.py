@@ -104,6 +104,7 @@ class Locks:
         self.released = []  # (name, lease, token) acknowledged releases
         self.tokens = []
         self.leases = set()
+        self.fenced_tokens = []  # tokens of acknowledged fenced writes to crash-loop/fenced
 
 
 def lock_worker(server, locks, cycle, stop):
@@ -114,6 +115,7 @@ def lock_worker(server, locks, cycle, stop):
             return
         lease_id = lease["lease_id"]
         locks.leases.add(lease_id)
+        fenced_write(server, locks, lease_id)
         index = 0
         while not stop.is_set():
             name = f"crash/{cycle}/{index}"
@@ -167,6 +169,41 @@ def settle(server, bucket, history):
         except botocore.exceptions.ClientError:
             history.acknowledged[key] = None
     history.in_flight.clear()
+
+
+def fenced_client(server, token):
+    """A client whose PUTs carry crash-loop/fenced and `token`."""
+    def add_fencing(request, **_):
+        request.headers["x-palisade-lock"] = "crash-loop/fenced"
+        request.headers["x-palisade-fencing-token"] = str(token)
+    s3 = client(server)
+    s3.meta.events.register("before-sign.s3.PutObject", add_fencing)
+    return s3
+
+
+def fenced_write(server, locks, lease_id):
+    """Takes crash-loop/fenced and writes the key it covers with its token, then releases it."""
+    status, grant = call(server, "POST", "/_palisade/v1/locks/acquire",
+                         {"name": "crash-loop/fenced", "lease_id": lease_id, "wait_ms": 5000})
+    assert status == 200, grant
+    locks.tokens.append(grant["token"])
+    fenced_client(server, grant["token"]).put_object(Bucket="crash-loop", Key="fenced",
+                                                     Body=str(grant["token"]).encode())
+    locks.fenced_tokens.append(grant["token"])
+    call(server, "POST", "/_palisade/v1/locks/release",
+         {"name": "crash-loop/fenced", "lease_id": lease_id, "token": grant["token"]})
+
+
+def check_fencing(server, locks):
+    """The highest token of an acknowledged fenced write survived: an older one is stale."""
+    if len(locks.fenced_tokens) < 2:
+        return
+    try:
+        fenced_client(server, locks.fenced_tokens[0]).put_object(Bucket="crash-loop", Key="fenced", Body=b"stale")
+        raise AssertionError("a write with the first fenced token was accepted after a crash")
+    except botocore.exceptions.ClientError as error:
+        assert error.response["Error"]["Code"] == "StaleFencingToken", error.response
+    assert int(client(server).get_object(Bucket="crash-loop", Key="fenced")["Body"].read()) >= locks.fenced_tokens[-1]
 
 
 def check_locks(server, locks):
@@ -224,6 +261,7 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_change():
                     client(server).create_bucket(Bucket=bucket)
                 else:
                     checked["objects"] += check_objects(server, bucket, history)
+                    check_fencing(server, locks)
                     checked["locks"] += check_locks(server, locks)
                     check_blobs(server, bucket)
                     settle(server, bucket, history)
@@ -243,6 +281,7 @@ def test_kill_9_at_random_moments_loses_no_acknowledged_change():
                     worker.join(timeout=30)
             finally:
                 server.stop()
+        assert len(locks.fenced_tokens) >= 2, "too few fenced writes to check the highest token across crashes"
         print(f"\n{CYCLES} kill -9 cycles: {history.operations} acknowledged object writes, "
               f"{checked['objects']} key checks and {checked['locks']} lock changes checked after restarts, 0 lost")
     finally:

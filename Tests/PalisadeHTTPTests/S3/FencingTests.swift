@@ -265,13 +265,18 @@ struct FencingTests {
                 body: [1]
             )
             #expect(noToken.status == 400 && noToken.errorCode == "InvalidArgument")
-            let badToken = try await server.s3.send(
-                "PUT",
-                "/bucket/doc",
-                headers: fenced("bucket/doc", FencingToken(0)),
-                body: [1]
-            )
-            #expect(badToken.errorCode == "InvalidArgument")
+            for token in ["0", "-1", "abc", "1.5", "", "18446744073709551616", "7 8"] {
+                let badToken = try await server.s3.send(
+                    "PUT",
+                    "/bucket/doc",
+                    headers: [(PalisadeHeaders.lock, "bucket/doc"), (PalisadeHeaders.fencingToken, token)],
+                    body: [1]
+                )
+                #expect(
+                    badToken.status == 400 && badToken.errorCode == "InvalidArgument",
+                    "token '\(token)': \(badToken.status) \(badToken.text)"
+                )
+            }
             #expect(try await server.s3.send("HEAD", "/bucket/doc").status == 404)
         }
     }

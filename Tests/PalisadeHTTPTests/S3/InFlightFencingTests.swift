@@ -11,7 +11,7 @@ struct InFlightFencingTests {
     /// Every kind of fenced write, each aimed at a key or upload whose state the test then checks.
     enum WriteKind: String, CaseIterable, Sendable {
         case putObject, copyObject, deleteObject, deleteObjects
-        case createMultipartUpload, uploadPart, completeMultipartUpload, abortMultipartUpload
+        case createMultipartUpload, uploadPart, uploadPartCopy, completeMultipartUpload, abortMultipartUpload
     }
 
     /// How A's grant ends while its write is held, and whether B, the next holder, wrote before A's
@@ -126,6 +126,18 @@ struct InFlightFencingTests {
                         query: "partNumber=2&uploadId=\(upload)",
                         headers: headers,
                         body: Array("late".utf8)
+                    )
+                }
+            )
+        case .uploadPartCopy:
+            return (
+                "bucket/mp",
+                {
+                    try await $0.send(
+                        "PUT",
+                        "/bucket/mp",
+                        query: "partNumber=2&uploadId=\(upload)",
+                        headers: headers + [("x-amz-copy-source", "bucket/k")]
                     )
                 }
             )
