@@ -116,7 +116,10 @@ struct InFlightFencingTests {
             return ("bucket/k", { try await $0.send("POST", "/bucket", query: "delete", headers: headers, body: body) })
         case .createMultipartUpload:
             return ("bucket/mp", { try await $0.send("POST", "/bucket/mp", query: "uploads", headers: headers) })
-        case .uploadPart:
+        case .uploadPart, .uploadPartCopy:
+            let copy: [(name: String, value: String)] =
+                kind == .uploadPartCopy ? [("x-amz-copy-source", "bucket/k")] : []
+            let body = kind == .uploadPart ? Array("late".utf8) : []
             return (
                 "bucket/mp",
                 {
@@ -124,20 +127,8 @@ struct InFlightFencingTests {
                         "PUT",
                         "/bucket/mp",
                         query: "partNumber=2&uploadId=\(upload)",
-                        headers: headers,
-                        body: Array("late".utf8)
-                    )
-                }
-            )
-        case .uploadPartCopy:
-            return (
-                "bucket/mp",
-                {
-                    try await $0.send(
-                        "PUT",
-                        "/bucket/mp",
-                        query: "partNumber=2&uploadId=\(upload)",
-                        headers: headers + [("x-amz-copy-source", "bucket/k")]
+                        headers: headers + copy,
+                        body: body
                     )
                 }
             )
