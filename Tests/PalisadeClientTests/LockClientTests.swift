@@ -238,6 +238,25 @@ struct LockClientTests {
         }
     }
 
+    @Test("closing a lock session releases nothing: locks live as long as their lease")
+    func sessionCloseKeepsLocks() async throws {
+        try await withTestServer { server in
+            let client = server.client(transport: .session)
+            let lease = try await client.grantLease(ttl: .seconds(30))
+            let grant = try await client.acquire("kept", lease: lease.leaseID, wait: .zero)
+            await client.close()
+            let status = try await server.client.status("kept")
+            #expect(status.holders.map(\.token) == [grant.token])
+            #expect(try await server.client.validate("kept", token: grant.token).valid)
+            #expect(
+                try await server.client.tryAcquire(
+                    "kept",
+                    lease: try await server.client.grantLease(ttl: .seconds(5)).leaseID
+                ) == nil
+            )
+        }
+    }
+
     @Test(
         "tryAcquire answers nil when the lock is held; server errors carry code, status and request id",
         arguments: LockClient.Transport.allCases

@@ -37,6 +37,24 @@ struct LockOrderTests {
         }
     }
 
+    @Test("when the token high-water mark cannot be written, a grant past the reserved tokens answers 503; it resumes")
+    func tokensUnavailable() async throws {
+        try await withTestServer(clock: ManualClock(), configuration: .init(tokenReservation: 4)) { server in
+            let api = RawLockAPI(server: server)
+            let lease = try await api.lease(ttlMilliseconds: 60_000)
+            // A folder where the mark's temporary file goes: the mark cannot be written.
+            let blocker = server.dataDirectory + "/fencing-tokens.hwm.tmp"
+            try FileManager.default.createDirectory(atPath: blocker, withIntermediateDirectories: false)
+            var answers: [Int] = []
+            for index in 0..<6 { answers.append(try await api.acquire("t\(index)", lease: lease).status) }
+            #expect(answers.prefix(4).allSatisfy { $0 == 200 }, "the reserved tokens are issued: \(answers)")
+            let refused = try await api.acquire("t-refused", lease: lease)
+            #expect(refused.status == 503 && refused.code == "ServiceUnavailable")
+            try FileManager.default.removeItem(atPath: blocker)
+            #expect(try await api.acquire("t-resumed", lease: lease).status == 200)
+        }
+    }
+
     @Test("waiters are granted in the order they queued, one after another")
     func firstInFirstOut() async throws {
         try await withTestServer(clock: ManualClock(), configuration: .init(rules: .init(lockDelay: .zero))) { server in

@@ -1,6 +1,7 @@
 import Foundation
 import PalisadeProtocol
 import PalisadeTestSupport
+import StorageCore
 import Testing
 
 /// The commit point decides: a fenced write that passed its checks on arrival is refused when its
@@ -155,5 +156,53 @@ func blobCount(_ dataDirectory: String) throws -> Int {
     let root = dataDirectory + "/blobs"
     return try FileManager.default.contentsOfDirectory(atPath: root).reduce(0) {
         $0 + (try FileManager.default.contentsOfDirectory(atPath: root + "/" + $1).count)
+    }
+}
+
+@Suite("Every write kind names the fencing rule it breaks")
+struct FencingCodesTests {
+    @Test(
+        "a lock that does not cover the key: FencingLockMismatch; no token on a fenced path: FencingTokenRequired",
+        arguments: InFlightFencingTests.WriteKind.allCases
+    )
+    func codes(kind: InFlightFencingTests.WriteKind) async throws {
+        try await withFencingServer { server, _ in
+            let s3 = server.s3
+            let (_, token) = try await server.holder(of: "bucket/")
+            _ = try await s3.send("PUT", "/bucket/k", headers: fenced("bucket/", token), body: Array("old".utf8))
+            let upload = try #require(
+                try await s3.send("POST", "/bucket/mp", query: "uploads", headers: fenced("bucket/", token))
+                    .values(of: "UploadId").first
+            )
+            let part = try await s3.send(
+                "PUT",
+                "/bucket/mp",
+                query: "partNumber=1&uploadId=\(upload)",
+                headers: fenced("bucket/", token),
+                body: Array("part".utf8)
+            )
+            let (_, other) = try await server.holder(of: "bucket/elsewhere")
+            try await server.store.setFenced(FencedPath(bucket: "bucket"), true)
+            for (headers, code) in [
+                (fenced("bucket/elsewhere", other), "FencingLockMismatch"), ([], "FencingTokenRequired"),
+            ] {
+                let (_, write) = InFlightFencingTests.write(
+                    kind,
+                    upload: upload,
+                    partETag: part.header("etag") ?? "",
+                    by: headers
+                )
+                let answer = try await write(s3)
+                if kind == .deleteObjects {
+                    #expect(answer.values(of: "Code") == [code], "\(answer.text)")
+                } else {
+                    #expect(answer.status == 403 && answer.errorCode == code, "\(answer.status) \(answer.text)")
+                }
+            }
+            #expect(try await s3.send("GET", "/bucket/k").text == "old")
+            #expect(
+                try await s3.send("GET", "/bucket/mp", query: "uploadId=\(upload)").values(of: "PartNumber") == ["1"]
+            )
+        }
     }
 }
