@@ -31,7 +31,7 @@ def worker(key, increments, fenced, seed):
             fencing.update(lock=f"{BUCKET}/{key}", token=token)
         value = int(s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
         if random.random() < 0.3:
-            time.sleep(1.3)  # paused past the lease: another process takes the lock meanwhile
+            time.sleep(2.3)  # paused past the lease (1 s) and the lock-delay (1 s): another process takes the lock
         try:
             s3.put_object(Bucket=BUCKET, Key=key, Body=str(value + 1).encode())
             done += 1
