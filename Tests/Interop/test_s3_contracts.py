@@ -71,3 +71,12 @@ def test_a_started_get_streams_its_whole_version_across_overwrite_and_delete(s3,
     rest = response.read()
     assert first + rest == old, "the started GET did not stream the version it began with"
     assert error_of(lambda: s3.get_object(Bucket=bucket, Key="snap")) == (404, "NoSuchKey")
+
+
+def test_delete_objects_names_at_most_1000_keys(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k0", Body=b"kept")
+    keys = [{"Key": f"k{index}"} for index in range(1001)]
+    assert error_of(lambda: s3.delete_objects(Bucket=bucket, Delete={"Objects": keys})) == (400, "MalformedXML")
+    assert s3.get_object(Bucket=bucket, Key="k0")["Body"].read() == b"kept", "a refused batch deleted nothing"
+    deleted = s3.delete_objects(Bucket=bucket, Delete={"Objects": keys[:1000]})["Deleted"]
+    assert len(deleted) == 1000
