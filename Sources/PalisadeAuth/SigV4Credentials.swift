@@ -29,6 +29,8 @@ public struct SigV4Error: Error, Hashable, Sendable, CustomStringConvertible {
         case authorizationQueryParametersError = "AuthorizationQueryParametersError"
         /// A presigned URL has expired (403).
         case expiredRequest = "AccessDenied"
+        /// An `x-amz-*` header is present but not signed (403; S3 answers `AccessDenied`).
+        case headersNotSigned = "HeadersNotSigned"
     }
 
     public var code: Code

@@ -103,6 +103,7 @@ public struct SigV4Verifier: Sendable {
                 "the request signature does not match: check the secret key and the signing method"
             )
         }
+        try Self.requireSigned(headers, signedHeaders: parsed.signedHeaders)
         return Verified(
             accessKeyID: parsed.accessKeyID,
             claimedPayloadHash: claimed,
@@ -172,6 +173,7 @@ public struct SigV4Verifier: Sendable {
         guard constantTimeEqual(expected, signature) else {
             throw SigV4Error(.signatureDoesNotMatch, "the presigned URL's signature does not match")
         }
+        try Self.requireSigned(headers, signedHeaders: parsed.signedHeaders)
         return Verified(
             accessKeyID: parsed.accessKeyID,
             claimedPayloadHash: SigV4.unsignedPayload,
@@ -180,6 +182,21 @@ public struct SigV4Verifier: Sendable {
             scope: parsed.scope,
             signingKey: key
         )
+    }
+
+    /// Refuses a request that carries an `x-amz-*` header its signature does not cover, as S3 does
+    /// (`x-amz-content-sha256` may go unsigned: the payload check covers it). Without this, a
+    /// header added in flight (`x-amz-copy-source`, say) would change what a signed request does.
+    static func requireSigned(_ headers: [(name: String, value: String)], signedHeaders: [String]) throws(SigV4Error) {
+        let unsigned = headers.map { SigV4.lowercasedASCII($0.name) }.filter {
+            $0.hasPrefix("x-amz-") && $0 != "x-amz-content-sha256" && !signedHeaders.contains($0)
+        }
+        guard unsigned.isEmpty else {
+            throw SigV4Error(
+                .headersNotSigned,
+                "There were headers present in the request which were not signed: \(Set(unsigned).sorted().joined(separator: ", "))"
+            )
+        }
     }
 
     private func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {

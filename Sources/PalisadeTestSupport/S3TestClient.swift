@@ -40,7 +40,9 @@ public struct S3TestClient: Sendable {
     }
 
     /// Sends `method path?query` with `body`, signed unless `signed` is false.
-    /// - Parameter path: the path as it goes on the wire (percent-encoded).
+    /// - Parameters:
+    ///   - path: the path as it goes on the wire (percent-encoded).
+    ///   - addedAfterSigning: headers sent but left out of the signature, as if added in flight.
     public func send(
         _ method: String,
         _ path: String,
@@ -48,7 +50,8 @@ public struct S3TestClient: Sendable {
         headers: [(name: String, value: String)] = [],
         body: [UInt8] = [],
         payload: Payload = .signed,
-        signed: Bool = true
+        signed: Bool = true,
+        addedAfterSigning: [(name: String, value: String)] = []
     ) async throws -> Answer {
         var request = HTTPClientRequest(url: endpoint + path + (query.isEmpty ? "" : "?" + query))
         request.method = HTTPMethod(rawValue: method)
@@ -62,7 +65,7 @@ public struct S3TestClient: Sendable {
                 }
             all += signer.signatureHeaders(method: method, path: path, query: query, headers: all, payloadHash: hash)
         }
-        for header in all { request.headers.add(name: header.name, value: header.value) }
+        for header in all + addedAfterSigning { request.headers.add(name: header.name, value: header.value) }
         if !body.isEmpty || method == "PUT" { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let bytes = try await response.body.collect(upTo: 256 * 1024 * 1024)

@@ -48,7 +48,8 @@ public struct LockAPIError: Error, Sendable, Equatable {
             switch error.code {
             case .missingAuthentication: .unauthorized
             case .authorizationHeaderMalformed, .contentSHA256Mismatch, .authorizationQueryParametersError: .badRequest
-            case .invalidAccessKeyID, .signatureDoesNotMatch, .requestTimeTooSkewed, .expiredRequest: .forbidden
+            case .invalidAccessKeyID, .signatureDoesNotMatch, .requestTimeTooSkewed, .expiredRequest, .headersNotSigned:
+                .forbidden
             }
         self.init(status, error.code.rawValue, error.message)
     }

@@ -42,12 +42,14 @@ public struct S3Error: Error, Sendable, Equatable {
         let status: HTTPResponse.Status =
             switch error.code {
             case .missingAuthentication, .invalidAccessKeyID, .signatureDoesNotMatch, .requestTimeTooSkewed,
-                .expiredRequest:
+                .expiredRequest, .headersNotSigned:
                 .forbidden
             case .authorizationHeaderMalformed, .contentSHA256Mismatch, .authorizationQueryParametersError:
                 .badRequest
             }
-        let code = error.code == .missingAuthentication ? "AccessDenied" : error.code.rawValue
+        let code =
+            error.code == .missingAuthentication || error.code == .headersNotSigned
+            ? "AccessDenied" : error.code.rawValue
         self.init(status, code, error.message)
     }
 

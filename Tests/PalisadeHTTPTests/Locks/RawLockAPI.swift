@@ -35,7 +35,8 @@ struct RawLockAPI {
         raw: String? = nil,
         signed: Bool = true,
         credentials: SigV4Credentials? = nil,
-        date: Date = Date()
+        date: Date = Date(),
+        addedAfterSigning: [(name: String, value: String)] = []
     ) async throws -> Answer {
         let body =
             try raw.map { Data($0.utf8) } ?? json.map { try JSONSerialization.data(withJSONObject: $0) } ?? Data()
@@ -53,7 +54,7 @@ struct RawLockAPI {
                 date: date
             )
         }
-        for header in headers { request.headers.add(name: header.name, value: header.value) }
+        for header in headers + addedAfterSigning { request.headers.add(name: header.name, value: header.value) }
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
         let response = try await HTTPClient.shared.execute(request, timeout: .seconds(60))
         let bytes = try await response.body.collect(upTo: 1 << 20)

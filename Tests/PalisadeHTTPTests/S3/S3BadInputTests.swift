@@ -44,6 +44,38 @@ struct S3BadInputTests {
         }
     }
 
+    @Test("an x-amz-* header added to a signed request is refused: a PUT cannot be turned into a copy in flight")
+    func unsignedAmzHeaders() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            _ = try await server.s3.send("PUT", "/bucket/source", body: Array("source".utf8))
+            _ = try await server.s3.send("PUT", "/bucket/target", body: Array("target".utf8))
+            for added in [("x-amz-copy-source", "bucket/source"), ("x-amz-meta-owner", "mallory")] {
+                let answer = try await server.s3.send(
+                    "PUT",
+                    "/bucket/target",
+                    body: Array("signed body".utf8),
+                    addedAfterSigning: [added]
+                )
+                #expect(answer.status == 403 && answer.errorCode == "AccessDenied", "\(added.0): \(answer.text)")
+                #expect(answer.text.contains(added.0))
+            }
+            let lock = try await RawLockAPI(server: server).send(
+                "POST",
+                "/_palisade/v1/leases",
+                json: ["ttl_ms": 10_000],
+                addedAfterSigning: [("x-amz-meta-x", "y")]
+            )
+            #expect(lock.status == 403 && lock.code == "HeadersNotSigned")
+            #expect(try await server.s3.send("GET", "/bucket/target").text == "target", "nothing was written")
+            #expect(
+                try await server.s3.send("PUT", "/bucket/signed", headers: [("x-amz-meta-owner", "alice")], body: [1])
+                    .status == 200,
+                "signed x-amz-* headers are accepted"
+            )
+        }
+    }
+
     @Test("a body that does not match Content-MD5 or x-amz-content-sha256 commits nothing")
     func digests() async throws {
         try await withTestServer { server in
