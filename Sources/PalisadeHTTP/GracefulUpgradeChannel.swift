@@ -8,7 +8,7 @@ import PalisadeAuth
 /// The server's connections: HTTP/1.1 that may upgrade to a lock session, closing at graceful
 /// shutdown the connections that have not sent their first request yet. A ``SessionUpgradeGate``
 /// turns every upgrade that would be refused into a plain HTTP request, answered in its protocol's
-/// own format.
+/// own format; a ``ParserErrorResponder`` answers what the HTTP parser rejects.
 ///
 /// Until a connection's first request arrives, the WebSocket upgrade channel waits to learn
 /// whether it will upgrade and does not heed graceful shutdown, so a client's idle, never-used
@@ -32,6 +32,10 @@ struct GracefulUpgradeChannel: ServerChildChannel {
                 SessionUpgradeGate(verifier: sessionVerifier),
                 position: .before(upgrades.handler)
             )
+            let decoder = try channel.pipeline.syncOperations.context(
+                handlerType: ByteToMessageHandler<HTTPRequestDecoder>.self
+            )
+            try channel.pipeline.syncOperations.addHandler(ParserErrorResponder(), position: .after(decoder.handler))
             return value
         }
     }
