@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import PalisadeClient
 import PalisadeProtocol
 import PalisadeTestSupport
@@ -29,13 +30,17 @@ func exitStatus(of process: Process) async -> Int32 {
     }
 }
 
+/// Foundation's `Process.run()` crashed (a bad pointer in its copying, under load) when tests
+/// started processes from several threads at once: the tests start them one at a time.
+private let processStarts = Mutex(())
+
 func startPalisade(_ arguments: [String], environment: [String: String]) throws -> Process {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: palisadeExecutable)
     process.arguments = arguments
     process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
     process.standardOutput = FileHandle.nullDevice
-    try process.run()
+    try processStarts.withLock { _ in try process.run() }
     return process
 }
 
