@@ -1,8 +1,8 @@
 import Foundation
-import Synchronization
 import PalisadeClient
 import PalisadeProtocol
 import PalisadeTestSupport
+import Synchronization
 import Testing
 
 @testable import PalisadeCLI
