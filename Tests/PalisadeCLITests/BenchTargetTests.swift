@@ -74,6 +74,20 @@ struct BenchTargetTests {
         #expect(tokenless.cycles >= 200 && tokenless.tokensOutOfOrder == nil)
     }
 
+    @Test("the lock benchmark counts overlapping critical sections when a service grants a held lock")
+    func overlapCounter() async throws {
+        // The scripted service grants every acquire at once, even of a held lock.
+        let clock = ManualClock()
+        let bench = LockBench(
+            target: ScriptedLockTarget(tokens: nil, clock: clock),
+            mode: .contended,
+            duration: .milliseconds(200),
+            clock: clock
+        )
+        let result = try await bench.run(clients: 4)
+        #expect(result.overlappingCriticalSections > 0, "four clients held one lock at once and none was seen")
+    }
+
     @Test("peers need an endpoint, nginx cannot be fenced, and a Redis endpoint gives host and port")
     func peerOptions() throws {
         #expect(throws: (any Error).self) { try PalisadeCommand.parseAsRoot(["bench", "locks", "--target", "etcd"]) }
