@@ -2,7 +2,6 @@ import Foundation
 import PalisadeClient
 import PalisadeProtocol
 import PalisadeTestSupport
-import Synchronization
 import Testing
 
 @testable import PalisadeCLI
@@ -19,29 +18,26 @@ func runPalisade(_ arguments: [String], environment: [String: String]) async thr
     await exitStatus(of: try startPalisade(arguments, environment: environment))
 }
 
-/// Waits for `process` to exit and returns its status.
-func exitStatus(of process: Process) async -> Int32 {
-    await withCheckedContinuation { continuation in
-        process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-        if !process.isRunning {
-            process.terminationHandler = nil
-            continuation.resume(returning: process.terminationStatus)
-        }
-    }
+/// A `palisade` process a test started.
+struct PalisadeProcess: Sendable {
+    let processIdentifier: pid_t
+
+    /// Sends SIGTERM.
+    func terminate() { kill(processIdentifier, SIGTERM) }
 }
 
-/// Foundation's `Process.run()` crashed (a bad pointer in its copying, under load) when tests
-/// started processes from several threads at once: the tests start them one at a time.
-private let processStarts = Mutex(())
+/// Waits for `process` to exit and returns its status (once per process).
+func exitStatus(of process: PalisadeProcess) async -> Int32 {
+    await ChildProcess.exitStatus(of: process.processIdentifier)
+}
 
-func startPalisade(_ arguments: [String], environment: [String: String]) throws -> Process {
-    let process = Process()
-    process.executableURL = URL(fileURLWithPath: palisadeExecutable)
-    process.arguments = arguments
-    process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-    process.standardOutput = FileHandle.nullDevice
-    try processStarts.withLock { _ in try process.run() }
-    return process
+/// Starts `palisade` with `arguments`, its standard output discarded. It is spawned as `palisade lock
+/// run` spawns commands (posix_spawn): Foundation's `Process.run()` crashed here twice under load.
+func startPalisade(_ arguments: [String], environment: [String: String]) throws -> PalisadeProcess {
+    guard let pid = ChildProcess.spawn([palisadeExecutable] + arguments, environment: environment, quiet: true) else {
+        throw CocoaError(.executableLoad)
+    }
+    return PalisadeProcess(processIdentifier: pid)
 }
 
 func clientEnvironment(_ server: TestServer<ContinuousClock>) -> [String: String] {
@@ -133,7 +129,7 @@ struct LockRunTests {
 
 @Suite("palisade serve: crash, restart and graceful shutdown")
 struct ServeCrashTests {
-    func startServer(directory: String, port: Int) async throws -> Process {
+    func startServer(directory: String, port: Int) async throws -> PalisadeProcess {
         let process = try startPalisade(
             [
                 "serve", "--data-dir", directory, "--port", String(port), "--access-key", testCredentials.accessKeyID,
@@ -169,7 +165,7 @@ struct ServeCrashTests {
             )
         }
         kill(first.processIdentifier, SIGKILL)
-        first.waitUntilExit()
+        _ = await exitStatus(of: first)
 
         let second = try await startServer(directory: directory, port: port)
         defer { second.terminate() }
