@@ -40,7 +40,7 @@ public final class SpaceReserve: Sendable {
     /// The bytes an unprivileged writer may still use on the folder's disk, or nil when unknown.
     public var freeBytes: UInt64? {
         var stats = statvfs()
-        let folder = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+        let folder = FolderSync.folder(of: path)
         guard statvfs(folder.isEmpty ? "/" : folder, &stats) == 0 else { return nil }
         return UInt64(stats.f_bavail) * UInt64(stats.f_frsize)
     }
