@@ -113,9 +113,21 @@ public enum SigV4 {
         return result
     }
 
-    /// Decodes `%XX` escapes (a `+` stays a `+`); malformed escapes are kept as they are.
+    /// Decodes `%XX` escapes (a `+` stays a `+`); malformed escapes are kept as they are, and bytes
+    /// that are not UTF-8 become U+FFFD.
     public static func percentDecode(_ text: String) -> String {
         guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+        return String(decoding: percentDecodedBytes(text), as: UTF8.self)
+    }
+
+    /// Decodes `%XX` escapes as ``percentDecode(_:)`` does, or nil when the bytes they make are not
+    /// UTF-8: for names (bucket and object keys) that must arrive exactly as they were sent.
+    public static func percentDecodeExactly(_ text: String) -> String? {
+        guard text.utf8.contains(UInt8(ascii: "%")) else { return text }
+        return String(validating: percentDecodedBytes(text), as: UTF8.self)
+    }
+
+    private static func percentDecodedBytes(_ text: String) -> [UInt8] {
         var bytes: [UInt8] = []
         var iterator = Array(text.utf8)[...]
         while let byte = iterator.popFirst() {
@@ -128,7 +140,7 @@ public enum SigV4 {
                 bytes.append(byte)
             }
         }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
     }
 
     /// The value trimmed, with each run of spaces and tabs inside it turned into one space.

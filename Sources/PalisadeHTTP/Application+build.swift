@@ -68,7 +68,7 @@ public func buildApplication(
                     responder: responder,
                     webSocketResponder: sessions,
                     configuration: .init(
-                        http1: .init(additionalChannelHandlers: [ExpectContinueHandler()]),
+                        http1: .init(additionalChannelHandlers: [ExpectContinueHandler(), CloseAfterResponseHandler()]),
                         ws: .init(maxFrameSize: LockSessionMessage.maximumBytes)
                     )
                 ),

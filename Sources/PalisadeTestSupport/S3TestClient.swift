@@ -76,17 +76,22 @@ public struct S3TestClient: Sendable {
         )
     }
 
-    /// The head of a request signed with `UNSIGNED-PAYLOAD`, as raw HTTP/1.1 text ending in the
-    /// blank line (for tests that then send a malformed or truncated body themselves).
-    public func signedRequestHead(_ method: String, _ path: String, headers: [(name: String, value: String)]) -> String
-    {
+    /// The head of a request signed with `payloadHash` (`UNSIGNED-PAYLOAD` unless told), as raw
+    /// HTTP/1.1 text ending in the blank line (for tests that then send a malformed or truncated
+    /// body themselves).
+    public func signedRequestHead(
+        _ method: String,
+        _ path: String,
+        headers: [(name: String, value: String)],
+        payloadHash: String = SigV4.unsignedPayload
+    ) -> String {
         let all = [("host", host)] + headers
         let signature = signer.signatureHeaders(
             method: method,
             path: path,
             query: "",
             headers: all,
-            payloadHash: SigV4.unsignedPayload
+            payloadHash: payloadHash
         )
         return "\(method) \(path) HTTP/1.1\r\n" + (all + signature).map { "\($0.name): \($0.value)\r\n" }.joined()
             + "\r\n"

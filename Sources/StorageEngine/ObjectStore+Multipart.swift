@@ -13,9 +13,7 @@ extension ObjectStore {
         userMetadata: [String: String],
         fence: FenceClaim? = nil
     ) async throws -> MultipartUpload {
-        guard key.utf8.count <= 1024, !key.isEmpty else {
-            throw StorageError(.keyTooLong, "a key is 1 to 1024 bytes of UTF-8")
-        }
+        try StorageError.requireValidKey(key)
         try precheck(fence, bucket: bucket, key: key)
         let upload = MultipartUpload(
             id: RandomUUID.hex(),

@@ -208,9 +208,7 @@ public struct ObjectStore: Sendable {
     /// - Throws: ``StorageError`` (nothing is committed and no blob is left), or the body's error.
     public func put<Body: AsyncSequence>(_ request: PutRequest, body: Body) async throws -> ObjectHead
     where Body.Element == ByteBuffer {
-        guard request.key.utf8.count <= 1024, !request.key.isEmpty else {
-            throw StorageError(.keyTooLong, "a key is 1 to 1024 bytes of UTF-8")
-        }
+        try StorageError.requireValidKey(request.key)
         try precheck(request.fence, bucket: request.bucket, key: request.key)
         let observed = try await observe(bucket: request.bucket, key: request.key, preconditions: request.preconditions)
         let (versionID, digests) = try await writeBlob(request, body: body)
@@ -283,6 +281,7 @@ public struct ObjectStore: Sendable {
         preconditions: WritePreconditions = .init(),
         fence: FenceClaim? = nil
     ) async throws -> UInt64? {
+        try StorageError.requireValidKey(key)
         try precheck(fence, bucket: bucket, key: key)
         let observed = try await observe(bucket: bucket, key: key, preconditions: preconditions)
         let intent = WriteIntent(

@@ -18,6 +18,7 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let bucketNotEmpty = Code(rawValue: "BucketNotEmpty")
         public static let invalidBucketName = Code(rawValue: "InvalidBucketName")
         public static let keyTooLong = Code(rawValue: "KeyTooLongError")
+        public static let userKeyMustBeSpecified = Code(rawValue: "UserKeyMustBeSpecified")
         public static let badDigest = Code(rawValue: "BadDigest")
         public static let contentSHA256Mismatch = Code(rawValue: "XAmzContentSHA256Mismatch")
         public static let preconditionFailed = Code(rawValue: "PreconditionFailed")
@@ -71,6 +72,16 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
 }
 
 extension StorageError {
+    /// Refuses a key that ``ObjectKeyRules`` does not accept.
+    public static func requireValidKey(_ key: String) throws(StorageError) {
+        switch ObjectKeyRules.problem(with: key) {
+        case nil: return
+        case .empty: throw StorageError(.userKeyMustBeSpecified, "an object key must be specified")
+        case .tooLong: throw StorageError(.keyTooLong, "your key is too long: a key is at most 1024 bytes of UTF-8")
+        case .containsNUL: throw StorageError(.invalidArgument, "an object key may not contain the NUL character")
+        }
+    }
+
     /// The error for a write refused at its commit point.
     init(_ rejection: CommitRejection) {
         switch rejection {

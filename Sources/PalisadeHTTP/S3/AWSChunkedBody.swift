@@ -11,7 +11,12 @@ import Synchronization
 /// `<hex size>[;chunk-signature=<sig>]\r\n<data>\r\n` … `0[;chunk-signature=<sig>]\r\n` then optional
 /// trailer lines `name:value\r\n` and a final `\r\n`. With chunk signatures
 /// (`STREAMING-AWS4-HMAC-SHA256-PAYLOAD`), each chunk's signature chains from the previous one,
-/// seeded by the request's signature, and is checked before the chunk is passed on.
+/// seeded by the request's signature.
+///
+/// Memory stays bounded whatever the chunk sizes: a chunk's bytes are passed on as they arrive and
+/// its signature is checked at its end, before anything after it is. A chunk that fails throws, so
+/// the consumer (which commits only once the sequence has ended) never commits unsigned bytes. No
+/// chunk may reach past `decodedLength`, and every trailer named in `expectedTrailers` must arrive.
 struct AWSChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable where Base.Element == ByteBuffer {
     typealias Element = ByteBuffer
 
@@ -32,10 +37,21 @@ struct AWSChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable w
 
     let base: Base
     let signing: Signing?
+    /// `x-amz-decoded-content-length`: the exact number of data bytes the chunks carry.
+    let decodedLength: Int64
+    /// The trailer names (lower-cased) declared in `x-amz-trailer`.
+    let expectedTrailers: [String]
     let trailers: Trailers
 
     func makeAsyncIterator() -> Iterator {
-        Iterator(base: base.makeAsyncIterator(), signing: signing, trailers: trailers, previousSignature: signing?.seed)
+        Iterator(
+            base: base.makeAsyncIterator(),
+            signing: signing,
+            expectedTrailers: expectedTrailers,
+            trailers: trailers,
+            previousSignature: signing?.seed,
+            undeclaredBytes: decodedLength
+        )
     }
 
     struct Iterator: AsyncIteratorProtocol {
@@ -49,8 +65,11 @@ struct AWSChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable w
 
         var base: Base.AsyncIterator
         let signing: Signing?
+        let expectedTrailers: [String]
         let trailers: Trailers
         var previousSignature: String?
+        /// Data bytes still to come according to the declared decoded length.
+        var undeclaredBytes: Int64
         var buffer = ByteBuffer()
         var state = State.header
         var chunkHash = SHA256()
@@ -78,6 +97,13 @@ struct AWSChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable w
                         signature = String(pair[1])
                     }
                     if signing != nil && signature == nil { throw Self.malformed }
+                    guard Int64(size) <= undeclaredBytes, size > 0 || undeclaredBytes == 0 else {
+                        throw StorageError(
+                            .incompleteBody,
+                            "the aws-chunked body's chunks do not add up to x-amz-decoded-content-length"
+                        )
+                    }
+                    undeclaredBytes -= Int64(size)
                     chunkHash = SHA256()
                     if size == 0 {
                         try verifyChunk(signature: signature)
@@ -85,26 +111,30 @@ struct AWSChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable w
                     } else {
                         state = .data(remaining: size, signature: signature)
                     }
-                case .data(let remaining, _):
-                    if signing != nil {
-                        // A signed chunk is passed on only after its signature is checked.
-                        var chunk = ByteBuffer()
-                        try await finishChunk(into: &chunk)
-                        return chunk
-                    }
+                case .data(let remaining, let signature):
                     if buffer.readableBytes == 0 { try await fill() }
                     let count = Swift.min(remaining, buffer.readableBytes)
                     let slice = buffer.readSlice(length: count)!
+                    if signing != nil { slice.withUnsafeReadableBytes { chunkHash.update(bufferPointer: $0) } }
                     state =
                         remaining == count
-                        ? .dataEnd(signature: nil) : .data(remaining: remaining - count, signature: nil)
+                        ? .dataEnd(signature: signature) : .data(remaining: remaining - count, signature: signature)
                     return slice
-                case .dataEnd:
+                case .dataEnd(let signature):
+                    try verifyChunk(signature: signature)
                     try await expectLineEnd()
                     state = .header
                 case .trailers:
                     guard let line = try await readLine() else { throw Self.malformed }
                     if line.isEmpty {
+                        let missing = expectedTrailers.filter { trailers.all[$0] == nil }
+                        guard missing.isEmpty else {
+                            throw S3Error(
+                                .badRequest,
+                                "MalformedTrailerError",
+                                "the trailer declared in x-amz-trailer did not arrive: \(missing.joined(separator: ", "))"
+                            )
+                        }
                         state = .done
                         return nil
                     }
@@ -113,24 +143,6 @@ struct AWSChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable w
                     trailers.set(pair[0].lowercased(), pair[1].trimmingCharacters(in: .whitespaces))
                 }
             }
-        }
-
-        /// Gathers the rest of a signed chunk into `chunk`, checks its signature, and consumes the line end.
-        mutating func finishChunk(into chunk: inout ByteBuffer) async throws {
-            while case .data(let remaining, let signature) = state {
-                if buffer.readableBytes == 0 { try await fill() }
-                let count = Swift.min(remaining, buffer.readableBytes)
-                var slice = buffer.readSlice(length: count)!
-                slice.withUnsafeReadableBytes { chunkHash.update(bufferPointer: $0) }
-                chunk.writeBuffer(&slice)
-                state =
-                    remaining == count
-                    ? .dataEnd(signature: signature) : .data(remaining: remaining - count, signature: signature)
-            }
-            guard case .dataEnd(let signature) = state else { return }
-            try verifyChunk(signature: signature)
-            try await expectLineEnd()
-            state = .header
         }
 
         mutating func verifyChunk(signature: String?) throws {

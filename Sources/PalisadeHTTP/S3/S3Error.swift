@@ -62,6 +62,12 @@ public struct S3Error: Error, Sendable, Equatable {
 
     static func invalidArgument(_ message: String) -> S3Error { S3Error(.badRequest, "InvalidArgument", message) }
 
+    static let malformedXML = S3Error(
+        .badRequest,
+        "MalformedXML",
+        "the XML you provided was not well-formed or did not validate"
+    )
+
     static let methodNotAllowed = S3Error(
         .methodNotAllowed,
         "MethodNotAllowed",

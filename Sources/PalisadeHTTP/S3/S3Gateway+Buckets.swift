@@ -25,7 +25,17 @@ extension S3Gateway {
         )
     }
 
-    func createBucket(_ bucket: String, request: Request) async throws -> Response {
+    /// CreateBucket; a body, when sent, must be a `CreateBucketConfiguration` (its location is not kept).
+    func createBucket(
+        _ bucket: String,
+        s3: S3Request,
+        request: Request,
+        verified: SigV4Verifier.Verified
+    ) async throws -> Response {
+        let body = try await Self.signedDocument(request, s3: s3, verified: verified, upTo: 64 * 1024)
+        if !body.isEmpty, try S3XML.parse(body).name != "CreateBucketConfiguration" {
+            throw S3Error.malformedXML
+        }
         try await store.createBucket(bucket)
         return Response(status: .ok, headers: [.location: "/\(bucket)"])
     }
@@ -100,17 +110,15 @@ extension S3Gateway {
     }
 
     /// DeleteObjects: up to 1000 keys, each its own commit; quiet mode reports only errors.
-    func deleteObjects(_ bucket: String, s3: S3Request, request: Request) async throws -> Response {
-        var request = request
-        let body = try await request.collectBody(upTo: 2 * 1024 * 1024)
-        let data = Data(body.readableBytesView)
-        if let md5 = s3.header("content-md5"), md5 != Data(Insecure.MD5.hash(data: data)).base64EncodedString() {
-            throw S3Error(.badRequest, "BadDigest", "the Content-MD5 you specified did not match what we received")
-        }
+    func deleteObjects(
+        _ bucket: String,
+        s3: S3Request,
+        request: Request,
+        verified: SigV4Verifier.Verified
+    ) async throws -> Response {
+        let data = try await Self.signedDocument(request, s3: s3, verified: verified, upTo: 2 * 1024 * 1024)
         let document = try S3XML.parse(data)
-        guard document.name == "Delete" else {
-            throw S3Error(.badRequest, "MalformedXML", "the XML you provided was not well-formed or did not validate")
-        }
+        guard document.name == "Delete" else { throw S3Error.malformedXML }
         let keys = document.all("Object").compactMap { $0.child("Key")?.text }
         guard !keys.isEmpty, keys.count <= 1000, keys.count == document.all("Object").count else {
             throw S3Error(.badRequest, "MalformedXML", "a Delete request names 1 to 1000 objects, each with a Key")

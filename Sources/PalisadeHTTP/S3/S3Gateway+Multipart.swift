@@ -45,7 +45,14 @@ extension S3Gateway {
                 verified: verified
             )
         case .post:
-            return try await completeUpload(uploadID: uploadID, bucket: bucket, key: key, s3: s3, request: request)
+            return try await completeUpload(
+                uploadID: uploadID,
+                bucket: bucket,
+                key: key,
+                s3: s3,
+                request: request,
+                verified: verified
+            )
         case .delete:
             try await store.abortMultipartUpload(
                 uploadID: uploadID,
@@ -120,14 +127,12 @@ extension S3Gateway {
         bucket: String,
         key: String,
         s3: S3Request,
-        request: Request
+        request: Request,
+        verified: SigV4Verifier.Verified
     ) async throws -> Response {
-        var request = request
-        let body = try await request.collectBody(upTo: 4 * 1024 * 1024)
-        let document = try S3XML.parse(Data(body.readableBytesView))
-        guard document.name == "CompleteMultipartUpload" else {
-            throw S3Error(.badRequest, "MalformedXML", "the XML you provided was not well-formed or did not validate")
-        }
+        let body = try await Self.signedDocument(request, s3: s3, verified: verified, upTo: 4 * 1024 * 1024)
+        let document = try S3XML.parse(body)
+        guard document.name == "CompleteMultipartUpload" else { throw S3Error.malformedXML }
         var parts: [RequestedPart] = []
         for element in document.all("Part") {
             guard
@@ -220,7 +225,9 @@ extension S3Gateway {
 
     /// The bucket and key of an `x-amz-copy-source` header (`/bucket/key` or `bucket/key`, URL-encoded).
     static func copySource(_ header: String) throws -> (bucket: String, key: String) {
-        var source = SigV4.percentDecode(header)
+        guard var source = SigV4.percentDecodeExactly(header) else {
+            throw S3Error.invalidArgument("x-amz-copy-source does not decode to UTF-8")
+        }
         if source.hasPrefix("/") { source.removeFirst() }
         if let mark = source.firstIndex(of: "?") {
             guard source[source.index(after: mark)...].hasPrefix("versionId=null") else {
@@ -233,6 +240,8 @@ extension S3Gateway {
         else {
             throw S3Error.invalidArgument("x-amz-copy-source must be bucket/key")
         }
-        return (String(source[..<slash]), String(source[source.index(after: slash)...]))
+        let key = String(source[source.index(after: slash)...])
+        try StorageError.requireValidKey(key)
+        return (String(source[..<slash]), key)
     }
 }

@@ -46,7 +46,7 @@ extension S3Gateway {
         let payload = verified.claimedPayloadHash ?? SigV4.unsignedPayload
         switch payload {
         case "STREAMING-AWS4-HMAC-SHA256-PAYLOAD", "STREAMING-UNSIGNED-PAYLOAD-TRAILER":
-            guard let decoded = s3.header("x-amz-decoded-content-length").flatMap(Int64.init) else {
+            guard let decoded = s3.header("x-amz-decoded-content-length").flatMap(Int64.init), decoded >= 0 else {
                 throw S3Error(
                     .lengthRequired,
                     "MissingContentLength",
@@ -65,11 +65,22 @@ extension S3Gateway {
                     seed: verified.signature
                 )
             let trailers = AWSChunkedBody<RequestBody>.Trailers()
+            let declaredTrailers = (s3.header("x-amz-trailer") ?? "").split(separator: ",").map {
+                $0.trimmingCharacters(in: .whitespaces).lowercased()
+            }.filter { !$0.isEmpty }
             if let trailer = s3.header("x-amz-trailer"), let algorithm = checksumAlgorithm(header: trailer) {
                 put.checksumsToCompute.insert(algorithm)
                 put.trailingChecksums = { trailers.all[algorithm.headerName].map { [algorithm: $0] } ?? [:] }
             }
-            return .chunked(AWSChunkedBody(base: request.body, signing: signing, trailers: trailers))
+            return .chunked(
+                AWSChunkedBody(
+                    base: request.body,
+                    signing: signing,
+                    decodedLength: decoded,
+                    expectedTrailers: declaredTrailers,
+                    trailers: trailers
+                )
+            )
         case let other where other.hasPrefix("STREAMING-"):
             throw S3Error.notImplemented("the payload signing mode \(other)")
         default:

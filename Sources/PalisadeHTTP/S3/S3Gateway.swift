@@ -1,3 +1,4 @@
+import Crypto
 import Foundation
 import HTTPTypes
 public import Hummingbird
@@ -57,6 +58,9 @@ public struct S3Gateway: RouterMiddleware {
         let s3 = S3Request(request, domain: domain)
         var response: Response
         do {
+            guard !s3.hasUndecodablePath else {
+                throw S3Error(.badRequest, "InvalidURI", "the path's percent-escapes do not decode to UTF-8")
+            }
             let verified = try authenticate(s3)
             response = try await route(s3, request: request, verified: verified, context: context)
         } catch {
@@ -74,6 +78,7 @@ public struct S3Gateway: RouterMiddleware {
                 )
             }
             response = s3Error.response(resource: s3.resource, requestID: context.requestID, isHead: s3.method == .head)
+            if s3.mayHaveUnreadBody { response.headers[.connection] = "close" }
         }
         response.headers[HTTPField.Name("x-amz-request-id")!] = context.requestID
         return response
@@ -132,7 +137,7 @@ public struct S3Gateway: RouterMiddleware {
         }
         guard let key = s3.key else {
             switch s3.method {
-            case .put: return try await createBucket(bucket, request: request)
+            case .put: return try await createBucket(bucket, s3: s3, request: request, verified: verified)
             case .head:
                 try await store.requireBucket(bucket)
                 return Response(status: .ok)
@@ -149,11 +154,12 @@ public struct S3Gateway: RouterMiddleware {
             case .get:
                 return try await listObjects(bucket, s3: s3, version: 1)
             case .post where s3.query["delete"] != nil:
-                return try await deleteObjects(bucket, s3: s3, request: request)
+                return try await deleteObjects(bucket, s3: s3, request: request, verified: verified)
             default:
                 throw S3Error.methodNotAllowed
             }
         }
+        try StorageError.requireValidKey(key)
         if s3.query["uploads"] != nil || s3.query["uploadId"] != nil {
             return try await routeMultipart(bucket: bucket, key: key, s3: s3, request: request, verified: verified)
         }
@@ -169,6 +175,35 @@ public struct S3Gateway: RouterMiddleware {
         default:
             throw S3Error.methodNotAllowed
         }
+    }
+
+    /// The whole body of a request that carries an XML document (CreateBucket, DeleteObjects,
+    /// CompleteMultipartUpload), returned only once it matches the signed `x-amz-content-sha256`
+    /// and any `Content-MD5`: nothing acts on bytes the signer did not sign. `UNSIGNED-PAYLOAD` (a
+    /// presigned URL, or a client's choice) leaves the body unprotected, as in S3.
+    static func signedDocument(
+        _ request: Request,
+        s3: S3Request,
+        verified: SigV4Verifier.Verified,
+        upTo limit: Int
+    ) async throws -> Data {
+        let claimed = verified.claimedPayloadHash ?? SigV4.unsignedPayload
+        if claimed.hasPrefix("STREAMING-") {
+            throw S3Error.notImplemented("the payload signing mode \(claimed) for a request other than an upload")
+        }
+        var request = request
+        let data = Data(try await request.collectBody(upTo: limit).readableBytesView)
+        if claimed != SigV4.unsignedPayload, claimed != SigV4.hexSHA256(data) {
+            throw S3Error(
+                .badRequest,
+                "XAmzContentSHA256Mismatch",
+                "the provided 'x-amz-content-sha256' header does not match what was computed"
+            )
+        }
+        if let md5 = s3.header("content-md5"), md5 != Data(Insecure.MD5.hash(data: data)).base64EncodedString() {
+            throw S3Error(.badRequest, "BadDigest", "the Content-MD5 you specified did not match what we received")
+        }
+        return data
     }
 
     static func xml(_ document: String, status: HTTPResponse.Status = .ok) -> Response {

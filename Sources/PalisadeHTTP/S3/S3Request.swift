@@ -14,6 +14,8 @@ struct S3Request: Sendable {
     let query: [String: String]
     let bucket: String?
     let key: String?
+    /// The path's escapes decode to bytes that are not UTF-8: no bucket or key can be named so.
+    let hasUndecodablePath: Bool
     let headers: HTTPFields
     let authority: String?
 
@@ -31,21 +33,35 @@ struct S3Request: Sendable {
         self.query = query
         let path = rawPath.dropFirst()
         let hostname = request.head.authority.map { String($0.prefix { $0 != ":" }).lowercased() } ?? ""
+        var undecodable = false
+        func decode(_ part: Substring) -> String? {
+            guard !part.isEmpty else { return nil }
+            guard let decoded = SigV4.percentDecodeExactly(String(part)) else {
+                undecodable = true
+                return nil
+            }
+            return decoded
+        }
         if let domain, hostname.hasSuffix("." + domain.lowercased()) {
             bucket = String(hostname.dropLast(domain.count + 1))
-            key = path.isEmpty ? nil : SigV4.percentDecode(String(path))
+            key = decode(path)
         } else {
             let slash = path.firstIndex(of: "/")
-            let bucketPart = slash.map { path[..<$0] } ?? path
-            bucket = bucketPart.isEmpty ? nil : SigV4.percentDecode(String(bucketPart))
-            let keyPart = slash.map { path[path.index(after: $0)...] } ?? ""
-            key = keyPart.isEmpty ? nil : SigV4.percentDecode(String(keyPart))
+            bucket = decode(slash.map { path[..<$0] } ?? path)
+            key = decode(slash.map { path[path.index(after: $0)...] } ?? "")
         }
+        hasUndecodablePath = undecodable
         headers = request.headers
         authority = request.head.authority
     }
 
     func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
+
+    /// Whether the request announced a body: after a refusal, its rest may still be on the wire
+    /// (the answer then closes the connection rather than read it).
+    var mayHaveUnreadBody: Bool {
+        headers[.transferEncoding] != nil || (headers[.contentLength].map { $0 != "0" } ?? false)
+    }
 
     /// The headers as the client signed them (`host` restored from the authority).
     var signableHeaders: [(name: String, value: String)] {

@@ -58,7 +58,7 @@ enum S3XML {
         parser.delegate = delegate
         // Linux's XMLParser accepts a document whose root is never closed: require that every element closed.
         guard parser.parse(), delegate.stack.isEmpty, let root = delegate.root else {
-            throw S3Error(.badRequest, "MalformedXML", "the XML you provided was not well-formed or did not validate")
+            throw S3Error.malformedXML
         }
         return root
     }
