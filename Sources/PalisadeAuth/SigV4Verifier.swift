@@ -36,8 +36,9 @@ public struct SigV4Verifier: Sendable {
     /// - Parameters:
     ///   - path: the path as received, percent-encoded.
     ///   - query: the raw query string without `?`.
-    ///   - bodyHash: hex SHA-256 of the body, when the caller has the whole body. When the request
-    ///     also sends `x-amz-content-sha256`, the two must agree.
+    ///   - bodyHash: hex SHA-256 of the body, when the caller has the whole body. The request's
+    ///     `x-amz-content-sha256`, when sent, must then be that hash: `UNSIGNED-PAYLOAD` is refused,
+    ///     so the signature always covers a body the caller acts on.
     ///   - now: the server's time.
     /// - Throws: ``SigV4Error``.
     public func verify(
@@ -78,8 +79,13 @@ public struct SigV4Verifier: Sendable {
             throw SigV4Error(.authorizationHeaderMalformed, "SignedHeaders must include host")
         }
         let claimed = header("x-amz-content-sha256")
-        if let claimed, let bodyHash, claimed != SigV4.unsignedPayload, claimed != bodyHash {
-            throw SigV4Error(.contentSHA256Mismatch, "the body does not hash to x-amz-content-sha256")
+        if let claimed, let bodyHash, claimed != bodyHash {
+            throw SigV4Error(
+                .contentSHA256Mismatch,
+                claimed == SigV4.unsignedPayload
+                    ? "UNSIGNED-PAYLOAD is not accepted here: sign the body's SHA-256 in x-amz-content-sha256"
+                    : "the body does not hash to x-amz-content-sha256"
+            )
         }
         guard let payloadHash = claimed ?? bodyHash else {
             throw SigV4Error(.authorizationHeaderMalformed, "x-amz-content-sha256 is required")

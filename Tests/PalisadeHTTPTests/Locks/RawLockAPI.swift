@@ -26,7 +26,8 @@ struct RawLockAPI {
         credentials = server.credentials
     }
 
-    /// Sends `method path` with a JSON (or raw) body, signed with `credentials` unless `signed` is false.
+    /// Sends `method path` with a JSON (or raw) body, signed with `credentials` unless `signed` is
+    /// false, over the body's hash unless `payloadHash` says otherwise.
     func send(
         _ method: String,
         _ path: String,
@@ -36,6 +37,7 @@ struct RawLockAPI {
         signed: Bool = true,
         credentials: SigV4Credentials? = nil,
         date: Date = Date(),
+        payloadHash: String? = nil,
         addedAfterSigning: [(name: String, value: String)] = []
     ) async throws -> Answer {
         let body =
@@ -50,7 +52,7 @@ struct RawLockAPI {
                 path: path,
                 query: query,
                 headers: headers,
-                payloadHash: SigV4.hexSHA256(body),
+                payloadHash: payloadHash ?? SigV4.hexSHA256(body),
                 date: date
             )
         }
