@@ -19,12 +19,21 @@ public struct ServerConfiguration: Sendable {
     public var credentials: [SigV4Credentials]
     /// With a domain, S3 requests may also address a bucket virtual-host style: `bucket.domain`.
     public var domain: String?
+    /// Timeouts and the connection cap.
+    public var limits: ConnectionLimits
 
-    public init(host: String = "127.0.0.1", port: Int = 9000, credentials: [SigV4Credentials], domain: String? = nil) {
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 9000,
+        credentials: [SigV4Credentials],
+        domain: String? = nil,
+        limits: ConnectionLimits = .init()
+    ) {
         self.host = host
         self.port = port
         self.credentials = credentials
         self.domain = domain
+        self.limits = limits
     }
 }
 
@@ -58,21 +67,26 @@ public func buildApplication(
     // No authentication middleware here: the connection's SessionUpgradeGate lets only signed
     // session upgrades reach this router.
     let sessions = Router(context: PalisadeRequestContext.self)
+    let gate = ConnectionGate(maximum: configuration.limits.maximumConnections, metricsFactory: metricsFactory)
     LockSessionRoutes(locks: locks, fencing: FencingRoutes(store: store), metricsFactory: metricsFactory)
         .register(on: sessions)
     return Application(
         router: router,
-        server: HTTPServerBuilder { [sessions = sessions.buildResponder()] responder in
+        server: HTTPServerBuilder { [sessions = sessions.buildResponder(), limits = configuration.limits] responder in
             GracefulUpgradeChannel(
                 inner: HTTP1WebSocketUpgradeChannel(
                     responder: responder,
                     webSocketResponder: sessions,
                     configuration: .init(
-                        http1: .init(additionalChannelHandlers: [ExpectContinueHandler(), CloseAfterResponseHandler()]),
+                        http1: .init(additionalChannelHandlers: [
+                            ExpectContinueHandler(), CloseAfterResponseHandler(), RequestTimeoutHandler(limits: limits),
+                        ]),
                         ws: .init(maxFrameSize: LockSessionMessage.maximumBytes)
                     )
                 ),
-                sessionVerifier: verifier
+                sessionVerifier: verifier,
+                limits: limits,
+                gate: gate
             )
         },
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "palisade"),

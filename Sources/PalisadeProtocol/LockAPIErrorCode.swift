@@ -22,6 +22,8 @@ public enum LockAPIErrorCode {
     public static let notFound = "NotFound"
     /// 408: a blocking acquire's wait ran out before the lock was granted.
     public static let waitTimeout = "WaitTimeout"
+    /// 400: the client stopped sending the request's body for longer than the server waits.
+    public static let requestTimeout = "RequestTimeout"
     /// 409: a try-acquire found the lock held, queued for, or in its lock-delay.
     public static let lockHeld = "LockHeld"
     /// 409: the lease does not hold the lock with this token.
@@ -50,6 +52,6 @@ public enum LockAPIErrorCode {
         malformedRequest, invalidLockName, invalidTTL, invalidArgument, missingAuthentication, invalidAccessKeyID,
         signatureDoesNotMatch, requestTimeTooSkewed, leaseNotFound, notFound, waitTimeout, lockHeld, notHolder,
         modeConflict, acquireSuperseded, acquireCancelled, leaseLost, requestTooLarge, serviceUnavailable,
-        storageUnavailable, internalError, upgradeRequired,
+        storageUnavailable, internalError, upgradeRequired, requestTimeout,
     ]
 }

@@ -66,12 +66,14 @@ public func makeTemporaryDirectory() throws -> String {
 ///   - dataDirectory: reuse a folder to test restarts; by default a fresh one.
 ///   - durability: of object writes and lock changes; relaxed (no fsync) by default, for speed.
 ///   - beforeCommit: the store's ``ObjectStore/CommitHook``, to act between a write's arrival and its commit.
+///   - connectionLimits: the server's timeouts and connection cap.
 public func withTestServer<C: Clock, T: Sendable>(
     clock: C,
     configuration: LockService<C>.Configuration = .init(),
     dataDirectory: String? = nil,
     durability: ObjectStore.Durability = .relaxed,
     beforeCommit: ObjectStore.CommitHook? = nil,
+    connectionLimits: ConnectionLimits = .init(),
     _ body: @Sendable (TestServer<C>) async throws -> T
 ) async throws -> T where C.Duration == Duration {
     let directory = try dataDirectory ?? makeTemporaryDirectory()
@@ -98,7 +100,8 @@ public func withTestServer<C: Clock, T: Sendable>(
             host: "127.0.0.1",
             port: 0,
             credentials: [testCredentials],
-            domain: testVirtualHostDomain
+            domain: testVirtualHostDomain,
+            limits: connectionLimits
         ),
         locks: locks,
         store: store,

@@ -51,9 +51,10 @@ def palisade_binary() -> str:
 class Server:
     """`palisade serve` on a free port; `wrapper` runs it under another command (strace),
     `arguments` are added to its command line. Without `data_dir` it serves from a fresh folder
-    that `stop()` removes; a given `data_dir` is kept."""
+    that `stop()` removes; a given `data_dir` is kept. `secret_via` says how the secret key is
+    given: "flag" (`--secret-key`), "file" (`--secret-key-file`) or "environment"."""
 
-    def __init__(self, binary: str, bin_dir: str, wrapper=(), arguments=(), data_dir=None):
+    def __init__(self, binary: str, bin_dir: str, wrapper=(), arguments=(), data_dir=None, secret_via="flag"):
         self.binary = binary
         self.bin_dir = bin_dir
         self.port = _free_port()
@@ -62,10 +63,17 @@ class Server:
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="palisade-interop-")
         self.access_key = ACCESS_KEY
         self.secret_key = SECRET_KEY
+        secret_arguments, environment = ["--secret-key", SECRET_KEY], None
+        if secret_via == "file":
+            secret_file = pathlib.Path(tempfile.mkdtemp(prefix="palisade-secret-")) / "secret"
+            secret_file.write_text(SECRET_KEY + "\n")
+            secret_arguments = ["--secret-key-file", str(secret_file)]
+        elif secret_via == "environment":
+            secret_arguments, environment = [], dict(os.environ, PALISADE_SECRET_KEY=SECRET_KEY)
         self.process = subprocess.Popen(
             [*wrapper, binary, "serve", "--data-dir", self.data_dir, "--port", str(self.port),
-             "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY, "--log-level", "warning", *arguments],
-            stdout=subprocess.DEVNULL)
+             "--access-key", ACCESS_KEY, *secret_arguments, "--log-level", "warning", *arguments],
+            stdout=subprocess.DEVNULL, env=environment)
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:

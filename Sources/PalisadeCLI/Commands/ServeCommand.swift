@@ -31,8 +31,16 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Access key; with no keys, random ones are generated on first start and kept in the data folder.")
     var accessKey: String?
 
-    @Option(help: "Secret key (goes with --access-key).")
+    @Option(
+        help: """
+            Secret key (goes with --access-key). Visible to every user in `ps`: prefer \
+            --secret-key-file or the PALISADE_SECRET_KEY environment variable.
+            """
+    )
     var secretKey: String?
+
+    @Option(help: "A file whose first line is the secret key (goes with --access-key).")
+    var secretKeyFile: String?
 
     @Option(help: "Lock-delay after an unclean release (lease expiry, force-release); 0 turns it off.")
     var lockDelay = DurationArgument(.seconds(1))
@@ -65,13 +73,39 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var shutdownGrace = DurationArgument(.seconds(5))
 
+    @Option(help: "Close a connection with no request in progress after this long.")
+    var idleTimeout = DurationArgument(.seconds(60))
+
+    @Option(help: "A request's head must arrive within this long of its first byte (or of the connection's opening).")
+    var headerTimeout = DurationArgument(.seconds(10))
+
+    @Option(
+        help: "While a request's body is awaited, the client must send some within this long (else 400 RequestTimeout)."
+    )
+    var bodyTimeout = DurationArgument(.seconds(30))
+
+    @Option(
+        help: """
+            Connections served at once; more are closed on arrival. By default 4096, or fewer when the \
+            process may not open that many files.
+            """
+    )
+    var maxConnections: Int?
+
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
     func validate() throws {
-        if (accessKey == nil) != (secretKey == nil) {
-            throw ValidationError("--access-key and --secret-key go together")
+        if secretKey != nil && secretKeyFile != nil {
+            throw ValidationError("give the secret key once: --secret-key or --secret-key-file")
         }
+        if accessKey == nil && (secretKey != nil || secretKeyFile != nil) {
+            throw ValidationError("--secret-key and --secret-key-file go with --access-key")
+        }
+        if accessKey != nil && secretKey == nil && secretKeyFile == nil && environmentSecret == nil {
+            throw ValidationError("--access-key needs a secret: --secret-key-file, PALISADE_SECRET_KEY or --secret-key")
+        }
+        if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown log level '\(logLevel)'") }
         for path in fenced where FencedPath(path) == nil {
             throw ValidationError("--fenced takes BUCKET or BUCKET/PREFIX")
@@ -82,7 +116,10 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
+        // Everything the server writes (objects, metadata, lock state, credentials) is its own.
+        umask(0o077)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
+        chmod(dataDir, 0o700)
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
@@ -115,7 +152,18 @@ struct ServeCommand: AsyncParsableCommand {
         )
         for path in fenced { try await store.setFenced(FencedPath(path)!, true) }
         let app = buildApplication(
-            configuration: ServerConfiguration(host: host, port: port, credentials: [credentials], domain: domain),
+            configuration: ServerConfiguration(
+                host: host,
+                port: port,
+                credentials: [credentials],
+                domain: domain,
+                limits: ConnectionLimits(
+                    idleTimeout: idleTimeout.duration,
+                    headerTimeout: headerTimeout.duration,
+                    bodyTimeout: bodyTimeout.duration,
+                    maximumConnections: maxConnections ?? Self.defaultMaximumConnections()
+                )
+            ),
             locks: locks,
             store: store,
             registry: registry,
@@ -135,9 +183,23 @@ struct ServeCommand: AsyncParsableCommand {
         try await group.run()
     }
 
-    /// The keys from the flags, or those kept in the data folder, or new random ones (then kept).
+    /// `PALISADE_SECRET_KEY`, the secret that goes with `--access-key` when no flag gives it.
+    var environmentSecret: String? { ProcessInfo.processInfo.environment["PALISADE_SECRET_KEY"] }
+
+    /// The keys from the flags (the secret from `--secret-key`, `--secret-key-file` or the
+    /// environment), or those kept in the data folder, or new random ones (then kept).
     func resolveCredentials() throws -> SigV4Credentials {
-        if let accessKey, let secretKey { return SigV4Credentials(accessKeyID: accessKey, secretAccessKey: secretKey) }
+        if let accessKey {
+            var secret = secretKey ?? environmentSecret
+            if let secretKeyFile {
+                guard let text = try? String(contentsOfFile: secretKeyFile, encoding: .utf8),
+                    let line = text.split(whereSeparator: \.isNewline).first, !line.isEmpty
+                else { throw ValidationError("cannot read a secret key from \(secretKeyFile)") }
+                secret = String(line)
+            }
+            guard let secret else { throw ValidationError("--access-key needs a secret") }
+            return SigV4Credentials(accessKeyID: accessKey, secretAccessKey: secret)
+        }
         let path = dataDir + "/credentials.json"
         if let data = FileManager.default.contents(atPath: path) {
             let stored = try JSONDecoder().decode(StoredCredentials.self, from: data)
@@ -161,6 +223,16 @@ struct ServeCommand: AsyncParsableCommand {
             """
         )
         return SigV4Credentials(accessKeyID: generated.accessKey, secretAccessKey: generated.secretKey)
+    }
+}
+
+extension ServeCommand {
+    /// 4096, or fewer when the file limit is lower: room is left for the data files, the listener
+    /// and the SQLite handles, so a flood of connections cannot starve them.
+    static func defaultMaximumConnections() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 4096 }
+        return Int(max(16, min(4096, Int64(clamping: limit.rlim_cur) - 128)))
     }
 }
 

@@ -80,7 +80,13 @@ public struct S3Error: Error, Sendable, Equatable {
         for (name, value) in headers { fields[HTTPField.Name(name)!] = value }
         guard !isHead else { return Response(status: status, headers: fields) }
         fields[.contentType] = "application/xml"
-        let body = S3XML.document(
+        let body = document(resource: resource, requestID: requestID)
+        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: body)))
+    }
+
+    /// The `<Error>` XML document.
+    func document(resource: String, requestID: String) -> String {
+        S3XML.document(
             "Error",
             [
                 .text("Code", code), .text("Message", message), .text("Resource", resource),
@@ -88,6 +94,5 @@ public struct S3Error: Error, Sendable, Equatable {
             ],
             namespaced: false
         )
-        return Response(status: status, headers: fields, body: .init(byteBuffer: ByteBuffer(string: body)))
     }
 }
