@@ -15,8 +15,14 @@ public struct FencingToken: RawRepresentable, Hashable, Comparable, Sendable, Co
 
     public static func < (lhs: FencingToken, rhs: FencingToken) -> Bool { lhs.rawValue < rhs.rawValue }
 
+    /// Decodes a token; `0`, never issued, is refused.
     public init(from decoder: any Decoder) throws {
         rawValue = try decoder.singleValueContainer().decode(UInt64.self)
+        guard rawValue > 0 else {
+            throw DecodingError.dataCorrupted(
+                .init(codingPath: decoder.codingPath, debugDescription: "fencing tokens start at 1")
+            )
+        }
     }
 
     public func encode(to encoder: any Encoder) throws {

@@ -54,6 +54,31 @@ public struct LockAPIError: Error, Sendable, Equatable {
         self.init(status, error.code.rawValue, error.message)
     }
 
+    /// The wire form of a body that does not decode, when the decoder could not say which field
+    /// failed (Foundation's decoder on Linux does not for a number that does not fit): the first
+    /// number in `body` that is not a whole number from 0 to 2⁶⁴ − 1 is named, else `error` decides.
+    init(_ error: DecodingError, body: Data) {
+        if case .dataCorrupted(let context) = error, context.codingPath.isEmpty,
+            let object = (try? JSONSerialization.jsonObject(with: body)) as? [String: Any],
+            let field = object.keys.sorted().first(where: { Self.isUnfitNumber(object[$0]) })
+        {
+            self.init(
+                .badRequest,
+                field == "ttl_ms" ? LockAPIErrorCode.invalidTTL : LockAPIErrorCode.invalidArgument,
+                "\(field) is out of range: a whole number from 0 to 18446744073709551615 is expected"
+            )
+        } else {
+            self.init(error)
+        }
+    }
+
+    /// Whether `value` is a JSON number no integer field accepts: a fraction, or a value out of
+    /// range (negative whole numbers count too: only unsigned fields fail on them).
+    private static func isUnfitNumber(_ value: Any?) -> Bool {
+        guard let number = (value as? NSNumber)?.doubleValue else { return false }
+        return number < 0 || number != number.rounded(.towardZero) || number >= 18_446_744_073_709_551_616
+    }
+
     /// The wire form of a body that does not decode: a bad lock name, a bad argument, or bad JSON.
     public init(_ error: DecodingError) {
         let (context, isMissing): (DecodingError.Context?, Bool) =

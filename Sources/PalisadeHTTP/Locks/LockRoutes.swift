@@ -184,7 +184,12 @@ private func decode<T: Decodable>(_ type: T.Type, from request: Request) async t
     guard buffer.readableBytes > 0 else {
         throw LockAPIError(.badRequest, LockAPIErrorCode.malformedRequest, "the request needs a JSON body")
     }
-    return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
+    let data = Data(buffer.readableBytesView)
+    do {
+        return try JSONDecoder().decode(T.self, from: data)
+    } catch let error as DecodingError {
+        throw LockAPIError(error, body: data)
+    }
 }
 
 private func json(_ value: some Encodable, status: HTTPResponse.Status = .ok) throws -> Response {

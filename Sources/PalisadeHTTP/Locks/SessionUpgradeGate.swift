@@ -11,8 +11,12 @@ import PalisadeProtocol
 /// request is passed on without its `Upgrade` header, so that it is answered as the plain HTTP
 /// request it also is: a session request with a bad signature gets the lock API's JSON error
 /// (`SignatureDoesNotMatch`, `RequestTimeTooSkewed`, …), an upgrade elsewhere is an ordinary S3 or
-/// lock API call. Only the first request of a connection can upgrade, so the gate steps aside
-/// after it.
+/// lock API call.
+///
+/// Only the first request of a connection can upgrade: the gate steps aside when it lets an
+/// upgrade through. Otherwise it stays, and on later requests keeps only an authentic session
+/// request's `Upgrade` (which Hummingbird answers `307` to its own URL, so the client opens a
+/// new connection for it); any other request is served as if it had no `Upgrade` header.
 final class SessionUpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
@@ -22,15 +26,14 @@ final class SessionUpgradeGate: ChannelInboundHandler, RemovableChannelHandler {
     init(verifier: SigV4Verifier) { self.verifier = verifier }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(var head) = unwrapInboundIn(data) else {
+        guard case .head(var head) = unwrapInboundIn(data), head.headers.contains(name: "upgrade") else {
             context.fireChannelRead(data)
             return
         }
-        if head.headers.contains(name: "upgrade"), !opensAuthenticSession(head) {
-            head.headers.remove(name: "upgrade")
-        }
+        let upgrades = opensAuthenticSession(head)
+        if !upgrades { head.headers.remove(name: "upgrade") }
         context.fireChannelRead(wrapInboundOut(.head(head)))
-        context.pipeline.syncOperations.removeHandler(context: context, promise: nil)
+        if upgrades { context.pipeline.syncOperations.removeHandler(context: context, promise: nil) }
     }
 
     /// Whether `head` asks for the session endpoint and is signed by a known key.

@@ -20,7 +20,19 @@ public struct SigV4AuthMiddleware: RouterMiddleware {
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
         var request = request
-        let body = try await request.collectBody(upTo: LockAPILimits.maximumBodyBytes)
+        let body: ByteBuffer
+        do {
+            body = try await request.collectBody(upTo: LockAPILimits.maximumBodyBytes)
+        } catch let error as any HTTPResponseError {
+            throw error
+        } catch {
+            // The connection ended inside the body: the client's mistake, not the server's.
+            throw LockAPIError(
+                .badRequest,
+                LockAPIErrorCode.malformedRequest,
+                "the body ended before the Content-Length it announced"
+            )
+        }
         let rawPath = request.head.path ?? "/"
         let (path, query) = rawPath.splitQuery()
         _ = try verifier.verify(

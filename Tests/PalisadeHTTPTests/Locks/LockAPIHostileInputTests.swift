@@ -27,4 +27,71 @@ struct LockAPIHostileInputTests {
             #expect(lease.status == 400 && lease.code == "XAmzContentSHA256Mismatch")
         }
     }
+
+    @Test(
+        "a truncated body is 400 MalformedRequest, signed or not, never a 500",
+        arguments: [true, false]
+    )
+    func truncatedBody(signed: Bool) async throws {
+        try await withTestServer { server in
+            let head =
+                signed
+                ? server.s3.signedRequestHead("POST", "/_palisade/v1/leases", headers: [("content-length", "100")])
+                : "POST /_palisade/v1/leases HTTP/1.1\r\nhost: x\r\ncontent-length: 100\r\n\r\n"
+            let answer = await rawExchange(port: server.port, Array((head + #"{"ttl_ms":"#).utf8), closeWriteSide: true)
+            #expect(answer.hasPrefix("HTTP/1.1 400"), "\(answer)")
+            #expect(answer.contains(#""code":"MalformedRequest""#))
+            #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "exactly one response: \(answer)")
+        }
+    }
+
+    @Test(
+        "a number out of range names its field, and token 0 (never issued) is refused",
+        arguments: [
+            ("/_palisade/v1/leases", #"{"ttl_ms": 1e30}"#, "InvalidTTL"),
+            ("/_palisade/v1/leases", #"{"ttl_ms": 99999999999999999999}"#, "InvalidTTL"),
+            ("/_palisade/v1/locks/validate", #"{"name": "l", "token": -1}"#, "InvalidArgument"),
+            ("/_palisade/v1/locks/validate", #"{"name": "l", "token": 18446744073709551616}"#, "InvalidArgument"),
+            ("/_palisade/v1/locks/validate", #"{"name": "l", "token": 0}"#, "InvalidArgument"),
+            (
+                "/_palisade/v1/locks/release",
+                #"{"name": "l", "lease_id": "00000000000000000000000000000000", "token": 0}"#, "InvalidArgument"
+            ),
+        ]
+    )
+    func outOfRangeNumbers(path: String, body: String, code: String) async throws {
+        try await withTestServer { server in
+            let answer = try await RawLockAPI(server: server).send("POST", path, raw: body)
+            #expect(answer.status == 400 && answer.code == code, "\(answer.json)")
+            #expect((answer["message"] as? String)?.contains("not valid JSON") == false)
+        }
+    }
+
+    @Test("an Upgrade header on a reused connection is ignored outside the session endpoint, not redirected")
+    func upgradeOnReusedConnection() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            _ = try await server.s3.send("PUT", "/bucket/k", body: Array("value".utf8))
+            let first = server.s3.signedRequestHead("GET", "/bucket/k", headers: [])
+            // Added in flight (unsigned), as a proxy or an attacker would.
+            let second = server.s3.signedRequestHead("GET", "/bucket/k", headers: []).replacingOccurrences(
+                of: "\r\n\r\n",
+                with: "\r\nupgrade: websocket\r\nconnection: Upgrade\r\n\r\n"
+            )
+            let answer = await rawExchange(port: server.port, Array((first + second).utf8), closeWriteSide: true)
+            let statuses = answer.components(separatedBy: "HTTP/1.1 ").dropFirst().map { $0.prefix(3) }
+            #expect(statuses == ["200", "200"], "\(answer)")
+        }
+    }
+
+    @Test("an unsigned PUT whose body is cut short gets exactly one answer")
+    func unsignedTruncatedPut() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            let head = "PUT /bucket/k HTTP/1.1\r\nhost: x\r\ncontent-length: 1000\r\n\r\n"
+            let answer = await rawExchange(port: server.port, Array((head + "short").utf8), closeWriteSide: true)
+            #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "\(answer)")
+            #expect(answer.hasPrefix("HTTP/1.1 403"))
+        }
+    }
 }

@@ -155,6 +155,10 @@ struct S3BadInputTests {
             "PUT /bucket/k HTTP/1.1\r\nhost: x\r\ncontent-length: -1\r\n\r\n",
             "PUT /bucket/k HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n",
             "NOT A REQUEST\r\n\r\n",
+            "PUT /bucket/k HTTP/1.1\r\nhost: x\r\ncontent-length: \r\n\r\n",
+            "GET / HTTP/1.1\r\nhost: x\r\n" + String(repeating: "x-many: 1\r\n", count: 5000) + "\r\n",
+            "BREW /bucket/k HTTP/1.1\r\nhost: x\r\n\r\n",
+            "GET / HTTP/1.1\nhost: x\n\n",
         ]
     )
     func parserRejections(request: String) async throws {
