@@ -242,6 +242,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
             return try await withTaskCancellationHandler {
                 try await withCheckedThrowingContinuation { continuation in
                     acquires[key] = PendingAcquire(ticket: ticket, continuation: continuation)
+                    metrics.waiters.record(acquires.count)
                 }
             } onCancel: {
                 // Cancellation arrives on another thread; hop onto the actor to withdraw the wait.
@@ -258,6 +259,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
     private func abandonAcquire(_ key: WaiterKey, ticket: UInt64) {
         guard let pending = acquires[key], pending.ticket == ticket else { return }
         acquires[key] = nil
+        metrics.waiters.record(acquires.count)
         perform(table.cancelWait(key, at: advance()))
         pending.continuation.resume(throwing: CancellationError())
     }

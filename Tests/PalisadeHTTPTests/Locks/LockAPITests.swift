@@ -254,4 +254,41 @@ struct LockAPITests {
             #expect(text.contains("palisade_http_request_duration_seconds"))
         }
     }
+
+    @Test("the waiter gauge counts the acquires that wait, and drops to 0 when they are granted")
+    func waiterGauge() async throws {
+        try await withTestServer { server in
+            let api = RawLockAPI(server: server)
+            let holder = try await api.lease()
+            let grant = try #require(try await api.acquire("busy", lease: holder)["token"] as? Int)
+            func waiters() async throws -> Double? {
+                try await api.text("/_palisade/metrics").body.split(separator: "\n")
+                    .first { $0.hasPrefix("palisade_lock_waiters ") }.flatMap { Double($0.split(separator: " ")[1]) }
+            }
+            try await withThrowingTaskGroup(of: String.self) { group in
+                for _ in 0..<5 {
+                    let lease = try await api.lease()
+                    group.addTask {
+                        try await api.send(
+                            "POST",
+                            "/_palisade/v1/locks/acquire",
+                            json: ["name": "busy", "lease_id": lease, "mode": "shared", "wait_ms": 20_000]
+                        ).json.description
+                    }
+                }
+                let deadline = ContinuousClock.now + .seconds(10)
+                while try await waiters() != 5, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+                #expect(try await waiters() == 5)
+                _ = try await api.send(
+                    "POST",
+                    "/_palisade/v1/locks/release",
+                    json: ["name": "busy", "lease_id": holder, "token": grant]
+                )
+                for try await answer in group { #expect(answer.contains("token"), "\(answer)") }
+            }
+            #expect(try await waiters() == 0)
+        }
+    }
 }
