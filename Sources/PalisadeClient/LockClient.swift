@@ -2,6 +2,7 @@ public import AsyncHTTPClient
 import Foundation
 import NIOCore
 import NIOHTTP1
+public import NIOSSL
 public import PalisadeAuth
 public import PalisadeProtocol
 import WSClient
@@ -24,6 +25,10 @@ public struct LockClient: Sendable {
         public var initialBackoff: Duration
         /// How calls reach the server.
         public var transport: Transport
+        /// Whom to trust for an `https://` endpoint, for the lock session's `wss://` connection
+        /// (nil: the system's roots). HTTP calls use the HTTP client's own TLS set-up: give the
+        /// client one made by ``LockClient/makeHTTPClient(connectTimeout:tlsConfiguration:)``.
+        public var tlsConfiguration: TLSConfiguration?
 
         public init(
             endpoint: String,
@@ -31,8 +36,10 @@ public struct LockClient: Sendable {
             region: String = "us-east-1",
             maximumAttempts: Int = 4,
             initialBackoff: Duration = .milliseconds(50),
-            transport: Transport = .http
+            transport: Transport = .http,
+            tlsConfiguration: TLSConfiguration? = nil
         ) {
+            self.tlsConfiguration = tlsConfiguration
             self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
             self.credentials = credentials
             self.region = region
@@ -41,15 +48,17 @@ public struct LockClient: Sendable {
             self.transport = transport
         }
 
-        /// Reads `PALISADE_ENDPOINT` (default `http://127.0.0.1:9000`), `PALISADE_ACCESS_KEY` and
-        /// `PALISADE_SECRET_KEY` from `environment`.
+        /// Reads `PALISADE_ENDPOINT` (default `http://127.0.0.1:9000`), `PALISADE_ACCESS_KEY`,
+        /// `PALISADE_SECRET_KEY` and `PALISADE_CA_FILE` (PEM certificates to trust for an
+        /// `https://` endpoint, instead of the system's) from `environment`.
         public static func fromEnvironment(_ environment: [String: String]) -> Configuration {
             Configuration(
                 endpoint: environment["PALISADE_ENDPOINT"] ?? "http://127.0.0.1:9000",
                 credentials: SigV4Credentials(
                     accessKeyID: environment["PALISADE_ACCESS_KEY"] ?? "",
                     secretAccessKey: environment["PALISADE_SECRET_KEY"] ?? ""
-                )
+                ),
+                tlsConfiguration: environment["PALISADE_CA_FILE"].map(LockClient.trusting(caFile:))
             )
         }
     }
@@ -61,7 +70,9 @@ public struct LockClient: Sendable {
         /// All calls over one lock session, a WebSocket signed once (`Protocol/lock-sessions.md`):
         /// much less work per call on both sides. Copies of the client share the session. A call
         /// whose session the server refuses to open goes over HTTP instead, which answers why, and
-        /// so do the calls of the next 30 seconds, before the session is asked for again.
+        /// so do the calls of the next 30 seconds, before the session is asked for again. Over
+        /// `https://`, the endpoint must name the server by host name, not IP address (else calls
+        /// go over HTTP).
         case session
     }
 
@@ -86,8 +97,13 @@ public struct LockClient: Sendable {
         let signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "s3")
         self.signer = signer
         self.session =
-            configuration.transport == .session
-            ? LockSessionConnection(endpoint: configuration.endpoint, signer: signer, now: now) : nil
+            configuration.transport == .session && Self.canOpenSession(to: configuration.endpoint)
+            ? LockSessionConnection(
+                endpoint: configuration.endpoint,
+                signer: signer,
+                tlsConfiguration: configuration.tlsConfiguration,
+                now: now
+            ) : nil
     }
 
     /// Closes the client's lock session, if it uses one (its next call opens a new one).
@@ -104,15 +120,33 @@ public struct LockClient: Sendable {
     /// How long one connection attempt may take.
     public static let connectTimeout: Duration = .seconds(3)
 
-    /// An HTTP client configured as ``sharedHTTPClient`` is, with its own connect timeout; the
-    /// caller shuts it down.
-    public static func makeHTTPClient(connectTimeout: Duration) -> HTTPClient {
+    /// Whether a lock session can reach `endpoint`: not over `https://` to an IP address, which the
+    /// WebSocket client's TLS cannot name (SNI takes host names only); such a client's calls go
+    /// over HTTP.
+    static func canOpenSession(to endpoint: String) -> Bool {
+        guard endpoint.lowercased().hasPrefix("https://") else { return true }
+        let host = authority(of: endpoint)
+        return !(host.hasPrefix("[") || host.prefix { $0 != ":" }.allSatisfy { $0.isNumber || $0 == "." })
+    }
+
+    /// A client TLS set-up that trusts the PEM certificates in `caFile` (a private CA's, say).
+    public static func trusting(caFile: String) -> TLSConfiguration {
+        var configuration = TLSConfiguration.makeClientConfiguration()
+        configuration.trustRoots = .file(caFile)
+        return configuration
+    }
+
+    /// An HTTP client configured as ``sharedHTTPClient`` is, with its own connect timeout and
+    /// TLS set-up (nil: the system's roots); the caller shuts it down.
+    public static func makeHTTPClient(connectTimeout: Duration, tlsConfiguration: TLSConfiguration? = nil) -> HTTPClient
+    {
         var configuration = HTTPClient.Configuration()
         configuration.connectionPool = .init(
             idleTimeout: .seconds(60),
             concurrentHTTP1ConnectionsPerHostSoftLimit: 1024
         )
         configuration.timeout = .init(connect: .milliseconds(connectTimeout.milliseconds))
+        configuration.tlsConfiguration = tlsConfiguration
         return HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: configuration)
     }
 

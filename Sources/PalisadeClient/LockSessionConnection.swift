@@ -3,6 +3,7 @@ import HTTPTypes
 import Logging
 import NIOCore
 import NIOHTTP1
+import NIOSSL
 import PalisadeAuth
 import PalisadeProtocol
 import Synchronization
@@ -26,10 +27,16 @@ final class LockSessionConnection: Sendable {
     private let refusedUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let now: @Sendable () -> ContinuousClock.Instant
 
-    /// A session with the server at `endpoint` (`http://host:port`), signed by `signer`; `now`
-    /// tells the time for ``retryAfterRefusal``.
-    init(endpoint: String, signer: SigV4Signer, now: @escaping @Sendable () -> ContinuousClock.Instant) {
-        channel = LockSessionChannel(endpoint: endpoint, signer: signer)
+    /// A session with the server at `endpoint` (`http://host:port`, or `https://` for `wss://`),
+    /// signed by `signer`, trusting the server as `tlsConfiguration` says (nil: the system's
+    /// roots); `now` tells the time for ``retryAfterRefusal``.
+    init(
+        endpoint: String,
+        signer: SigV4Signer,
+        tlsConfiguration: TLSConfiguration?,
+        now: @escaping @Sendable () -> ContinuousClock.Instant
+    ) {
+        channel = LockSessionChannel(endpoint: endpoint, signer: signer, tlsConfiguration: tlsConfiguration)
         self.now = now
     }
 
@@ -81,7 +88,10 @@ final class LockSessionChannel: Sendable {
     private let signer: SigV4Signer
     private let state = Mutex(State())
 
-    init(endpoint: String, signer: SigV4Signer) {
+    private let tlsConfiguration: TLSConfiguration?
+
+    init(endpoint: String, signer: SigV4Signer, tlsConfiguration: TLSConfiguration?) {
+        self.tlsConfiguration = tlsConfiguration
         self.url =
             endpoint.replacingOccurrences(of: "http", with: "ws", options: .anchored) + PalisadePaths.v1
             + PalisadePaths.session
@@ -174,6 +184,7 @@ final class LockSessionChannel: Sendable {
                     maxFrameSize: LockSessionMessage.maximumBytes,
                     additionalHeaders: additionalHeaders
                 ),
+                tlsConfiguration: tlsConfiguration,
                 logger: Logger(label: "palisade.lock-session")
             ) { inbound, outbound, _ in
                 let (messages, outbox) = AsyncStream.makeStream(of: String.self)

@@ -1,10 +1,12 @@
 import Foundation
 public import Hummingbird
 import HummingbirdCore
+import HummingbirdTLS
 import HummingbirdWebSocket
 public import LockEngine
 public import Logging
 public import Metrics
+public import NIOSSL
 public import PalisadeAuth
 import PalisadeProtocol
 public import Prometheus
@@ -21,19 +23,23 @@ public struct ServerConfiguration: Sendable {
     public var domain: String?
     /// Timeouts and the connection cap.
     public var limits: ConnectionLimits
+    /// With a configuration, the listener speaks TLS only (HTTPS, and WSS for lock sessions).
+    public var tls: TLSConfiguration?
 
     public init(
         host: String = "127.0.0.1",
         port: Int = 9000,
         credentials: [SigV4Credentials],
         domain: String? = nil,
-        limits: ConnectionLimits = .init()
+        limits: ConnectionLimits = .init(),
+        tls: TLSConfiguration? = nil
     ) {
         self.host = host
         self.port = port
         self.credentials = credentials
         self.domain = domain
         self.limits = limits
+        self.tls = tls
     }
 }
 
@@ -54,7 +60,7 @@ public func buildApplication(
     metricsFactory: any MetricsFactory,
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
-) -> some ApplicationProtocol {
+) throws -> some ApplicationProtocol {
     let verifier = SigV4Verifier(credentials: configuration.credentials)
     let router = buildRouter(
         locks: locks,
@@ -70,25 +76,27 @@ public func buildApplication(
     let gate = ConnectionGate(maximum: configuration.limits.maximumConnections, metricsFactory: metricsFactory)
     LockSessionRoutes(locks: locks, fencing: FencingRoutes(store: store), metricsFactory: metricsFactory)
         .register(on: sessions)
+    let connections = HTTPServerBuilder {
+        [sessions = sessions.buildResponder(), limits = configuration.limits] responder in
+        GracefulUpgradeChannel(
+            inner: HTTP1WebSocketUpgradeChannel(
+                responder: responder,
+                webSocketResponder: sessions,
+                configuration: .init(
+                    http1: .init(additionalChannelHandlers: [
+                        ExpectContinueHandler(), CloseAfterResponseHandler(), RequestTimeoutHandler(limits: limits),
+                    ]),
+                    ws: .init(maxFrameSize: LockSessionMessage.maximumBytes)
+                )
+            ),
+            sessionVerifier: verifier,
+            limits: limits,
+            gate: gate
+        )
+    }
     return Application(
         router: router,
-        server: HTTPServerBuilder { [sessions = sessions.buildResponder(), limits = configuration.limits] responder in
-            GracefulUpgradeChannel(
-                inner: HTTP1WebSocketUpgradeChannel(
-                    responder: responder,
-                    webSocketResponder: sessions,
-                    configuration: .init(
-                        http1: .init(additionalChannelHandlers: [
-                            ExpectContinueHandler(), CloseAfterResponseHandler(), RequestTimeoutHandler(limits: limits),
-                        ]),
-                        ws: .init(maxFrameSize: LockSessionMessage.maximumBytes)
-                    )
-                ),
-                sessionVerifier: verifier,
-                limits: limits,
-                gate: gate
-            )
-        },
+        server: try configuration.tls.map { try .tls(connections, tlsConfiguration: $0) } ?? connections,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "palisade"),
         onServerRunning: { channel in await onServerRunning(channel.localAddress?.port ?? configuration.port) },
         logger: logger

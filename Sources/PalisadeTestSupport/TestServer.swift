@@ -95,7 +95,7 @@ public func withTestServer<C: Clock, T: Sendable>(
         beforeCommit: beforeCommit
     )
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
-    let app = buildApplication(
+    let app = try buildApplication(
         configuration: ServerConfiguration(
             host: "127.0.0.1",
             port: 0,

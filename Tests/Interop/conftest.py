@@ -7,6 +7,7 @@ import os
 import pathlib
 import shutil
 import socket
+import ssl
 import subprocess
 import tempfile
 import time
@@ -54,11 +55,17 @@ class Server:
     that `stop()` removes; a given `data_dir` is kept. `secret_via` says how the secret key is
     given: "flag" (`--secret-key`), "file" (`--secret-key-file`) or "environment"."""
 
-    def __init__(self, binary: str, bin_dir: str, wrapper=(), arguments=(), data_dir=None, secret_via="flag"):
+    def __init__(self, binary: str, bin_dir: str, wrapper=(), arguments=(), data_dir=None, secret_via="flag",
+                 tls=None):
+        """`tls` is (certificate, key, CA file): the server then speaks HTTPS only."""
         self.binary = binary
         self.bin_dir = bin_dir
         self.port = _free_port()
-        self.endpoint = f"http://127.0.0.1:{self.port}"
+        self.tls = tls
+        self.endpoint = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
+        if tls:
+            arguments = ["--tls-cert", tls[0], "--tls-key", tls[1], *arguments]
+        context = ssl.create_default_context(cafile=tls[2]) if tls else None
         self.owns_data = data_dir is None
         self.data_dir = data_dir or tempfile.mkdtemp(prefix="palisade-interop-")
         self.access_key = ACCESS_KEY
@@ -77,7 +84,7 @@ class Server:
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline:
             try:
-                urllib.request.urlopen(self.endpoint + "/_palisade/health", timeout=1).read()
+                urllib.request.urlopen(self.endpoint + "/_palisade/health", timeout=1, context=context).read()
                 return
             except OSError:
                 if self.process.poll() is not None:
@@ -114,7 +121,7 @@ def s3_client(server):
     return boto3.client(
         "s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
         aws_secret_access_key=server.secret_key, region_name="us-east-1",
-        config=botocore.config.Config(signature_version="s3v4"))
+        config=botocore.config.Config(signature_version="s3v4"), verify=server.tls[2] if server.tls else None)
 
 
 @pytest.fixture(scope="session")

@@ -1,10 +1,11 @@
 import ArgumentParser
+import AsyncHTTPClient
 import Foundation
 import PalisadeClient
 import PalisadeProtocol
 
 /// `palisade lock …`: the command-line lock client. Reads `PALISADE_ENDPOINT`,
-/// `PALISADE_ACCESS_KEY` and `PALISADE_SECRET_KEY`.
+/// `PALISADE_ACCESS_KEY`, `PALISADE_SECRET_KEY` and `PALISADE_CA_FILE`.
 struct LockCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "lock",
@@ -20,8 +21,15 @@ struct LockCommand: AsyncParsableCommand {
     static func client(transport: LockClient.Transport = .http) -> LockClient {
         var configuration = LockClient.Configuration.fromEnvironment(ProcessInfo.processInfo.environment)
         configuration.transport = transport
-        return LockClient(configuration: configuration)
+        return LockClient(configuration: configuration, httpClient: httpClient)
     }
+
+    /// The shared HTTP client, or one that trusts `PALISADE_CA_FILE` when that is set (kept for
+    /// the process's life).
+    static let httpClient: HTTPClient =
+        LockClient.Configuration.fromEnvironment(ProcessInfo.processInfo.environment).tlsConfiguration.map {
+            LockClient.makeHTTPClient(connectTimeout: LockClient.connectTimeout, tlsConfiguration: $0)
+        } ?? LockClient.sharedHTTPClient
 
     static func parseName(_ text: String) throws -> LockName {
         guard let name = LockName(rawValue: text) else {

@@ -4,6 +4,7 @@ import LockCore
 import LockEngine
 import Logging
 import Metrics
+import NIOSSL
 import PalisadeAuth
 import PalisadeHTTP
 import PalisadeSupport
@@ -73,6 +74,12 @@ struct ServeCommand: AsyncParsableCommand {
     )
     var shutdownGrace = DurationArgument(.seconds(5))
 
+    @Option(help: "PEM certificate chain: with --tls-key, the listener speaks TLS only (https://, wss://).")
+    var tlsCert: String?
+
+    @Option(help: "PEM private key of --tls-cert.")
+    var tlsKey: String?
+
     @Option(help: "Close a connection with no request in progress after this long.")
     var idleTimeout = DurationArgument(.seconds(60))
 
@@ -106,6 +113,7 @@ struct ServeCommand: AsyncParsableCommand {
             throw ValidationError("--access-key needs a secret: --secret-key-file, PALISADE_SECRET_KEY or --secret-key")
         }
         if let maxConnections, maxConnections < 1 { throw ValidationError("--max-connections must be at least 1") }
+        if (tlsCert == nil) != (tlsKey == nil) { throw ValidationError("--tls-cert and --tls-key go together") }
         if Logger.Level(rawValue: logLevel) == nil { throw ValidationError("unknown log level '\(logLevel)'") }
         for path in fenced where FencedPath(path) == nil {
             throw ValidationError("--fenced takes BUCKET or BUCKET/PREFIX")
@@ -151,7 +159,7 @@ struct ServeCommand: AsyncParsableCommand {
             reserve: reserve
         )
         for path in fenced { try await store.setFenced(FencedPath(path)!, true) }
-        let app = buildApplication(
+        let app = try buildApplication(
             configuration: ServerConfiguration(
                 host: host,
                 port: port,
@@ -162,15 +170,18 @@ struct ServeCommand: AsyncParsableCommand {
                     headerTimeout: headerTimeout.duration,
                     bodyTimeout: bodyTimeout.duration,
                     maximumConnections: maxConnections ?? Self.defaultMaximumConnections()
-                )
+                ),
+                tls: try tlsConfiguration()
             ),
             locks: locks,
             store: store,
             registry: registry,
             metricsFactory: factory,
             logger: logger,
-            onServerRunning: { [host] port in
-                announce("palisade \(palisadeVersion) listening on http://\(host):\(port) (data in \(dataDir))")
+            onServerRunning: { [host, scheme = tlsCert == nil ? "http" : "https"] port in
+                announce(
+                    "palisade \(palisadeVersion) listening on \(scheme)://\(host):\(port) (data in \(dataDir))"
+                )
             }
         )
         var lifecycle = ServiceGroupConfiguration(
@@ -227,6 +238,18 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension ServeCommand {
+    /// The server's TLS set-up from `--tls-cert` and `--tls-key`, or nil for plain HTTP.
+    func tlsConfiguration() throws -> TLSConfiguration? {
+        guard let tlsCert, let tlsKey else { return nil }
+        do {
+            let chain = try NIOSSLCertificate.fromPEMFile(tlsCert).map { NIOSSLCertificateSource.certificate($0) }
+            let key = try NIOSSLPrivateKey(file: tlsKey, format: .pem)
+            return TLSConfiguration.makeServerConfiguration(certificateChain: chain, privateKey: .privateKey(key))
+        } catch {
+            throw ValidationError("cannot load the TLS certificate or key: \(error)")
+        }
+    }
+
     /// 4096, or fewer when the file limit is lower: room is left for the data files, the listener
     /// and the SQLite handles, so a flood of connections cannot starve them.
     static func defaultMaximumConnections() -> Int {

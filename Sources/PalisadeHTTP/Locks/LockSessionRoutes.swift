@@ -5,6 +5,7 @@ import LockEngine
 import Metrics
 import NIOCore
 import PalisadeProtocol
+import Synchronization
 
 /// Lock sessions (`Protocol/lock-sessions.md`): the lock API over one WebSocket per client,
 /// authenticated once by the SigV4-signed upgrade request instead of once per call.
@@ -17,10 +18,13 @@ import PalisadeProtocol
 struct LockSessionRoutes: Sendable {
     /// The lock API routes without authentication: a session is authenticated at its upgrade.
     let responder: Router<PalisadeRequestContext>.Responder
+    /// `palisade_lock_sessions`: the sessions open now.
+    let openSessions: OpenSessionCount
 
     /// Sessions that serve the lock routes of `locks` and the admin `fencing` routes; each call is
     /// recorded in the same request metrics as over HTTP.
     init(locks: any LockBackend, fencing: FencingRoutes, metricsFactory: any MetricsFactory) {
+        openSessions = OpenSessionCount(gauge: Gauge(label: "palisade_lock_sessions", factory: metricsFactory))
         let router = Router(context: PalisadeRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
         router.add(middleware: ErrorMiddleware())
@@ -32,7 +36,9 @@ struct LockSessionRoutes: Sendable {
 
     /// Adds the session endpoint to `router`, the server's WebSocket upgrade router.
     func register(on router: Router<PalisadeRequestContext>) {
-        router.ws(RouterPath(PalisadePaths.v1 + PalisadePaths.session)) { inbound, outbound, context in
+        router.ws(RouterPath(PalisadePaths.v1 + PalisadePaths.session)) { [openSessions] inbound, outbound, context in
+            openSessions.change(by: 1)
+            defer { openSessions.change(by: -1) }
             try await withThrowingDiscardingTaskGroup { group in
                 for try await message in inbound.messages(maxSize: LockSessionMessage.maximumBytes) {
                     guard case .text(let text) = message else {
@@ -120,4 +126,14 @@ struct CollectingBodyWriter: ResponseBodyWriter {
     }
 
     consuming func finish(_ trailingHeaders: HTTPFields?) async throws {}
+}
+
+/// The number of open lock sessions, kept in a gauge.
+final class OpenSessionCount: Sendable {
+    private let count = Atomic<Int>(0)
+    private let gauge: Gauge
+
+    init(gauge: Gauge) { self.gauge = gauge }
+
+    func change(by delta: Int) { gauge.record(count.add(delta, ordering: .relaxed).newValue) }
 }
