@@ -199,7 +199,7 @@ let package = Package(
         .testTarget(name: "PalisadeAuthTests", dependencies: ["PalisadeAuth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LockEngineTests",
-            dependencies: ["LockEngine", "PalisadeTestSupport"],
+            dependencies: ["LockEngine", "PalisadeTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
             swiftSettings: swiftSettings
         ),
         .testTarget(

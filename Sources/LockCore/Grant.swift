@@ -71,11 +71,14 @@ public enum WatchEvent: Hashable, Sendable {
 public struct LeaseRecord: Sendable, Equatable {
     public var id: LeaseID
     public var ttl: Duration
+    /// The access key that created the lease.
+    public var owner: String
     public var holdings: [Grant]
 
-    public init(id: LeaseID, ttl: Duration, holdings: [Grant]) {
+    public init(id: LeaseID, ttl: Duration, owner: String = "", holdings: [Grant]) {
         self.id = id
         self.ttl = ttl
+        self.owner = owner
         self.holdings = holdings
     }
 }

@@ -6,6 +6,7 @@ public struct LockError: Error, Hashable, Sendable, CustomStringConvertible {
         private enum Wrapped: Hashable, Sendable {
             case leaseNotFound, notHolder, lockHeld, waitTimeout, modeConflict, superseded
             case leaseLost, cancelled, invalidTTL, invalidWait, tokensUnavailable, storageUnavailable, shuttingDown
+            case tooManyLeases, tooManyWaiters
         }
 
         private let wrapped: Wrapped
@@ -13,6 +14,10 @@ public struct LockError: Error, Hashable, Sendable, CustomStringConvertible {
 
         /// The lease does not exist, or has expired or been revoked.
         public static let leaseNotFound = Code(.leaseNotFound)
+        /// The owner has as many live leases as it may.
+        public static let tooManyLeases = Code(.tooManyLeases)
+        /// The owner has as many acquires waiting as it may.
+        public static let tooManyWaiters = Code(.tooManyWaiters)
         /// The lease does not hold the lock with the presented token.
         public static let notHolder = Code(.notHolder)
         /// A try-acquire found the lock unavailable.

@@ -6,7 +6,7 @@ extension LockTable {
         /// Persist the token high-water mark `through`, then call ``LockTable/confirmReservation(through:)``.
         case reserveTokens(through: FencingToken)
         /// Persist a new lease.
-        case leaseGranted(LeaseID, ttl: Duration)
+        case leaseGranted(LeaseID, ttl: Duration, owner: String)
         /// Forget a lease (its holdings were reported as `holderRemoved` before).
         case leaseEnded(LeaseID, LeaseEndReason)
         /// Persist a new holding.

@@ -5,6 +5,12 @@ extension LockTable {
     /// Tests call this after every step; an empty answer means the table is consistent.
     public func invariantViolations() -> [String] {
         var violations: [String] = []
+        let owned = leasesByOwner.values.reduce(into: Set<LeaseID>()) { $0.formUnion($1) }
+        if owned != Set(leases.keys) || leasesByOwner.values.contains(where: \.isEmpty)
+            || leasesByOwner.contains(where: { owner, ids in ids.contains { leases[$0]?.owner != owner } })
+        {
+            violations.append("the leases by owner do not match the leases")
+        }
         var tokensSeen = Set<UInt64>()
         for (name, record) in locks {
             if record.isIdle { violations.append("lock '\(name)' has an idle record") }

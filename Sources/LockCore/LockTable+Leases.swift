@@ -1,20 +1,38 @@
 public import PalisadeProtocol
 
 extension LockTable {
-    /// Grants a lease with the given id (the shell draws it at random).
-    /// - Throws: `invalidTTL` when `ttl` is outside the configured range.
-    public mutating func grantLease(_ id: LeaseID, ttl: Duration, at now: Instant) throws(LockError) -> [Effect] {
+    /// Grants a lease with the given id (the shell draws it at random) to `owner`, an access key.
+    /// - Throws: `invalidTTL` when `ttl` is outside the configured range; `tooManyLeases` when
+    ///   the owner already has ``Configuration/maximumLeasesPerOwner`` live leases.
+    public mutating func grantLease(
+        _ id: LeaseID,
+        ttl: Duration,
+        owner: String = "",
+        at now: Instant
+    ) throws(LockError) -> [Effect] {
         guard configuration.ttlRange.contains(ttl) else {
             throw LockError(
                 .invalidTTL,
                 "a lease TTL must be between \(configuration.ttlRange.lowerBound) and \(configuration.ttlRange.upperBound)"
             )
         }
+        // Leases past their deadline whose timers have not run yet do not count.
+        let owned = leasesByOwner[owner, default: []]
+        guard
+            owned.count < configuration.maximumLeasesPerOwner
+                || owned.count { liveLease($0, at: now) != nil } < configuration.maximumLeasesPerOwner
+        else {
+            throw LockError(
+                .tooManyLeases,
+                "this access key has \(configuration.maximumLeasesPerOwner) live leases, its limit: revoke some first"
+            )
+        }
         precondition(leases[id] == nil, "lease ids are random and never reused")
-        let lease = Lease(id: id, ttl: ttl, deadline: now.advanced(by: ttl))
+        let lease = Lease(id: id, ttl: ttl, owner: owner, deadline: now.advanced(by: ttl))
         leases[id] = lease
+        leasesByOwner[owner, default: []].insert(id)
         schedule(.lease(id), at: lease.deadline)
-        var effects: [Effect] = [.leaseGranted(id, ttl: ttl)]
+        var effects: [Effect] = [.leaseGranted(id, ttl: ttl, owner: owner)]
         rearm(&effects)
         return effects
     }
@@ -49,6 +67,11 @@ extension LockTable {
         return (released, effects)
     }
 
+    /// The acquires that `owner`'s leases have waiting.
+    func waiterCount(of owner: String) -> Int {
+        leasesByOwner[owner, default: []].reduce(0) { $0 + (leases[$1]?.waiting.count ?? 0) }
+    }
+
     func liveLease(_ id: LeaseID, at now: Instant) -> Lease? {
         guard let lease = leases[id], now < lease.deadline else { return nil }
         return lease
@@ -79,6 +102,10 @@ extension LockTable {
         }
         for watch in (leases[id]?.watches ?? []).sorted() {
             fire(watch: watch, .lost(releaseReason), &effects)
+        }
+        if let owner = leases[id]?.owner {
+            leasesByOwner[owner]?.remove(id)
+            if leasesByOwner[owner]?.isEmpty == true { leasesByOwner[owner] = nil }
         }
         leases[id] = nil
         effects.append(.leaseEnded(id, reason))

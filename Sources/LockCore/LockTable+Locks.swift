@@ -67,6 +67,12 @@ extension LockTable {
                 ? "is in its lock-delay after an unclean release" : record.holders.isEmpty ? "has waiters" : "is held"
             throw LockError(.lockHeld, "lock '\(name)' \(why)")
         }
+        guard waiterCount(of: lease.owner) < configuration.maximumWaitersPerOwner else {
+            throw LockError(
+                .tooManyWaiters,
+                "this access key has \(configuration.maximumWaitersPerOwner) acquires waiting, its limit"
+            )
+        }
         let waiter = Waiter(lease: id, mode: mode, deadline: now.advanced(by: wait))
         record.queue.append(waiter)
         lease.waiting.insert(name)

@@ -5,6 +5,8 @@ extension LockTable {
     public struct LeaseInfo: Sendable, Equatable {
         public var id: LeaseID
         public var ttl: Duration
+        /// The access key that created the lease.
+        public var owner: String
         public var deadline: Instant
         /// The lease's holdings, by lock name.
         public var grants: [Grant]
@@ -30,7 +32,7 @@ extension LockTable {
     public func lease(_ id: LeaseID, at now: Instant) -> LeaseInfo? {
         guard let lease = liveLease(id, at: now) else { return nil }
         let grants = lease.held.sorted().compactMap { locks[$0]?.holders[id] }
-        return LeaseInfo(id: id, ttl: lease.ttl, deadline: lease.deadline, grants: grants)
+        return LeaseInfo(id: id, ttl: lease.ttl, owner: lease.owner, deadline: lease.deadline, grants: grants)
     }
 
     /// Who holds `name` and who waits for it; an unknown lock has no holders and no waiters.

@@ -18,16 +18,24 @@ public struct LockTable<Instant: InstantProtocol>: Sendable where Instant.Durati
         /// After an unclean release (lease expiry, force-release), how long the lock stays
         /// ungrantable (Chubby's lock-delay). Zero turns it off.
         public var lockDelay: Duration
+        /// The most live leases one owner (access key) may have.
+        public var maximumLeasesPerOwner: Int
+        /// The most acquires one owner's leases may have waiting at once.
+        public var maximumWaitersPerOwner: Int
 
         /// Creates a configuration; the defaults are the documented server defaults.
         public init(
             ttlRange: ClosedRange<Duration> = .seconds(1) ... .seconds(3600),
             maximumWait: Duration = .seconds(300),
-            lockDelay: Duration = .seconds(1)
+            lockDelay: Duration = .seconds(1),
+            maximumLeasesPerOwner: Int = 10_000,
+            maximumWaitersPerOwner: Int = 1_000
         ) {
             self.ttlRange = ttlRange
             self.maximumWait = maximumWait
             self.lockDelay = lockDelay
+            self.maximumLeasesPerOwner = maximumLeasesPerOwner
+            self.maximumWaitersPerOwner = maximumWaitersPerOwner
         }
     }
 
@@ -36,6 +44,8 @@ public struct LockTable<Instant: InstantProtocol>: Sendable where Instant.Durati
 
         let id: LeaseID
         let ttl: Duration
+        /// The access key that created the lease.
+        let owner: String
         var deadline: Instant
         var held: Set<LockName> = []
         var waiting: Set<LockName> = []
@@ -105,6 +115,8 @@ public struct LockTable<Instant: InstantProtocol>: Sendable where Instant.Durati
     public internal(set) var tokens: TokenAllocator
 
     var leases: [LeaseID: Lease] = [:]
+    /// The live leases of each owner.
+    var leasesByOwner: [String: Set<LeaseID>] = [:]
     var locks: [LockName: LockRecord] = [:]
     var watches: [WatchID: Watch] = [:]
     var timers = Heap<TimerEntry>()
@@ -125,13 +137,14 @@ public struct LockTable<Instant: InstantProtocol>: Sendable where Instant.Durati
         self.configuration = configuration
         self.tokens = tokens
         for entry in restored {
-            var lease = Lease(id: entry.id, ttl: entry.ttl, deadline: now.advanced(by: entry.ttl))
+            var lease = Lease(id: entry.id, ttl: entry.ttl, owner: entry.owner, deadline: now.advanced(by: entry.ttl))
             for grant in entry.holdings {
                 precondition(grant.lease == entry.id && grant.token.rawValue <= tokens.lastIssued)
                 lease.held.insert(grant.name)
                 locks[grant.name, default: LockRecord()].holders[entry.id] = grant
             }
             leases[entry.id] = lease
+            leasesByOwner[entry.owner, default: []].insert(entry.id)
             schedule(.lease(entry.id), at: lease.deadline)
         }
     }

@@ -7,8 +7,8 @@ public import PalisadeProtocol
 /// calls (lease ↔ etcd lease, token ↔ etcd revision). Times are durations measured from "now",
 /// so no caller depends on the service's clock.
 public protocol LockBackend: Sendable {
-    /// Grants a lease with `ttl`.
-    func grantLease(ttl: Duration) async throws(LockError) -> LeaseSnapshot
+    /// Grants a lease with `ttl` to `owner`, the access key that asks for it.
+    func grantLease(ttl: Duration, owner: String) async throws(LockError) -> LeaseSnapshot
     /// Renews a lease to its full TTL.
     func keepAlive(_ lease: LeaseID) async throws(LockError) -> LeaseSnapshot
     /// Revokes a lease and releases everything it holds.
@@ -40,13 +40,16 @@ public protocol LockBackend: Sendable {
 public struct LeaseSnapshot: Sendable, Equatable {
     public var id: LeaseID
     public var ttl: Duration
+    /// The access key that created the lease.
+    public var owner: String
     /// Time left before the lease expires.
     public var remaining: Duration
     public var grants: [Grant]
 
-    public init(id: LeaseID, ttl: Duration, remaining: Duration, grants: [Grant]) {
+    public init(id: LeaseID, ttl: Duration, owner: String, remaining: Duration, grants: [Grant]) {
         self.id = id
         self.ttl = ttl
+        self.owner = owner
         self.remaining = remaining
         self.grants = grants
     }

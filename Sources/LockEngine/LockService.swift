@@ -153,15 +153,15 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
 
     // MARK: Leases
 
-    public func grantLease(ttl: Duration) async throws(LockError) -> LeaseSnapshot {
+    public func grantLease(ttl: Duration, owner: String = "") async throws(LockError) -> LeaseSnapshot {
         try checkRunning()
         let now = advance()
         let id = LeaseID(rawValue: RandomUUID.hex())!
-        let effects = try table.grantLease(id, ttl: ttl, at: now)
+        let effects = try table.grantLease(id, ttl: ttl, owner: owner, at: now)
         liveGrants.renewed(id, until: now.advanced(by: ttl))
         perform(effects)
         try await saved()
-        return LeaseSnapshot(id: id, ttl: ttl, remaining: ttl, grants: [])
+        return LeaseSnapshot(id: id, ttl: ttl, owner: owner, remaining: ttl, grants: [])
     }
 
     public func keepAlive(_ lease: LeaseID) async throws(LockError) -> LeaseSnapshot {
@@ -424,7 +424,13 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
 
     private func snapshot(of lease: LeaseID, at now: C.Instant) -> LeaseSnapshot? {
         table.lease(lease, at: now).map {
-            LeaseSnapshot(id: $0.id, ttl: $0.ttl, remaining: now.duration(to: $0.deadline), grants: $0.grants)
+            LeaseSnapshot(
+                id: $0.id,
+                ttl: $0.ttl,
+                owner: $0.owner,
+                remaining: now.duration(to: $0.deadline),
+                grants: $0.grants
+            )
         }
     }
 
@@ -442,8 +448,8 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
             switch effect {
             case .reserveTokens(let through):
                 reserveTokens(through: through)
-            case .leaseGranted(let id, let ttl):
-                changes.append(.leaseGranted(id, ttl: ttl))
+            case .leaseGranted(let id, let ttl, let owner):
+                changes.append(.leaseGranted(id, ttl: ttl, owner: owner))
             case .leaseEnded(let id, _):
                 changes.append(.leaseEnded(id))
                 liveGrants.ended(id)

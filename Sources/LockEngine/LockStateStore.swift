@@ -12,7 +12,7 @@ public protocol LockStateStore: Sendable {
 
 /// One change to the saved lock state.
 public enum LockStateChange: Sendable, Equatable {
-    case leaseGranted(LeaseID, ttl: Duration)
+    case leaseGranted(LeaseID, ttl: Duration, owner: String)
     case leaseEnded(LeaseID)
     case holderAdded(Grant)
     case holderRemoved(Grant)

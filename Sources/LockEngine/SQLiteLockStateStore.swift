@@ -42,15 +42,24 @@ public final class SQLiteLockStateStore: LockStateStore {
                     ) WITHOUT ROWID;
                     """
             )
+            // Version 2 records who created each lease (an access key); older leases have no owner.
+            if try !db.columns(in: "lease").contains(where: { $0.name == "owner" }) {
+                try db.execute(sql: "ALTER TABLE lease ADD COLUMN owner TEXT NOT NULL DEFAULT ''")
+            }
         }
     }
 
     public func load() throws -> [LeaseRecord] {
         try database.read { db in
             var leases: [LeaseID: LeaseRecord] = [:]
-            for row in try Row.fetchAll(db, sql: "SELECT id, ttl_ms FROM lease") {
+            for row in try Row.fetchAll(db, sql: "SELECT id, ttl_ms, owner FROM lease") {
                 guard let id = LeaseID(rawValue: row["id"]) else { continue }
-                leases[id] = LeaseRecord(id: id, ttl: .milliseconds(row["ttl_ms"] as Int64), holdings: [])
+                leases[id] = LeaseRecord(
+                    id: id,
+                    ttl: .milliseconds(row["ttl_ms"] as Int64),
+                    owner: row["owner"],
+                    holdings: []
+                )
             }
             for row in try Row.fetchAll(db, sql: "SELECT name, lease_id, token, mode FROM holding ORDER BY token") {
                 guard let id = LeaseID(rawValue: row["lease_id"]), let name = LockName(rawValue: row["name"]),
@@ -75,9 +84,9 @@ public final class SQLiteLockStateStore: LockStateStore {
         try database.write { db in
             for change in changes {
                 switch change {
-                case .leaseGranted(let id, let ttl):
-                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO lease (id, ttl_ms) VALUES (?, ?)")
-                        .execute(arguments: [id.rawValue, ttl.wholeMilliseconds])
+                case .leaseGranted(let id, let ttl, let owner):
+                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO lease (id, ttl_ms, owner) VALUES (?, ?, ?)")
+                        .execute(arguments: [id.rawValue, ttl.wholeMilliseconds, owner])
                 case .leaseEnded(let id):
                     try db.cachedStatement(sql: "DELETE FROM holding WHERE lease_id = ?").execute(arguments: [
                         id.rawValue

@@ -213,6 +213,14 @@ public struct SigV4Verifier: Sendable {
     }
 }
 
+extension SigV4 {
+    /// The access key named by an `Authorization` header, or nil when it is not a SigV4 one; for
+    /// a request whose signature was already verified.
+    public static func accessKeyID(ofAuthorization header: String) -> String? {
+        try? AuthorizationHeader(header).accessKeyID
+    }
+}
+
 /// `AWS4-HMAC-SHA256 Credential=AKID/20150830/us-east-1/s3/aws4_request, SignedHeaders=host;x-amz-date, Signature=…`
 struct AuthorizationHeader {
     let accessKeyID: String

@@ -11,6 +11,8 @@ public struct PalisadeRequestContext: RequestContext, WebSocketRequestContext {
     public let requestID: String
     /// Where a lock session upgrade leaves its handler.
     public let webSocket: WebSocketHandlerReference<PalisadeRequestContext>
+    /// The access key that signed the request (empty until it is authenticated).
+    public var accessKeyID = ""
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
@@ -18,12 +20,14 @@ public struct PalisadeRequestContext: RequestContext, WebSocketRequestContext {
         webSocket = .init()
     }
 
-    /// The context of one request made inside the lock session opened by `session`'s request:
-    /// core storage of its own (its route and parameters are not shared with concurrent calls).
-    init(insideSessionOf session: PalisadeRequestContext) {
+    /// The context of one request made inside the lock session opened by `session`'s request,
+    /// signed by `accessKeyID`: core storage of its own (its route and parameters are not shared
+    /// with concurrent calls).
+    init(insideSessionOf session: PalisadeRequestContext, accessKeyID: String) {
         coreContext = .init(source: SessionCallSource(logger: session.logger))
         requestID = RandomUUID.hex()
         webSocket = session.webSocket
+        self.accessKeyID = accessKeyID
     }
 }
 

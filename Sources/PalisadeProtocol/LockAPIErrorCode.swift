@@ -36,6 +36,10 @@ public enum LockAPIErrorCode {
     public static let acquireCancelled = "AcquireCancelled"
     /// 409: the lease expired or was revoked while this acquire waited.
     public static let leaseLost = "LeaseLost"
+    /// 429: the access key already has as many live leases as it may.
+    public static let tooManyLeases = "TooManyLeases"
+    /// 429: the access key already has as many acquires waiting as it may.
+    public static let tooManyWaiters = "TooManyWaiters"
     /// 413: the request body is larger than the lock API reads.
     public static let requestTooLarge = "RequestTooLarge"
     /// 503: the server is shutting down or cannot persist fencing tokens.
@@ -53,5 +57,6 @@ public enum LockAPIErrorCode {
         signatureDoesNotMatch, requestTimeTooSkewed, leaseNotFound, notFound, waitTimeout, lockHeld, notHolder,
         modeConflict, acquireSuperseded, acquireCancelled, leaseLost, requestTooLarge, serviceUnavailable,
         storageUnavailable, internalError, upgradeRequired, requestTimeout,
+        tooManyLeases, tooManyWaiters,
     ]
 }

@@ -1,4 +1,5 @@
 import Foundation
+import GRDB
 import LockCore
 import LockEngine
 import Logging
@@ -197,12 +198,13 @@ struct LockServiceRestartTests {
     func holdingsSurviveCrash() async throws {
         let directory = try makeTemporaryDirectory()
         let before = try makeService(ManualClock(), directory: directory)
-        let lease = try await before.grantLease(ttl: .seconds(30))
+        let lease = try await before.grantLease(ttl: .seconds(30), owner: "alice")
         let grant = try await before.acquire("orders", lease: lease.id, mode: .exclusive, wait: .zero)
 
         let clock = ManualClock()
         let after = try makeService(clock, directory: directory)
         #expect(await after.status(of: "orders").holders.map(\.grant) == [grant.grant])
+        #expect(await after.lease(lease.id)?.owner == "alice", "a lease keeps its owner")
         #expect(await after.validate("orders", token: grant.grant.token) != nil)
         let rival = try await after.grantLease(ttl: .seconds(30))
         let refused = await #expect(throws: LockError.self) {
@@ -220,6 +222,28 @@ struct LockServiceRestartTests {
         let next = try await after.acquire("orders", lease: successor.id, mode: .exclusive, wait: .zero)
         #expect(next.grant.token > grant.grant.token)
     }
+}
+
+@Test("a lock state database from before lease owners opens, and its leases have no owner")
+func leaseOwnerMigration() throws {
+    let path = try makeTemporaryDirectory() + "/locks.sqlite"
+    try DatabaseQueue(path: path).write { db in
+        try db.execute(
+            sql: """
+                CREATE TABLE lease (id TEXT PRIMARY KEY NOT NULL, ttl_ms INTEGER NOT NULL) WITHOUT ROWID;
+                CREATE TABLE holding (
+                    name TEXT NOT NULL, lease_id TEXT NOT NULL REFERENCES lease(id) ON DELETE CASCADE,
+                    token INTEGER NOT NULL, mode TEXT NOT NULL, PRIMARY KEY (name, lease_id)
+                ) WITHOUT ROWID;
+                INSERT INTO lease VALUES ('0123456789abcdef0123456789abcdef', 30000);
+                """
+        )
+    }
+    let store = try SQLiteLockStateStore(path: path, durable: false)
+    #expect(try store.load().map(\.owner) == [""])
+    let lease = LeaseID(rawValue: "fedcba9876543210fedcba9876543210")!
+    try store.apply([.leaseGranted(lease, ttl: .seconds(5), owner: "bob")])
+    #expect(try store.load().map(\.owner) == ["", "bob"])
 }
 
 /// The embedded lock state store, whose saving a test switches off and on, as a full disk does.

@@ -46,6 +46,12 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Lock-delay after an unclean release (lease expiry, force-release); 0 turns it off.")
     var lockDelay = DurationArgument(.seconds(1))
 
+    @Option(help: "Live leases one access key may have (more are refused with 429 TooManyLeases).")
+    var maxLeasesPerKey = 10_000
+
+    @Option(help: "Acquires one access key may have waiting (more are refused with 429 TooManyWaiters).")
+    var maxWaitersPerKey = 1_000
+
     @Option(
         help:
             "durable: fsync every write and lock change before success; relaxed: no fsync (a power loss may lose acknowledged ones)."
@@ -147,7 +153,13 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let locks = try LockService(
             clock: ContinuousClock(),
-            configuration: .init(rules: .init(lockDelay: lockDelay.duration)),
+            configuration: .init(
+                rules: .init(
+                    lockDelay: lockDelay.duration,
+                    maximumLeasesPerOwner: maxLeasesPerKey,
+                    maximumWaitersPerOwner: maxWaitersPerKey
+                )
+            ),
             persistence: try .embedded(in: dataDir, durable: durability == .durable, reserve: reserve),
             logger: Logger(label: "palisade.locks"),
             metricsFactory: factory

@@ -38,6 +38,8 @@ public struct LockAPIError: Error, Sendable, Equatable {
             self.init(.serviceUnavailable, LockAPIErrorCode.serviceUnavailable, error.message)
         case .storageUnavailable:
             self.init(.serviceUnavailable, LockAPIErrorCode.storageUnavailable, error.message)
+        case .tooManyLeases: self.init(.tooManyRequests, LockAPIErrorCode.tooManyLeases, error.message)
+        case .tooManyWaiters: self.init(.tooManyRequests, LockAPIErrorCode.tooManyWaiters, error.message)
         default: self.init(.internalServerError, LockAPIErrorCode.internalError, error.message)
         }
     }

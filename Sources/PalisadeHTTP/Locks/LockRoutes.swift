@@ -13,10 +13,12 @@ public struct LockRoutes: Sendable {
 
     /// Adds the routes under `group`, which is mounted at `/_palisade/v1`.
     public func register(on group: RouterGroup<PalisadeRequestContext>) {
-        group.post("leases") { request, _ in
+        group.post("leases") { request, context in
             let body = try await decode(GrantLeaseRequest.self, from: request)
             return try json(
-                Self.leaseResponse(try await locks.grantLease(ttl: .milliseconds(body.ttlMilliseconds))),
+                Self.leaseResponse(
+                    try await locks.grantLease(ttl: .milliseconds(body.ttlMilliseconds), owner: context.accessKeyID)
+                ),
                 status: .created
             )
         }

@@ -4,6 +4,7 @@ import HummingbirdWebSocket
 import LockEngine
 import Metrics
 import NIOCore
+import PalisadeAuth
 import PalisadeProtocol
 import Synchronization
 
@@ -39,6 +40,8 @@ struct LockSessionRoutes: Sendable {
         router.ws(RouterPath(PalisadePaths.v1 + PalisadePaths.session)) { [openSessions] inbound, outbound, context in
             openSessions.change(by: 1)
             defer { openSessions.change(by: -1) }
+            // The connection's SessionUpgradeGate verified this signature before the upgrade.
+            let accessKeyID = context.request.headers[.authorization].flatMap(SigV4.accessKeyID(ofAuthorization:)) ?? ""
             try await withThrowingDiscardingTaskGroup { group in
                 for try await message in inbound.messages(maxSize: LockSessionMessage.maximumBytes) {
                     guard case .text(let text) = message else {
@@ -46,7 +49,7 @@ struct LockSessionRoutes: Sendable {
                         return
                     }
                     group.addTask {
-                        let answer = await answer(text, in: context.requestContext)
+                        let answer = await answer(text, in: context.requestContext, accessKeyID: accessKeyID)
                         try await outbound.write(.text(answer))
                     }
                 }
@@ -54,9 +57,9 @@ struct LockSessionRoutes: Sendable {
         }
     }
 
-    /// The answer to one request message.
-    func answer(_ message: String, in session: PalisadeRequestContext) async -> String {
-        let context = PalisadeRequestContext(insideSessionOf: session)
+    /// The answer to one request message of a session opened by `accessKeyID`.
+    func answer(_ message: String, in session: PalisadeRequestContext, accessKeyID: String) async -> String {
+        let context = PalisadeRequestContext(insideSessionOf: session, accessKeyID: accessKeyID)
         let (headerLine, body) = LockSessionMessage.split(message[...])
         guard let header = try? JSONDecoder().decode(LockSessionRequestHeader.self, from: Data(headerLine.utf8)),
             let method = HTTPRequest.Method(header.method)

@@ -35,7 +35,7 @@ public struct SigV4AuthMiddleware: RouterMiddleware {
         }
         let rawPath = request.head.path ?? "/"
         let (path, query) = rawPath.splitQuery()
-        _ = try verifier.verify(
+        let verified = try verifier.verify(
             method: request.method.rawValue,
             path: path,
             query: query,
@@ -43,6 +43,8 @@ public struct SigV4AuthMiddleware: RouterMiddleware {
             bodyHash: SigV4.hexSHA256(body.readableBytesView),
             now: Date()
         )
+        var context = context
+        context.accessKeyID = verified.accessKeyID
         return try await next(request, context)
     }
 }
