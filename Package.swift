@@ -205,7 +205,7 @@ let package = Package(
         .testTarget(
             name: "PalisadeHTTPTests",
             dependencies: [
-                "PalisadeHTTP", "PalisadeTestSupport", "PalisadeAuth", "StorageEngine", "StorageCore",
+                "PalisadeHTTP", "LockEngine", "PalisadeTestSupport", "PalisadeAuth", "StorageEngine", "StorageCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "WSClient", package: "swift-websocket"),

@@ -1,4 +1,5 @@
 import Foundation
+import LockEngine
 import PalisadeAuth
 import PalisadeTestSupport
 import Testing
@@ -92,6 +93,26 @@ struct LockAPIHostileInputTests {
             let answer = await rawExchange(port: server.port, Array((head + "short").utf8), closeWriteSide: true)
             #expect(answer.components(separatedBy: "HTTP/1.1 ").count == 2, "\(answer)")
             #expect(answer.hasPrefix("HTTP/1.1 403"))
+        }
+    }
+
+    @Test("an access key's leases and waiting acquires are bounded: 429 TooManyLeases and TooManyWaiters")
+    func perKeyLimits() async throws {
+        let configuration = LockService<ContinuousClock>.Configuration(
+            rules: .init(maximumLeasesPerOwner: 3, maximumWaitersPerOwner: 1)
+        )
+        try await withTestServer(clock: ContinuousClock(), configuration: configuration) { server in
+            let api = RawLockAPI(server: server)
+            let leases = try await [api.lease(), api.lease(), api.lease()]
+            let fourth = try await api.send("POST", "/_palisade/v1/leases", json: ["ttl_ms": 10_000])
+            #expect(fourth.status == 429 && fourth.code == "TooManyLeases", "\(fourth.json)")
+            _ = try await api.acquire("held", lease: leases[0])
+            let waiting = Task { try await api.acquire("held", lease: leases[1], waitMilliseconds: 5_000).status }
+            try await Task.sleep(for: .milliseconds(300))
+            let refused = try await api.acquire("held", lease: leases[2], waitMilliseconds: 5_000)
+            #expect(refused.status == 429 && refused.code == "TooManyWaiters", "\(refused.json)")
+            _ = try await api.send("DELETE", "/_palisade/v1/leases/\(leases[0])")
+            #expect(try await waiting.value == 200)
         }
     }
 }
