@@ -20,7 +20,7 @@ extension LockTable {
         let owned = leasesByOwner[owner, default: []]
         guard
             owned.count < configuration.maximumLeasesPerOwner
-                || owned.count { liveLease($0, at: now) != nil } < configuration.maximumLeasesPerOwner
+                || owned.count(where: { liveLease($0, at: now) != nil }) < configuration.maximumLeasesPerOwner
         else {
             throw LockError(
                 .tooManyLeases,

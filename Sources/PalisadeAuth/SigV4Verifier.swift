@@ -19,18 +19,17 @@ public struct SigV4Verifier: Sendable {
         public var signingKey: SymmetricKey
     }
 
-    private let secrets: [String: String]
+    /// The keys it accepts.
+    public let users: UserDirectory
     private let signingKeys = SigningKeyCache()
     /// How far the request's time may be from the server's: 15 minutes, as S3.
     public var maximumSkew: TimeInterval = 15 * 60
 
+    /// A verifier that accepts the keys of `users` (as they are at each request).
+    public init(users: UserDirectory) { self.users = users }
+
     /// A verifier that accepts these credentials.
-    public init(credentials: [SigV4Credentials]) {
-        secrets = Dictionary(
-            credentials.map { ($0.accessKeyID, $0.secretAccessKey) },
-            uniquingKeysWith: { first, _ in first }
-        )
-    }
+    public init(credentials: [SigV4Credentials]) { self.init(users: UserDirectory(administrators: credentials)) }
 
     /// Verifies a header-signed request.
     /// - Parameters:
@@ -57,7 +56,7 @@ public struct SigV4Verifier: Sendable {
             )
         }
         let parsed = try AuthorizationHeader(authorization)
-        guard let secret = secrets[parsed.accessKeyID] else {
+        guard let secret = users.secret(of: parsed.accessKeyID) else {
             throw SigV4Error(.invalidAccessKeyID, "the access key '\(parsed.accessKeyID)' does not exist")
         }
         guard let dateText = header("x-amz-date"), let date = AmzDate(dateText) else {
@@ -150,7 +149,7 @@ public struct SigV4Verifier: Sendable {
         let parsed = try AuthorizationHeader(
             "\(SigV4.algorithm) Credential=\(credential), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         )
-        guard let secret = secrets[parsed.accessKeyID] else {
+        guard let secret = users.secret(of: parsed.accessKeyID) else {
             throw SigV4Error(.invalidAccessKeyID, "the access key '\(parsed.accessKeyID)' does not exist")
         }
         guard date.day == parsed.day else { throw malformed }

@@ -17,8 +17,11 @@ public struct ServerConfiguration: Sendable {
     /// Address to listen on; port 0 picks a free port.
     public var host: String
     public var port: Int
-    /// The credentials that may sign requests.
+    /// Keys that may sign requests and do anything (the administrators).
     public var credentials: [SigV4Credentials]
+    /// Keys with their policies; when given, ``credentials`` is not used (the directory holds
+    /// the administrators too).
+    public var users: UserDirectory?
     /// With a domain, S3 requests may also address a bucket virtual-host style: `bucket.domain`.
     public var domain: String?
     /// Timeouts and the connection cap.
@@ -31,9 +34,11 @@ public struct ServerConfiguration: Sendable {
         port: Int = 9000,
         credentials: [SigV4Credentials],
         domain: String? = nil,
+        users: UserDirectory? = nil,
         limits: ConnectionLimits = .init(),
         tls: TLSConfiguration? = nil
     ) {
+        self.users = users
         self.host = host
         self.port = port
         self.credentials = credentials
@@ -61,7 +66,8 @@ public func buildApplication(
     logger: Logger,
     onServerRunning: @escaping @Sendable (Int) async -> Void = { _ in }
 ) throws -> some ApplicationProtocol {
-    let verifier = SigV4Verifier(credentials: configuration.credentials)
+    let users = configuration.users ?? UserDirectory(administrators: configuration.credentials)
+    let verifier = SigV4Verifier(users: users)
     let router = buildRouter(
         locks: locks,
         store: store,
@@ -74,8 +80,13 @@ public func buildApplication(
     // session upgrades reach this router.
     let sessions = Router(context: PalisadeRequestContext.self)
     let gate = ConnectionGate(maximum: configuration.limits.maximumConnections, metricsFactory: metricsFactory)
-    LockSessionRoutes(locks: locks, fencing: FencingRoutes(store: store), metricsFactory: metricsFactory)
-        .register(on: sessions)
+    LockSessionRoutes(
+        locks: locks,
+        users: users,
+        fencing: FencingRoutes(store: store, users: users),
+        metricsFactory: metricsFactory
+    )
+    .register(on: sessions)
     let connections = HTTPServerBuilder {
         [sessions = sessions.buildResponder(), limits = configuration.limits] responder in
         GracefulUpgradeChannel(
@@ -138,8 +149,8 @@ public func buildRouter(
         )
     }
     let api = router.group("_palisade/v1").add(middleware: SigV4AuthMiddleware(verifier: verifier))
-    LockRoutes(locks: locks).register(on: api)
-    FencingRoutes(store: store).register(on: api)
+    LockRoutes(locks: locks, users: verifier.users).register(on: api)
+    FencingRoutes(store: store, users: verifier.users).register(on: api)
     api.get(RouterPath(PalisadePaths.session)) { _, _ -> Response in
         throw LockAPIError(
             .upgradeRequired,

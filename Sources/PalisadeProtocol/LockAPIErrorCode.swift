@@ -12,6 +12,8 @@ public enum LockAPIErrorCode {
     public static let missingAuthentication = "MissingAuthentication"
     /// 403: the access key is unknown.
     public static let invalidAccessKeyID = "InvalidAccessKeyId"
+    /// 403: the access key's policy does not allow the request.
+    public static let accessDenied = "AccessDenied"
     /// 403: the signature does not match.
     public static let signatureDoesNotMatch = "SignatureDoesNotMatch"
     /// 403: the request's time is more than 15 minutes from the server's.
@@ -57,6 +59,6 @@ public enum LockAPIErrorCode {
         signatureDoesNotMatch, requestTimeTooSkewed, leaseNotFound, notFound, waitTimeout, lockHeld, notHolder,
         modeConflict, acquireSuperseded, acquireCancelled, leaseLost, requestTooLarge, serviceUnavailable,
         storageUnavailable, internalError, upgradeRequired, requestTimeout,
-        tooManyLeases, tooManyWaiters,
+        tooManyLeases, tooManyWaiters, accessDenied,
     ]
 }

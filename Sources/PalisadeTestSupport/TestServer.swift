@@ -6,7 +6,7 @@ import Logging
 import Metrics
 public import PalisadeAuth
 public import PalisadeClient
-import PalisadeHTTP
+public import PalisadeHTTP
 import Prometheus
 import ServiceLifecycle
 public import StorageEngine
@@ -67,6 +67,7 @@ public func makeTemporaryDirectory() throws -> String {
 ///   - durability: of object writes and lock changes; relaxed (no fsync) by default, for speed.
 ///   - beforeCommit: the store's ``ObjectStore/CommitHook``, to act between a write's arrival and its commit.
 ///   - connectionLimits: the server's timeouts and connection cap.
+///   - users: keys beside the administrator's (``TestServer/credentials``), with their policies.
 public func withTestServer<C: Clock, T: Sendable>(
     clock: C,
     configuration: LockService<C>.Configuration = .init(),
@@ -74,6 +75,7 @@ public func withTestServer<C: Clock, T: Sendable>(
     durability: ObjectStore.Durability = .relaxed,
     beforeCommit: ObjectStore.CommitHook? = nil,
     connectionLimits: ConnectionLimits = .init(),
+    users: [UserDirectory.User] = [],
     _ body: @Sendable (TestServer<C>) async throws -> T
 ) async throws -> T where C.Duration == Duration {
     let directory = try dataDirectory ?? makeTemporaryDirectory()
@@ -101,6 +103,7 @@ public func withTestServer<C: Clock, T: Sendable>(
             port: 0,
             credentials: [testCredentials],
             domain: testVirtualHostDomain,
+            users: UserDirectory([.init(credentials: testCredentials, policy: .administrator)] + users),
             limits: connectionLimits
         ),
         locks: locks,

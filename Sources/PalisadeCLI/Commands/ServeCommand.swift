@@ -12,6 +12,7 @@ import Prometheus
 import ServiceLifecycle
 import StorageCore
 import StorageEngine
+import UnixSignals
 
 /// `palisade serve`: runs the lock service and the gateway on one listener.
 struct ServeCommand: AsyncParsableCommand {
@@ -42,6 +43,14 @@ struct ServeCommand: AsyncParsableCommand {
 
     @Option(help: "A file whose first line is the secret key (goes with --access-key).")
     var secretKeyFile: String?
+
+    @Option(
+        help: """
+            A users file: access keys with IAM-style policies (Protocol/security.md). Read again on SIGHUP; \
+            the key of --access-key or the data folder stays the administrator.
+            """
+    )
+    var users: String?
 
     @Option(help: "Lock-delay after an unclean release (lease expiry, force-release); 0 turns it off.")
     var lockDelay = DurationArgument(.seconds(1))
@@ -146,6 +155,8 @@ struct ServeCommand: AsyncParsableCommand {
         let logger = Logger(label: "palisade")
 
         let credentials = try resolveCredentials()
+        let administrator = UserDirectory.User(credentials: credentials, policy: .administrator)
+        let directory = UserDirectory([administrator] + (try users.map(Self.readUsers) ?? []))
         let durability = ObjectStore.Durability(rawValue: durability) ?? .durable
         let reserve = SpaceReserve(folder: dataDir, size: spaceReserveMib * 1024 * 1024)
         if reserve.isLow {
@@ -177,6 +188,7 @@ struct ServeCommand: AsyncParsableCommand {
                 port: port,
                 credentials: [credentials],
                 domain: domain,
+                users: directory,
                 limits: ConnectionLimits(
                     idleTimeout: idleTimeout.duration,
                     headerTimeout: headerTimeout.duration,
@@ -203,7 +215,25 @@ struct ServeCommand: AsyncParsableCommand {
         )
         lifecycle.maximumGracefulShutdownDuration = shutdownGrace.duration
         let group = ServiceGroup(configuration: lifecycle)
-        try await group.run()
+        try await withThrowingDiscardingTaskGroup { tasks in
+            if let users {
+                tasks.addTask {
+                    for await _ in await UnixSignalsSequence(trapping: .sighup) {
+                        do {
+                            directory.replace(with: [administrator] + (try Self.readUsers(users)))
+                            logger.notice("users file read again", metadata: ["file": "\(users)"])
+                        } catch {
+                            logger.error(
+                                "users file not read again; the previous users stay",
+                                metadata: ["error": "\(error)"]
+                            )
+                        }
+                    }
+                }
+            }
+            try await group.run()
+            tasks.cancelAll()
+        }
     }
 
     /// `PALISADE_SECRET_KEY`, the secret that goes with `--access-key` when no flag gives it.
@@ -250,6 +280,15 @@ struct ServeCommand: AsyncParsableCommand {
 }
 
 extension ServeCommand {
+    /// The users of a users file, or a validation error that says what is wrong with it.
+    static func readUsers(_ path: String) throws -> [UserDirectory.User] {
+        do {
+            return try UserDirectory.users(fromFile: path)
+        } catch {
+            throw ValidationError("\(error)")
+        }
+    }
+
     /// The server's TLS set-up from `--tls-cert` and `--tls-key`, or nil for plain HTTP.
     func tlsConfiguration() throws -> TLSConfiguration? {
         guard let tlsCert, let tlsKey else { return nil }

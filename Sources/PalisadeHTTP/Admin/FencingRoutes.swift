@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import PalisadeAuth
 import PalisadeProtocol
 import StorageCore
 import StorageEngine
@@ -7,11 +8,15 @@ import StorageEngine
 /// The operator's fencing settings: which paths require a fencing token on every write.
 struct FencingRoutes: Sendable {
     let store: ObjectStore
+    let users: UserDirectory
 
     /// Adds `GET` and `PUT admin/fencing` under `group` (mounted at `/_palisade/v1`).
     func register(on group: RouterGroup<PalisadeRequestContext>) {
-        group.get("admin/fencing") { _, _ in try settings() }
-        group.put("admin/fencing") { request, _ in
+        group.get("admin/fencing") { _, context in
+            try require(.s3(Permission.Lock.getFencing, bucket: "*"), for: context)
+            return try settings()
+        }
+        group.put("admin/fencing") { request, context in
             let buffer = try await request.body.collect(upTo: LockAPILimits.maximumBodyBytes)
             let body = try JSONDecoder().decode(SetFencingRequest.self, from: Data(buffer.readableBytesView))
             guard let path = FencedPath(body.path), ObjectStore.bucketNameProblem(path.bucket) == nil else {
@@ -21,8 +26,18 @@ struct FencingRoutes: Sendable {
                     "path is BUCKET or BUCKET/PREFIX with a valid bucket name"
                 )
             }
+            try require(
+                .s3(Permission.Lock.setFencing, bucket: path.bucket, key: path.prefix.isEmpty ? nil : path.prefix),
+                for: context
+            )
             try await store.setFenced(path, body.fenced)
             return try settings()
+        }
+    }
+
+    private func require(_ permission: Permission, for context: PalisadeRequestContext) throws(LockAPIError) {
+        guard permission.isAllowed(by: users.policy(of: context.accessKeyID)) else {
+            throw LockAuthorizer.denied("\(context.accessKeyID) may not \(permission)")
         }
     }
 

@@ -2,18 +2,25 @@ import Foundation
 public import Hummingbird
 import LockCore
 public import LockEngine
+public import PalisadeAuth
 import PalisadeProtocol
 
-/// The lock API routes (`Protocol/lock-api.md`): JSON in, JSON out, no rules of their own.
+/// The lock API routes (`Protocol/lock-api.md`): JSON in, JSON out, no rules of their own; each
+/// call is first checked against the caller's policy (``LockAuthorizer``).
 public struct LockRoutes: Sendable {
     let locks: any LockBackend
+    let authorizer: LockAuthorizer
 
-    /// Routes that serve `locks`.
-    public init(locks: any LockBackend) { self.locks = locks }
+    /// Routes that serve `locks` to the keys of `users`, as their policies allow.
+    public init(locks: any LockBackend, users: UserDirectory) {
+        self.locks = locks
+        authorizer = LockAuthorizer(users: users, locks: locks)
+    }
 
     /// Adds the routes under `group`, which is mounted at `/_palisade/v1`.
     public func register(on group: RouterGroup<PalisadeRequestContext>) {
         group.post("leases") { request, context in
+            try authorizer.require(.service(Permission.Lock.grantLease), for: context)
             let body = try await decode(GrantLeaseRequest.self, from: request)
             return try json(
                 Self.leaseResponse(
@@ -24,28 +31,35 @@ public struct LockRoutes: Sendable {
         }
         group.get("leases/:id") { _, context in
             let id = try leaseID(context)
+            try await authorizer.requireOwnership(of: id, for: context)
             guard let lease = await locks.lease(id) else {
                 throw LockError(.leaseNotFound, "lease \(id) does not exist")
             }
             return try json(Self.leaseResponse(lease))
         }
         group.post("leases/:id/keepalive") { _, context in
-            try json(Self.leaseResponse(try await locks.keepAlive(try leaseID(context))))
+            let id = try leaseID(context)
+            try await authorizer.requireOwnership(of: id, for: context)
+            return try json(Self.leaseResponse(try await locks.keepAlive(id)))
         }
         group.delete("leases/:id") { _, context in
             let id = try leaseID(context)
+            try await authorizer.requireOwnership(of: id, for: context)
             let released = try await locks.revokeLease(id)
             return try json(RevokeLeaseResponse(leaseID: id, released: released.map(Self.heldLock)))
         }
         group.post("leases/:id/watch") { request, context in
             let id = try leaseID(context)
+            try await authorizer.requireOwnership(of: id, for: context)
             let body = try await decode(WatchRequest.self, from: request)
             return try json(
                 Self.watchResponse(try await locks.watchLease(id, wait: .milliseconds(body.waitMilliseconds)))
             )
         }
-        group.post("locks/acquire") { request, _ in
+        group.post("locks/acquire") { request, context in
             let body = try await decode(AcquireRequest.self, from: request)
+            try authorizer.require(.lock(Permission.Lock.acquire, body.name), for: context)
+            try await authorizer.requireOwnership(of: body.leaseID, for: context)
             let grant = try await locks.acquire(
                 body.name,
                 lease: body.leaseID,
@@ -54,8 +68,10 @@ public struct LockRoutes: Sendable {
             )
             return try json(Self.grantResponse(grant))
         }
-        group.post("locks/release") { request, _ in
+        group.post("locks/release") { request, context in
             let body = try await decode(ReleaseRequest.self, from: request)
+            try authorizer.require(.lock(Permission.Lock.acquire, body.name), for: context)
+            try await authorizer.requireOwnership(of: body.leaseID, for: context)
             let outcome: ReleaseResponse.Outcome =
                 switch try await locks.release(body.name, lease: body.leaseID, token: body.token) {
                 case .released: .released
@@ -64,7 +80,7 @@ public struct LockRoutes: Sendable {
                 }
             return try json(ReleaseResponse(name: body.name, outcome: outcome))
         }
-        group.get("locks") { request, _ in
+        group.get("locks") { request, context in
             guard let text = request.uri.queryParameters.get("name") else {
                 throw LockAPIError(
                     .badRequest,
@@ -79,6 +95,7 @@ public struct LockRoutes: Sendable {
                     LockName.validationFailure(text) ?? "invalid lock name"
                 )
             }
+            try authorizer.require(.lock(Permission.Lock.read, name), for: context)
             let status = await locks.status(of: name)
             return try json(
                 LockStatusResponse(
@@ -89,8 +106,9 @@ public struct LockRoutes: Sendable {
                 )
             )
         }
-        group.post("locks/validate") { request, _ in
+        group.post("locks/validate") { request, context in
             let body = try await decode(ValidateRequest.self, from: request)
+            try authorizer.require(.lock(Permission.Lock.read, body.name), for: context)
             let holder = await locks.validate(body.name, token: body.token)
             return try json(
                 ValidateResponse(
@@ -101,19 +119,21 @@ public struct LockRoutes: Sendable {
                 )
             )
         }
-        group.post("locks/watch") { request, _ in
+        group.post("locks/watch") { request, context in
             let body = try await decode(WatchRequest.self, from: request)
             guard let name = body.name, let token = body.token else {
                 throw LockAPIError(.badRequest, LockAPIErrorCode.invalidArgument, "a lock watch needs name and token")
             }
+            try authorizer.require(.lock(Permission.Lock.read, name), for: context)
             return try json(
                 Self.watchResponse(
                     try await locks.watchGrant(name, token: token, wait: .milliseconds(body.waitMilliseconds))
                 )
             )
         }
-        group.post("admin/locks/force-release") { request, _ in
+        group.post("admin/locks/force-release") { request, context in
             let body = try await decode(ForceReleaseRequest.self, from: request)
+            try authorizer.require(.lock(Permission.Lock.forceRelease, body.name), for: context)
             let released = try await locks.forceRelease(body.name)
             return try json(ForceReleaseResponse(name: body.name, released: released.map(Self.holder)))
         }

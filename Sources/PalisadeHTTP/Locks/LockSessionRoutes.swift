@@ -24,13 +24,13 @@ struct LockSessionRoutes: Sendable {
 
     /// Sessions that serve the lock routes of `locks` and the admin `fencing` routes; each call is
     /// recorded in the same request metrics as over HTTP.
-    init(locks: any LockBackend, fencing: FencingRoutes, metricsFactory: any MetricsFactory) {
+    init(locks: any LockBackend, users: UserDirectory, fencing: FencingRoutes, metricsFactory: any MetricsFactory) {
         openSessions = OpenSessionCount(gauge: Gauge(label: "palisade_lock_sessions", factory: metricsFactory))
         let router = Router(context: PalisadeRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
         router.add(middleware: ErrorMiddleware())
         let api = router.group(RouterPath(PalisadePaths.v1))
-        LockRoutes(locks: locks).register(on: api)
+        LockRoutes(locks: locks, users: users).register(on: api)
         fencing.register(on: api)
         responder = router.buildResponder()
     }

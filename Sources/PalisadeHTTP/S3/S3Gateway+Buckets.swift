@@ -114,7 +114,8 @@ extension S3Gateway {
         _ bucket: String,
         s3: S3Request,
         request: Request,
-        verified: SigV4Verifier.Verified
+        verified: SigV4Verifier.Verified,
+        policy: AccessPolicy
     ) async throws -> Response {
         let data = try await Self.signedDocument(request, s3: s3, verified: verified, upTo: 2 * 1024 * 1024)
         let document = try S3XML.parse(data)
@@ -129,6 +130,9 @@ extension S3Gateway {
         var results: [S3XML.Node] = []
         for key in keys {
             do {
+                guard Permission.s3("s3:DeleteObject", bucket: bucket, key: key).isAllowed(by: policy) else {
+                    throw S3Error(.forbidden, "AccessDenied", "\(verified.accessKeyID) may not delete this object")
+                }
                 try await store.delete(bucket: bucket, key: key, fence: fence)
                 if !quiet { results.append(.element("Deleted", [.text("Key", key)])) }
             } catch {

@@ -131,6 +131,8 @@ public struct S3Gateway: RouterMiddleware {
         if let unsupported = s3.query.keys.first(where: Self.unsupportedSubresources.contains) {
             throw S3Error.notImplemented("the ?\(unsupported) sub-resource")
         }
+        let policy = verifier.users.policy(of: verified.accessKeyID)
+        try Self.authorize(s3, policy: policy, accessKeyID: verified.accessKeyID)
         guard let bucket = s3.bucket else {
             guard s3.method == .get else { throw S3Error.methodNotAllowed }
             return try await listBuckets()
@@ -154,7 +156,7 @@ public struct S3Gateway: RouterMiddleware {
             case .get:
                 return try await listObjects(bucket, s3: s3, version: 1)
             case .post where s3.query["delete"] != nil:
-                return try await deleteObjects(bucket, s3: s3, request: request, verified: verified)
+                return try await deleteObjects(bucket, s3: s3, request: request, verified: verified, policy: policy)
             default:
                 throw S3Error.methodNotAllowed
             }

@@ -22,8 +22,12 @@ struct RawLockAPI {
     let credentials: SigV4Credentials
 
     init(server: TestServer<some Clock>) {
-        endpoint = server.endpoint
-        credentials = server.credentials
+        self.init(endpoint: server.endpoint, credentials: server.credentials)
+    }
+
+    init(endpoint: String, credentials: SigV4Credentials) {
+        self.endpoint = endpoint
+        self.credentials = credentials
     }
 
     /// Sends `method path` with a JSON (or raw) body, signed with `credentials` unless `signed` is
