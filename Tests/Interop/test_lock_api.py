@@ -23,6 +23,14 @@ def test_openapi_document_is_valid():
     validate(SPEC)
 
 
+def test_every_signed_operation_documents_the_authentication_answers():
+    """401 (not signed) and 403 (bad signature, unknown key, or a policy that does not allow it)."""
+    missing = [f"{method.upper()} {path}" for path, item in SPEC["paths"].items() if path.startswith("/_palisade/v1/")
+               for method, operation in item.items() if method != "parameters"
+               and not {"401", "403"} <= set(operation["responses"])]
+    assert not missing, f"operations without 401/403: {missing}"
+
+
 def test_botocore_signed_session_matches_the_openapi_shapes(server):
     status, lease = call(server, "POST", "/_palisade/v1/leases", {"ttl_ms": 10000})
     assert status == 201
