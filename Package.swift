@@ -5,11 +5,15 @@ import PackageDescription
 let strictSettings: [SwiftSetting] =
     Context.environment["PALISADE_STRICT"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : []
 
+/// `PALISADE_FUZZ=1 swift build --scratch-path .build-fuzz --product …Fuzzer` (see `Fuzz/run.sh`):
+/// our own targets get libFuzzer's coverage instrumentation, and the fuzzers are added.
+let fuzzing = Context.environment["PALISADE_FUZZ"] == "1"
+
 let swiftSettings: [SwiftSetting] =
     [
         .swiftLanguageMode(.v6),
         .enableUpcomingFeature("ExistentialAny"),
-    ] + strictSettings
+    ] + strictSettings + (fuzzing ? [.unsafeFlags(["-sanitize=fuzzer"])] : [])
 
 let package = Package(
     name: "palisade",
@@ -226,3 +230,23 @@ let package = Package(
         ),
     ]
 )
+
+if fuzzing {
+    let fuzzers: [(name: String, dependencies: [Target.Dependency])] = [
+        ("SigV4Fuzzer", ["PalisadeAuth"]),
+        ("AWSChunkedFuzzer", ["PalisadeHTTP", .product(name: "NIOCore", package: "swift-nio")]),
+        ("S3XMLFuzzer", ["PalisadeHTTP"]),
+        ("LockMessageFuzzer", ["PalisadeHTTP", "PalisadeProtocol"]),
+    ]
+    for fuzzer in fuzzers {
+        package.targets.append(
+            .executableTarget(
+                name: fuzzer.name,
+                dependencies: fuzzer.dependencies,
+                path: "Fuzz/\(fuzzer.name)",
+                swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])],
+                linkerSettings: [.unsafeFlags(["-sanitize=fuzzer"])]
+            )
+        )
+    }
+}

@@ -25,7 +25,7 @@ if ((${#missing[@]})); then
         exit 1
     fi
 fi
-if ! python3 -c "import pytest, boto3, botocore, awscrt, awscli, openapi_spec_validator, jsonschema, yaml, requests, websocket" 2>/dev/null || ! command -v s3cmd >/dev/null; then
+if ! python3 -c "import pytest, boto3, botocore, awscrt, awscli, openapi_spec_validator, jsonschema, yaml, requests, websocket, schemathesis" 2>/dev/null || ! command -v s3cmd >/dev/null; then
     python3 -m pip install --quiet --disable-pip-version-check -r Tests/Interop/requirements.txt || exit 1
 fi
 
@@ -34,6 +34,8 @@ status=0
 swift format lint --strict -r Sources Tests examples Package.swift || status=1
 swift test --skip-build || status=1
 PALISADE_BIN="$(swift build --show-bin-path)/palisade" python3 -m pytest -q Tests/Interop || status=1
+# libFuzzer targets, each for PALISADE_FUZZ_SECONDS (default 20) from the committed seeds (Fuzz/).
+bash Fuzz/run.sh || status=1
 # Last, as it rebuilds with each mutant: the short form of the mutation check (README, Tests).
 python3 Tests/mutation-check.py --short --no-final-build || status=1
 exit $status

@@ -62,6 +62,8 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     private let headerTimeout: Duration
     private var hasReceived = false
+    /// The first line of the first request, while its head is incomplete (at most 8 KiB).
+    private var firstLine: [UInt8] = []
     /// How much of the blank line that ends a head (`\r\n\r\n`) the last bytes matched.
     private var matched = 0
     private var timeout: Scheduled<Void>?
@@ -77,9 +79,15 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         hasReceived = true
-        if timeout != nil, endsHead(unwrapInboundIn(data)) {
-            timeout?.cancel()
-            timeout = nil
+        if timeout != nil {
+            let bytes = unwrapInboundIn(data)
+            if !firstLine.contains(UInt8(ascii: "\n")), firstLine.count < 8192 {
+                firstLine += bytes.readableBytesView.prefix(8192 - firstLine.count)
+            }
+            if endsHead(bytes) {
+                timeout?.cancel()
+                timeout = nil
+            }
         }
         context.fireChannelRead(data)
     }
@@ -90,6 +98,14 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             return
         }
         context.fireUserInboundEventTriggered(event)
+    }
+
+    /// The target (path and query) of the connection's first request while its head has not all
+    /// arrived; nil once it has, or when no request line has arrived.
+    var targetOfIncompleteFirstHead: String? {
+        guard timeout != nil, let end = firstLine.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+        let words = firstLine[..<end].split(separator: UInt8(ascii: " "))
+        return words.count >= 2 ? String(decoding: words[1], as: UTF8.self) : nil
     }
 
     /// Whether `bytes` complete the head's closing blank line.

@@ -1,10 +1,14 @@
 import NIOCore
 import NIOHTTP1
+import PalisadeProtocol
+import PalisadeSupport
 
 /// Answers a request whose head the HTTP/1.1 parser rejects (a malformed head, an oversized
-/// header, a bad `Content-Length`, …) with `400 Bad Request` and an S3 XML error, then closes the connection:
-/// a client never waits on a socket that will not answer. Hummingbird leaves NIO's own error
-/// handling off, and without this the connection gets no answer at all.
+/// header, a bad `Content-Length`, …) with `400 Bad Request`, then closes the connection: a client
+/// never waits on a socket that will not answer. Hummingbird leaves NIO's own error handling off,
+/// and without this the connection gets no answer at all. The answer is the lock API's JSON
+/// (`MalformedRequest`) when the connection's first request, still unparsed, names a
+/// `/_palisade/` path (``FirstRequestGuard`` keeps its request line), else S3 XML (`BadRequest`).
 ///
 /// It only acts on `HTTPParserError`s; reads and writes pass through untouched, so it can stay in
 /// the pipeline after a lock session's WebSocket upgrade.
@@ -19,14 +23,24 @@ final class ParserErrorResponder: ChannelInboundHandler, RemovableChannelHandler
             context.fireErrorCaught(error)
             return
         }
-        let body = ByteBuffer(
-            string: #"<?xml version="1.0" encoding="UTF-8"?>"# + "\n"
-                + "<Error><Code>BadRequest</Code><Message>the request is not valid HTTP/1.1 (\(parserError))</Message></Error>"
-        )
+        let message = "the request is not valid HTTP/1.1 (\(parserError))"
+        let target = (try? context.pipeline.syncOperations.handler(type: FirstRequestGuard.self))?
+            .targetOfIncompleteFirstHead
+        let isLockAPI = target.map { $0 == PalisadePaths.root || $0.hasPrefix(PalisadePaths.root + "/") } ?? false
+        let requestID = RandomUUID.hex()
+        let body =
+            isLockAPI
+            ? ByteBuffer(
+                bytes: LockAPIError(.badRequest, LockAPIErrorCode.malformedRequest, message).body(requestID: requestID)
+            )
+            : ByteBuffer(
+                string: S3Error(.badRequest, "BadRequest", message).document(resource: "", requestID: requestID)
+            )
         var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: "application/xml")
+        headers.add(name: "content-type", value: isLockAPI ? "application/json" : "application/xml")
         headers.add(name: "content-length", value: String(body.readableBytes))
         headers.add(name: "connection", value: "close")
+        headers.add(name: PalisadeHeaders.requestID, value: requestID)
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))),
             promise: nil

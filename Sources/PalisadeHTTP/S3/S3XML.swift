@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(FoundationXML)
-import FoundationXML
-#endif
-
 /// The XML of S3 responses and request bodies.
 enum S3XML {
     /// An XML element: text, or children.
@@ -52,14 +48,10 @@ enum S3XML {
     }
 
     /// Parses a request body into a tree of (element name, text, children).
+    /// The root element of an S3 request body (``S3XMLReader``).
+    /// - Throws: `MalformedXML` when the body is not a well-formed UTF-8 document.
     static func parse(_ data: Data) throws(S3Error) -> ParsedElement {
-        let delegate = TreeBuilder()
-        let parser = XMLParser(data: data)
-        parser.delegate = delegate
-        // Linux's XMLParser accepts a document whose root is never closed: require that every element closed.
-        guard parser.parse(), delegate.stack.isEmpty, let root = delegate.root else {
-            throw S3Error.malformedXML
-        }
+        guard let root = S3XMLReader.parse(Array(data)) else { throw S3Error.malformedXML }
         return root
     }
 
@@ -73,35 +65,5 @@ enum S3XML {
 
         func child(_ name: String) -> ParsedElement? { children.first { $0.name == name } }
         func all(_ name: String) -> [ParsedElement] { children.filter { $0.name == name } }
-    }
-
-    private final class TreeBuilder: NSObject, XMLParserDelegate {
-        var root: ParsedElement?
-        var stack: [ParsedElement] = []
-
-        func parser(
-            _ parser: XMLParser,
-            didStartElement elementName: String,
-            namespaceURI: String?,
-            qualifiedName: String?,
-            attributes: [String: String] = [:]
-        ) {
-            let element = ParsedElement(name: elementName)
-            if let parent = stack.last { parent.children.append(element) } else { root = element }
-            stack.append(element)
-        }
-
-        func parser(
-            _ parser: XMLParser,
-            didEndElement elementName: String,
-            namespaceURI: String?,
-            qualifiedName: String?
-        ) {
-            stack.removeLast()
-        }
-
-        func parser(_ parser: XMLParser, foundCharacters string: String) {
-            stack.last?.text += string
-        }
     }
 }

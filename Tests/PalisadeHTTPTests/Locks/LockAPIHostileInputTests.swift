@@ -115,4 +115,20 @@ struct LockAPIHostileInputTests {
             #expect(try await waiting.value == 200)
         }
     }
+
+    @Test(
+        "a lock API request the HTTP parser rejects is answered in the lock API's JSON, and closed",
+        arguments: [
+            "POST /_palisade/v1/leases HTTP/1.1\r\nhost: x\r\ncontent-length: ten\r\n\r\n",
+            "POST /_palisade/v1/leases HTTP/1.1\r\nhost: x\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n",
+        ]
+    )
+    func parserRejection(request: String) async throws {
+        try await withTestServer { server in
+            let answer = await rawExchange(port: server.port, Array(request.utf8), closeWriteSide: false)
+            #expect(answer.hasPrefix("HTTP/1.1 400"), "\(answer)")
+            #expect(answer.contains(#""code":"MalformedRequest""#))
+            #expect(answer.lowercased().contains("connection: close"))
+        }
+    }
 }

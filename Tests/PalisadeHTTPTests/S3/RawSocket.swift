@@ -4,37 +4,13 @@ import Foundation
 import Glibc
 #endif
 
-/// Sends raw bytes to 127.0.0.1:`port` on a thread of its own (the calls block), optionally closes
-/// the sending side, and returns whatever the server answered before closing or a 5 s timeout.
+/// Sends raw bytes to 127.0.0.1:`port`, optionally closes the sending side, and returns whatever
+/// the server answered before closing or a 5 s timeout.
 func rawExchange(port: Int, _ bytes: [UInt8], closeWriteSide: Bool) async -> String {
-    await withCheckedContinuation { continuation in
-        Thread {
-            let socket = Glibc.socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-            defer { close(socket) }
-            var timeout = timeval(tv_sec: 5, tv_usec: 0)
-            setsockopt(socket, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-            var address = sockaddr_in()
-            address.sin_family = sa_family_t(AF_INET)
-            address.sin_port = UInt16(port).bigEndian
-            address.sin_addr.s_addr = inet_addr("127.0.0.1")
-            let connected = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    connect(socket, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
-            guard connected == 0 else { return continuation.resume(returning: "") }
-            _ = bytes.withUnsafeBytes { send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            if closeWriteSide { shutdown(socket, Int32(SHUT_WR)) }
-            var answer: [UInt8] = []
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let count = recv(socket, &buffer, buffer.count, 0)
-                if count <= 0 { break }
-                answer += buffer[..<count]
-            }
-            continuation.resume(returning: String(decoding: answer, as: UTF8.self))
-        }.start()
-    }
+    guard let connection = RawConnection(port: port) else { return "" }
+    connection.send(bytes)
+    if closeWriteSide { connection.closeWriteSide() }
+    return await connection.readUntilClosed(timeout: .seconds(5)).text
 }
 
 /// A blocking TCP connection to 127.0.0.1, for tests that send a request slowly or not at all.
@@ -61,9 +37,14 @@ final class RawConnection: @unchecked Sendable {
 
     deinit { close(socket) }
 
-    func send(_ text: String) {
-        _ = Array(text.utf8).withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+    func send(_ text: String) { send(Array(text.utf8)) }
+
+    func send(_ bytes: [UInt8]) {
+        _ = bytes.withUnsafeBytes { Glibc.send(socket, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
+
+    /// Ends what this side sends (the server reads the end of the stream).
+    func closeWriteSide() { shutdown(socket, Int32(SHUT_WR)) }
 
     /// Everything the server sends until it closes the connection (or, with `until`, until the
     /// text contains that), and whether it closed it within `timeout` (on a thread of its own:

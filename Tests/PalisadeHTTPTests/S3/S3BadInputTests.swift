@@ -175,10 +175,42 @@ struct S3BadInputTests {
     func malformedXML() async throws {
         try await withTestServer { server in
             try await makeBucket(server)
-            for body in ["<Delete><Object><Key>a</Key></Object>", "not xml", "<Other/>", "<Delete></Delete>"] {
-                let answer = try await server.s3.send("POST", "/bucket", query: "delete", body: Array(body.utf8))
+            let bodies =
+                ["<Delete><Object><Key>a</Key></Object>", "not xml", "<Other/>", "<Delete></Delete>"].map {
+                    Array($0.utf8)
+                }
+                // Each crashed Foundation's XML parser (Fuzz/S3XMLFuzzer): an element name that is not
+                // UTF-8, a processing instruction without data.
+                + [Array("<Delete><Object><Key".utf8) + [0xb7, 0xb7, 0xb7] + Array(">a</Key></Object></Delete>".utf8)]
+                + [Array("<?pi?><Delete><Object><Key>a</Key></Object><Object><Key>b</Key></Object></Delete".utf8)]
+                // No entity is ever defined, so none is expanded.
+                + [Array(#"<!DOCTYPE d [<!ENTITY x "y">]><Delete><Object><Key>&x;</Key></Object></Delete>"#.utf8)]
+            for body in bodies {
+                let answer = try await server.s3.send("POST", "/bucket", query: "delete", body: body)
                 #expect(answer.status == 400 && answer.errorCode == "MalformedXML", "\(body): \(answer.text)")
             }
+        }
+    }
+
+    @Test("a DeleteObjects body with a declaration, comments, CDATA, references and a namespace prefix is read")
+    func xmlForms() async throws {
+        try await withTestServer { server in
+            try await makeBucket(server)
+            for key in ["a<b", "c&d", "é"] {
+                _ = try await server.s3.send("PUT", "/bucket/\(SigV4.uriEncode(key))", body: [1])
+            }
+            let body = #"""
+                <?xml version="1.0" encoding="UTF-8"?>
+                <!-- keys to delete -->
+                <s3:Delete xmlns:s3="http://s3.amazonaws.com/doc/2006-03-01/">
+                  <s3:Object><s3:Key><![CDATA[a<b]]></s3:Key></s3:Object>
+                  <s3:Object><s3:Key>c&amp;d</s3:Key></s3:Object>
+                  <s3:Object><s3:Key>&#xE9;</s3:Key></s3:Object>
+                </s3:Delete>
+                """#
+            let answer = try await server.s3.send("POST", "/bucket", query: "delete", body: Array(body.utf8))
+            #expect(answer.status == 200, "\(answer.text)")
+            #expect(answer.text.components(separatedBy: "<Deleted>").count == 4, "\(answer.text)")
         }
     }
 
