@@ -62,7 +62,7 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     private let headerTimeout: Duration
     private var hasReceived = false
-    /// The first line of the first request, while its head is incomplete (at most 8 KiB).
+    /// The connection's first line: the first request's request line (at most 8 KiB).
     private var firstLine: [UInt8] = []
     /// How much of the blank line that ends a head (`\r\n\r\n`) the last bytes matched.
     private var matched = 0
@@ -100,10 +100,10 @@ final class FirstRequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         context.fireUserInboundEventTriggered(event)
     }
 
-    /// The target (path and query) of the connection's first request while its head has not all
-    /// arrived; nil once it has, or when no request line has arrived.
-    var targetOfIncompleteFirstHead: String? {
-        guard timeout != nil, let end = firstLine.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
+    /// The target (path and query) of the connection's first request, or nil when no request
+    /// line has arrived.
+    var firstRequestTarget: String? {
+        guard let end = firstLine.firstIndex(of: UInt8(ascii: "\n")) else { return nil }
         let words = firstLine[..<end].split(separator: UInt8(ascii: " "))
         return words.count >= 2 ? String(decoding: words[1], as: UTF8.self) : nil
     }

@@ -7,7 +7,7 @@ import PalisadeSupport
 /// header, a bad `Content-Length`, …) with `400 Bad Request`, then closes the connection: a client
 /// never waits on a socket that will not answer. Hummingbird leaves NIO's own error handling off,
 /// and without this the connection gets no answer at all. The answer is the lock API's JSON
-/// (`MalformedRequest`) when the connection's first request, still unparsed, names a
+/// (`MalformedRequest`) when the rejected request is the connection's first and names a
 /// `/_palisade/` path (``FirstRequestGuard`` keeps its request line), else S3 XML (`BadRequest`).
 ///
 /// It only acts on `HTTPParserError`s; reads and writes pass through untouched, so it can stay in
@@ -15,6 +15,15 @@ import PalisadeSupport
 final class ParserErrorResponder: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
+
+    /// Whether a request has been parsed on this connection (what passes is never unwrapped:
+    /// after a session's upgrade, it is WebSocket frames).
+    private var hasParsedRequest = false
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        hasParsedRequest = true
+        context.fireChannelRead(data)
+    }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         // A connection that ends inside a message (a truncated body) is the request handler's to
@@ -24,8 +33,9 @@ final class ParserErrorResponder: ChannelInboundHandler, RemovableChannelHandler
             return
         }
         let message = "the request is not valid HTTP/1.1 (\(parserError))"
-        let target = (try? context.pipeline.syncOperations.handler(type: FirstRequestGuard.self))?
-            .targetOfIncompleteFirstHead
+        let target =
+            hasParsedRequest
+            ? nil : (try? context.pipeline.syncOperations.handler(type: FirstRequestGuard.self))?.firstRequestTarget
         let isLockAPI = target.map { $0 == PalisadePaths.root || $0.hasPrefix(PalisadePaths.root + "/") } ?? false
         let requestID = RandomUUID.hex()
         let body =

@@ -4,13 +4,17 @@ import Foundation
 import Glibc
 #endif
 
+/// How long a test waits for the server to close a connection: generous, as the whole suite
+/// loads two cores; a test that passes returns as soon as the server closes.
+let closeWait = Duration.seconds(20)
+
 /// Sends raw bytes to 127.0.0.1:`port`, optionally closes the sending side, and returns whatever
-/// the server answered before closing or a 5 s timeout.
+/// the server answered before closing or ``closeWait``.
 func rawExchange(port: Int, _ bytes: [UInt8], closeWriteSide: Bool) async -> String {
     guard let connection = RawConnection(port: port) else { return "" }
     connection.send(bytes)
     if closeWriteSide { connection.closeWriteSide() }
-    return await connection.readUntilClosed(timeout: .seconds(5)).text
+    return await connection.readUntilClosed(timeout: closeWait).text
 }
 
 /// A blocking TCP connection to 127.0.0.1, for tests that send a request slowly or not at all.
