@@ -238,11 +238,12 @@ if fuzzing {
         ("S3XMLFuzzer", ["PalisadeHTTP"]),
         ("LockMessageFuzzer", ["PalisadeHTTP", "PalisadeProtocol"]),
     ]
+    package.targets.append(.target(name: "FuzzerDriver", path: "Fuzz/FuzzerDriver", swiftSettings: swiftSettings))
     for fuzzer in fuzzers {
         package.targets.append(
             .executableTarget(
                 name: fuzzer.name,
-                dependencies: fuzzer.dependencies,
+                dependencies: fuzzer.dependencies + ["FuzzerDriver"],
                 path: "Fuzz/\(fuzzer.name)",
                 swiftSettings: swiftSettings + [.unsafeFlags(["-parse-as-library"])],
                 linkerSettings: [.unsafeFlags(["-sanitize=fuzzer"])]
