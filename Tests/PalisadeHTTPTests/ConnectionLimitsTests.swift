@@ -4,9 +4,11 @@ import PalisadeHTTP
 import PalisadeTestSupport
 import Testing
 
-/// Short limits, so that each test waits a second or two, not minutes.
+/// Short limits, so that each test waits a second or two, not minutes. The idle timeout stays
+/// long: the tests' HTTP clients keep connections alive, and one the server closes just as the
+/// client reuses it would be reset (`idleKeepAlive` tests the idle timeout on a raw connection).
 let shortLimits = ConnectionLimits(
-    idleTimeout: .seconds(1),
+    idleTimeout: .seconds(30),
     headerTimeout: .seconds(1),
     bodyTimeout: .seconds(1),
     maximumConnections: 1000
