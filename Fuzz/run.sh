@@ -2,7 +2,7 @@
 # Builds the libFuzzer targets (Swift's -sanitize=fuzzer) and runs each for a fixed time from its
 # committed seed corpus: PALISADE_FUZZ_SECONDS per target (default 20). New inputs go to a
 # temporary folder, never into the repository; a crash leaves its input in Fuzz/crashes/.
-# Regenerate nothing: the seeds in Fuzz/corpus/ are written by hand.
+# The seeds in Fuzz/corpus/ are written by hand, or are inputs that once crashed a target.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${PALISADE_FUZZ_SECONDS:-20}
