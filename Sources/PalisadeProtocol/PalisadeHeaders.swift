@@ -23,4 +23,9 @@ public enum PalisadePaths {
     public static let health = "/_palisade/health"
     /// Prometheus metrics, unauthenticated.
     public static let metrics = "/_palisade/metrics"
+
+    /// Whether a request target (path and query) is under ``root``: Palisade's own, never S3's.
+    public static func isReserved(_ target: String) -> Bool {
+        target == root || target.hasPrefix(root + "/") || target.hasPrefix(root + "?")
+    }
 }

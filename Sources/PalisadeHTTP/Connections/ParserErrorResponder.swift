@@ -1,7 +1,6 @@
 import NIOCore
 import NIOHTTP1
 import PalisadeProtocol
-import PalisadeSupport
 
 /// Answers a request whose head the HTTP/1.1 parser rejects (a malformed head, an oversized
 /// header, a bad `Content-Length`, …) with `400 Bad Request`, then closes the connection: a client
@@ -32,30 +31,25 @@ final class ParserErrorResponder: ChannelInboundHandler, RemovableChannelHandler
             context.fireErrorCaught(error)
             return
         }
-        let message = "the request is not valid HTTP/1.1 (\(parserError))"
         let target =
             hasParsedRequest
             ? nil : (try? context.pipeline.syncOperations.handler(type: FirstRequestGuard.self))?.firstRequestTarget
-        let isLockAPI = target.map { $0 == PalisadePaths.root || $0.hasPrefix(PalisadePaths.root + "/") } ?? false
-        let requestID = RandomUUID.hex()
-        let body =
-            isLockAPI
-            ? ByteBuffer(
-                bytes: LockAPIError(.badRequest, LockAPIErrorCode.malformedRequest, message).body(requestID: requestID)
-            )
-            : ByteBuffer(
-                string: S3Error(.badRequest, "BadRequest", message).document(resource: "", requestID: requestID)
-            )
+        let answer = ConnectionErrorAnswer(
+            target: target,
+            lockCode: LockAPIErrorCode.malformedRequest,
+            s3Code: "BadRequest",
+            message: "the request is not valid HTTP/1.1 (\(parserError))"
+        )
         var headers = HTTPHeaders()
-        headers.add(name: "content-type", value: isLockAPI ? "application/json" : "application/xml")
-        headers.add(name: "content-length", value: String(body.readableBytes))
+        headers.add(name: "content-type", value: answer.contentType)
+        headers.add(name: "content-length", value: String(answer.body.readableBytes))
         headers.add(name: "connection", value: "close")
-        headers.add(name: PalisadeHeaders.requestID, value: requestID)
+        headers.add(name: PalisadeHeaders.requestID, value: answer.requestID)
         context.write(
             wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .badRequest, headers: headers))),
             promise: nil
         )
-        context.write(wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        context.write(wrapOutboundOut(.body(.byteBuffer(answer.body))), promise: nil)
         let connection = NIOLoopBound(context, eventLoop: context.eventLoop)
         context.writeAndFlush(wrapOutboundOut(.end(nil))).whenComplete { _ in connection.value.close(promise: nil) }
     }

@@ -2,7 +2,6 @@ import HTTPTypes
 import NIOCore
 import NIOHTTPTypes
 import PalisadeProtocol
-import PalisadeSupport
 
 /// Bounds how long a connection may keep the server waiting once its first request has arrived
 /// (``ConnectionLimits``): between requests (idle, or a head arriving slowly) the connection is
@@ -121,22 +120,16 @@ final class RequestTimeoutHandler: ChannelDuplexHandler, RemovableChannelHandler
 
     /// `400 RequestTimeout`, as S3 XML or lock API JSON.
     static func requestTimeout(path: String) -> (HTTPResponse, ByteBuffer) {
-        let message = "the client did not send the rest of the request within the server's body timeout"
-        let requestID = RandomUUID.hex()
-        var fields: HTTPFields = [.connection: "close", HTTPField.Name(PalisadeHeaders.requestID)!: requestID]
-        let body: ByteBuffer
-        if path == PalisadePaths.root || path.hasPrefix(PalisadePaths.root + "/") {
-            fields[.contentType] = "application/json"
-            body = ByteBuffer(
-                bytes: LockAPIError(.badRequest, LockAPIErrorCode.requestTimeout, message).body(requestID: requestID)
-            )
-        } else {
-            fields[.contentType] = "application/xml"
-            body = ByteBuffer(
-                string: S3Error(.badRequest, "RequestTimeout", message).document(resource: "", requestID: requestID)
-            )
-        }
-        fields[.contentLength] = String(body.readableBytes)
-        return (HTTPResponse(status: .badRequest, headerFields: fields), body)
+        let answer = ConnectionErrorAnswer(
+            target: path,
+            lockCode: LockAPIErrorCode.requestTimeout,
+            s3Code: "RequestTimeout",
+            message: "the client did not send the rest of the request within the server's body timeout"
+        )
+        let fields: HTTPFields = [
+            .connection: "close", HTTPField.Name(PalisadeHeaders.requestID)!: answer.requestID,
+            .contentType: answer.contentType, .contentLength: String(answer.body.readableBytes),
+        ]
+        return (HTTPResponse(status: .badRequest, headerFields: fields), answer.body)
     }
 }

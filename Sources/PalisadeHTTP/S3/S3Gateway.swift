@@ -49,12 +49,7 @@ public struct S3Gateway: RouterMiddleware {
         context: Context,
         next: (Request, Context) async throws -> Response
     ) async throws -> Response {
-        let target = request.head.path ?? "/"
-        if target == PalisadePaths.root || target.hasPrefix(PalisadePaths.root + "/")
-            || target.hasPrefix(PalisadePaths.root + "?")
-        {
-            return try await next(request, context)
-        }
+        if PalisadePaths.isReserved(request.head.path ?? "/") { return try await next(request, context) }
         let s3 = S3Request(request, domain: domain)
         var response: Response
         do {
