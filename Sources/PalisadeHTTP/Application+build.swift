@@ -80,10 +80,10 @@ public func buildApplication(
     // session upgrades reach this router.
     let sessions = Router(context: PalisadeRequestContext.self)
     let gate = ConnectionGate(maximum: configuration.limits.maximumConnections, metricsFactory: metricsFactory)
+    let authorizer = LockAuthorizer(users: users, locks: locks)
     LockSessionRoutes(
-        locks: locks,
-        users: users,
-        fencing: FencingRoutes(store: store, users: users),
+        lock: LockRoutes(locks: locks, authorizer: authorizer),
+        fencing: FencingRoutes(store: store, authorizer: authorizer),
         metricsFactory: metricsFactory
     )
     .register(on: sessions)
@@ -149,8 +149,9 @@ public func buildRouter(
         )
     }
     let api = router.group("_palisade/v1").add(middleware: SigV4AuthMiddleware(verifier: verifier))
-    LockRoutes(locks: locks, users: verifier.users).register(on: api)
-    FencingRoutes(store: store, users: verifier.users).register(on: api)
+    let authorizer = LockAuthorizer(users: verifier.users, locks: locks)
+    LockRoutes(locks: locks, authorizer: authorizer).register(on: api)
+    FencingRoutes(store: store, authorizer: authorizer).register(on: api)
     api.get(RouterPath(PalisadePaths.session)) { _, _ -> Response in
         throw LockAPIError(
             .upgradeRequired,

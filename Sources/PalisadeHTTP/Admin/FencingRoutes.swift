@@ -1,6 +1,5 @@
 import Foundation
 import Hummingbird
-import PalisadeAuth
 import PalisadeProtocol
 import StorageCore
 import StorageEngine
@@ -8,12 +7,12 @@ import StorageEngine
 /// The operator's fencing settings: which paths require a fencing token on every write.
 struct FencingRoutes: Sendable {
     let store: ObjectStore
-    let users: UserDirectory
+    let authorizer: LockAuthorizer
 
     /// Adds `GET` and `PUT admin/fencing` under `group` (mounted at `/_palisade/v1`).
     func register(on group: RouterGroup<PalisadeRequestContext>) {
         group.get("admin/fencing") { _, context in
-            try require(.s3(Permission.Lock.getFencing, bucket: "*"), for: context)
+            try authorizer.require(.s3(Permission.Lock.getFencing, bucket: "*"), for: context)
             return try settings()
         }
         group.put("admin/fencing") { request, context in
@@ -26,18 +25,12 @@ struct FencingRoutes: Sendable {
                     "path is BUCKET or BUCKET/PREFIX with a valid bucket name"
                 )
             }
-            try require(
+            try authorizer.require(
                 .s3(Permission.Lock.setFencing, bucket: path.bucket, key: path.prefix.isEmpty ? nil : path.prefix),
                 for: context
             )
             try await store.setFenced(path, body.fenced)
             return try settings()
-        }
-    }
-
-    private func require(_ permission: Permission, for context: PalisadeRequestContext) throws(LockAPIError) {
-        guard permission.isAllowed(by: users.policy(of: context.accessKeyID)) else {
-            throw LockAuthorizer.denied("\(context.accessKeyID) may not \(permission)")
         }
     }
 

@@ -1,8 +1,7 @@
 import Foundation
 public import Hummingbird
 import LockCore
-public import LockEngine
-public import PalisadeAuth
+import LockEngine
 import PalisadeProtocol
 
 /// The lock API routes (`Protocol/lock-api.md`): JSON in, JSON out, no rules of their own; each
@@ -11,10 +10,10 @@ public struct LockRoutes: Sendable {
     let locks: any LockBackend
     let authorizer: LockAuthorizer
 
-    /// Routes that serve `locks` to the keys of `users`, as their policies allow.
-    public init(locks: any LockBackend, users: UserDirectory) {
+    /// Routes that serve `locks` to the keys of `authorizer`, as their policies allow.
+    init(locks: any LockBackend, authorizer: LockAuthorizer) {
         self.locks = locks
-        authorizer = LockAuthorizer(users: users, locks: locks)
+        self.authorizer = authorizer
     }
 
     /// Adds the routes under `group`, which is mounted at `/_palisade/v1`.

@@ -22,15 +22,15 @@ struct LockSessionRoutes: Sendable {
     /// `palisade_lock_sessions`: the sessions open now.
     let openSessions: OpenSessionCount
 
-    /// Sessions that serve the lock routes of `locks` and the admin `fencing` routes; each call is
-    /// recorded in the same request metrics as over HTTP.
-    init(locks: any LockBackend, users: UserDirectory, fencing: FencingRoutes, metricsFactory: any MetricsFactory) {
+    /// Sessions that serve the `lock` routes and the admin `fencing` routes; each call is recorded
+    /// in the same request metrics as over HTTP.
+    init(lock: LockRoutes, fencing: FencingRoutes, metricsFactory: any MetricsFactory) {
         openSessions = OpenSessionCount(gauge: Gauge(label: "palisade_lock_sessions", factory: metricsFactory))
         let router = Router(context: PalisadeRequestContext.self)
         router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
         router.add(middleware: ErrorMiddleware())
         let api = router.group(RouterPath(PalisadePaths.v1))
-        LockRoutes(locks: locks, users: users).register(on: api)
+        lock.register(on: api)
         fencing.register(on: api)
         responder = router.buildResponder()
     }

@@ -34,7 +34,12 @@ extension S3Gateway {
 
     /// Refuses with `AccessDenied` unless `policy` allows every permission `s3` needs.
     static func authorize(_ s3: S3Request, policy: AccessPolicy, accessKeyID: String) throws {
-        if let denied = try permissions(for: s3).first(where: { !$0.isAllowed(by: policy) }) {
+        try require(try permissions(for: s3), policy: policy, accessKeyID: accessKeyID)
+    }
+
+    /// Refuses with `AccessDenied` unless `policy` allows every one of `permissions`.
+    static func require(_ permissions: [Permission], policy: AccessPolicy, accessKeyID: String) throws(S3Error) {
+        if let denied = permissions.first(where: { !$0.isAllowed(by: policy) }) {
             throw S3Error(.forbidden, "AccessDenied", "\(accessKeyID) may not \(denied)")
         }
     }

@@ -130,9 +130,11 @@ extension S3Gateway {
         var results: [S3XML.Node] = []
         for key in keys {
             do {
-                guard Permission.s3("s3:DeleteObject", bucket: bucket, key: key).isAllowed(by: policy) else {
-                    throw S3Error(.forbidden, "AccessDenied", "\(verified.accessKeyID) may not delete this object")
-                }
+                try Self.require(
+                    [.s3("s3:DeleteObject", bucket: bucket, key: key)],
+                    policy: policy,
+                    accessKeyID: verified.accessKeyID
+                )
                 try await store.delete(bucket: bucket, key: key, fence: fence)
                 if !quiet { results.append(.element("Deleted", [.text("Key", key)])) }
             } catch {
