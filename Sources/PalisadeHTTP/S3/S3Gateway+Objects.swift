@@ -68,7 +68,7 @@ extension S3Gateway {
             let declaredTrailers = (s3.header("x-amz-trailer") ?? "").split(separator: ",").map {
                 $0.trimmingCharacters(in: .whitespaces).lowercased()
             }.filter { !$0.isEmpty }
-            if let trailer = s3.header("x-amz-trailer"), let algorithm = checksumAlgorithm(header: trailer) {
+            if let algorithm = declaredTrailers.lazy.compactMap(checksumAlgorithm(header:)).first {
                 put.checksumsToCompute.insert(algorithm)
                 put.trailingChecksums = { trailers.all[algorithm.headerName].map { [algorithm: $0] } ?? [:] }
             }
