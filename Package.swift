@@ -63,8 +63,8 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The pure commit rules of the storage gateway: preconditions, and (later) fencing.
-        .target(name: "StorageCore", swiftSettings: swiftSettings),
+        // The pure commit rules of the storage gateway: preconditions, fencing, multipart assembly.
+        .target(name: "StorageCore", dependencies: ["PalisadeProtocol"], swiftSettings: swiftSettings),
         // How the engines open SQLite: persistent WAL, durability set on the writer.
         .target(
             name: "PalisadeSQLite",
@@ -86,11 +86,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
-        // The object store: SQLite metadata, blob files, the commit transaction.
+        // The object store: the metadata store seam and its SQLite implementation, blob files, the
+        // commit point of every write.
         .target(
             name: "StorageEngine",
             dependencies: [
-                "StorageCore", "PalisadeSupport", "PalisadeSQLite",
+                "StorageCore", "PalisadeProtocol", "PalisadeSupport", "PalisadeSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -102,8 +103,10 @@ let package = Package(
         .target(
             name: "PalisadeHTTP",
             dependencies: [
-                "LockEngine", "PalisadeProtocol", "PalisadeAuth", "PalisadeSupport", "StorageEngine", "StorageCore",
+                "LockCore", "LockEngine", "PalisadeProtocol", "PalisadeAuth", "PalisadeSupport", "StorageEngine",
+                "StorageCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
                 .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket"),
                 .product(name: "HummingbirdTLS", package: "hummingbird"),
@@ -128,6 +131,7 @@ let package = Package(
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOFoundationCompat", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ],
@@ -137,7 +141,8 @@ let package = Package(
         .executableTarget(
             name: "PalisadeCLI",
             dependencies: [
-                "PalisadeHTTP", "PalisadeClient", "LockEngine", "StorageEngine", "StorageCore",
+                "PalisadeHTTP", "PalisadeClient", "PalisadeAuth", "PalisadeProtocol", "PalisadeSupport", "LockCore",
+                "LockEngine", "StorageEngine", "StorageCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -173,6 +178,8 @@ let package = Package(
                 "PalisadeHTTP", "LockEngine", "PalisadeClient", "PalisadeAuth", "StorageEngine",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -182,10 +189,14 @@ let package = Package(
         ),
         .testTarget(
             name: "LockCoreTests",
-            dependencies: ["LockCore", "PalisadeTestSupport"],
+            dependencies: ["LockCore", "PalisadeProtocol", "PalisadeTestSupport"],
             swiftSettings: swiftSettings
         ),
-        .testTarget(name: "StorageCoreTests", dependencies: ["StorageCore"], swiftSettings: swiftSettings),
+        .testTarget(
+            name: "StorageCoreTests",
+            dependencies: ["StorageCore", "PalisadeProtocol"],
+            swiftSettings: swiftSettings
+        ),
         .testTarget(name: "PalisadeSupportTests", dependencies: ["PalisadeSupport"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PalisadeTestSupportTests",
@@ -204,14 +215,25 @@ let package = Package(
         .testTarget(name: "PalisadeAuthTests", dependencies: ["PalisadeAuth"], swiftSettings: swiftSettings),
         .testTarget(
             name: "LockEngineTests",
-            dependencies: ["LockEngine", "PalisadeTestSupport", .product(name: "GRDB", package: "GRDB.swift")],
+            dependencies: [
+                "LockCore", "LockEngine", "PalisadeProtocol", "PalisadeTestSupport",
+                .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PalisadeHTTPTests",
             dependencies: [
-                "PalisadeHTTP", "LockEngine", "PalisadeTestSupport", "PalisadeAuth", "StorageEngine", "StorageCore",
+                "PalisadeHTTP", "LockEngine", "PalisadeTestSupport", "PalisadeAuth", "PalisadeClient",
+                "PalisadeProtocol",
+                "StorageEngine", "StorageCore",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -220,12 +242,19 @@ let package = Package(
         ),
         .testTarget(
             name: "PalisadeClientTests",
-            dependencies: ["PalisadeClient", "PalisadeTestSupport"],
+            dependencies: [
+                "PalisadeClient", "PalisadeAuth", "PalisadeProtocol", "PalisadeTestSupport",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "PalisadeCLITests",
-            dependencies: ["PalisadeCLI", "PalisadeTestSupport"],
+            dependencies: [
+                "PalisadeCLI", "PalisadeClient", "PalisadeProtocol", "PalisadeTestSupport",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOCore", package: "swift-nio"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

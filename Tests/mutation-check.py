@@ -36,7 +36,7 @@ class Mutant:
 MUTANTS = [
     Mutant(
         "commit-time-fence", "the fencing check runs inside the commit transaction",
-        "Sources/StorageEngine/SQLiteMetadataStore.swift",
+        "Sources/StorageEngine/Metadata/CommitPoint.swift",
         "switch CommitRules.decide(intent, current: current, fence: fence)",
         "switch CommitRules.decide(intent, current: current, fence: fence.claim == nil ? fence : .unfenced)",
         swift_filter="InFlightFencingTests"),
@@ -89,7 +89,7 @@ MUTANTS = [
         swift_filter="LockServiceSaveFailureTests"),
     Mutant(
         "blob-fsync", "a durable PUT fsyncs its blob and folder before success",
-        "Sources/StorageEngine/FileBlobStore.swift",
+        "Sources/StorageEngine/Blobs/FileBlobStore.swift",
         "            if durable {", "            if durable, path.isEmpty {",
         pytest="Tests/Interop/test_durability.py"),
     Mutant(

@@ -32,6 +32,7 @@ fi
 swift build --build-tests || exit 1
 status=0
 swift format lint --strict -r Sources Tests examples Package.swift || status=1
+python3 Tests/check-target-imports.py || status=1
 swift test --skip-build || status=1
 PALISADE_BIN="$(swift build --show-bin-path)/palisade" python3 -m pytest -q Tests/Interop || status=1
 # libFuzzer targets, each for PALISADE_FUZZ_SECONDS (default 20) from the committed seeds (Fuzz/).

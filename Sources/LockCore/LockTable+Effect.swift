@@ -7,6 +7,8 @@ extension LockTable {
         case reserveTokens(through: FencingToken)
         /// Persist a new lease.
         case leaseGranted(LeaseID, ttl: Duration, owner: String)
+        /// A lease lives until this instant, unless kept alive again (after a grant or a keep-alive).
+        case leaseRenewed(LeaseID, until: Instant)
         /// Forget a lease (its holdings were reported as `holderRemoved` before).
         case leaseEnded(LeaseID, LeaseEndReason)
         /// Persist a new holding.

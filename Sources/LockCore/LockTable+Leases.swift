@@ -32,7 +32,7 @@ extension LockTable {
         leases[id] = lease
         leasesByOwner[owner, default: []].insert(id)
         schedule(.lease(id), at: lease.deadline)
-        var effects: [Effect] = [.leaseGranted(id, ttl: ttl, owner: owner)]
+        var effects: [Effect] = [.leaseGranted(id, ttl: ttl, owner: owner), .leaseRenewed(id, until: lease.deadline)]
         rearm(&effects)
         return effects
     }
@@ -48,7 +48,7 @@ extension LockTable {
         lease.deadline = now.advanced(by: lease.ttl)
         leases[id] = lease
         schedule(.lease(id), at: lease.deadline)
-        var effects: [Effect] = []
+        var effects: [Effect] = [.leaseRenewed(id, until: lease.deadline)]
         rearm(&effects)
         return (lease.deadline, effects)
     }

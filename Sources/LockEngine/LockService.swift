@@ -158,7 +158,6 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         let now = advance()
         let id = LeaseID(rawValue: RandomUUID.hex())!
         let effects = try table.grantLease(id, ttl: ttl, owner: owner, at: now)
-        liveGrants.renewed(id, until: now.advanced(by: ttl))
         perform(effects)
         try await saved()
         return LeaseSnapshot(id: id, ttl: ttl, owner: owner, remaining: ttl, grants: [])
@@ -167,8 +166,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
     public func keepAlive(_ lease: LeaseID) async throws(LockError) -> LeaseSnapshot {
         try checkRunning()
         let now = advance()
-        let (deadline, effects) = try table.keepAlive(lease, at: now)
-        liveGrants.renewed(lease, until: deadline)
+        let (_, effects) = try table.keepAlive(lease, at: now)
         perform(effects)
         let answer = snapshot(of: lease, at: now)!
         try await saved()
@@ -450,6 +448,8 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
                 reserveTokens(through: through)
             case .leaseGranted(let id, let ttl, let owner):
                 changes.append(.leaseGranted(id, ttl: ttl, owner: owner))
+            case .leaseRenewed(let id, let deadline):
+                liveGrants.renewed(id, until: deadline)
             case .leaseEnded(let id, _):
                 changes.append(.leaseEnded(id))
                 liveGrants.ended(id)

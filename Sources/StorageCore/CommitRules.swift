@@ -1,3 +1,5 @@
+public import PalisadeProtocol
+
 /// The rules every write passes at its commit point, in the same transaction as the write.
 ///
 /// Pure: given the current version and the write, decide. The metadata store runs this inside its
@@ -49,7 +51,7 @@ public enum CommitRejection: Error, Sendable, Equatable {
     /// The conditions held when the request began, but a racing commit changed the object since (409).
     case conditionalRequestConflict
     /// The write's token is lower than the highest recorded for its lock: a former holder (409).
-    case staleFencingToken(presented: UInt64, highest: UInt64)
+    case staleFencingToken(presented: FencingToken, highest: FencingToken)
     /// The token is not the lock's current live holder: its lease expired or the lock was released (409).
     case lockNotHeld
     /// The path is fenced and the write carries no token (403).

@@ -1,9 +1,11 @@
+public import PalisadeProtocol
+
 /// A write's claim to hold a lock: the `x-palisade-lock` and `x-palisade-fencing-token` headers.
 public struct FenceClaim: Sendable, Equatable, Codable {
-    public var lock: String
-    public var token: UInt64
+    public var lock: LockName
+    public var token: FencingToken
 
-    public init(lock: String, token: UInt64) {
+    public init(lock: LockName, token: FencingToken) {
         self.lock = lock
         self.token = token
     }
@@ -41,7 +43,8 @@ public struct FencedPath: Sendable, Hashable, Codable, Comparable, CustomStringC
 public enum FenceRules {
     /// Whether the lock `name` covers `key` of `bucket`: the name is `bucket/key`, or `bucket/` and
     /// a prefix of the key that ends with `/`, or `bucket`.
-    public static func covers(lock name: String, bucket: String, key: String) -> Bool {
+    public static func covers(lock: LockName, bucket: String, key: String) -> Bool {
+        let name = lock.rawValue
         if name == bucket || name == "\(bucket)/\(key)" { return true }
         let bucketPrefix = bucket + "/"
         guard name.hasPrefix(bucketPrefix), name.hasSuffix("/") else { return false }
@@ -55,12 +58,12 @@ public struct FenceCheck: Sendable, Equatable {
     public var claim: FenceClaim?
     public var pathIsFenced: Bool
     /// The highest token recorded for the claim's lock (nil: none yet).
-    public var highestToken: UInt64?
+    public var highestToken: FencingToken?
     /// Whether the claim's token belongs to the lock's live holder; nil where no lock service runs
     /// in the deployment (then only the token order is checked).
     public var claimIsLiveHolder: Bool?
 
-    public init(claim: FenceClaim?, pathIsFenced: Bool, highestToken: UInt64?, claimIsLiveHolder: Bool?) {
+    public init(claim: FenceClaim?, pathIsFenced: Bool, highestToken: FencingToken?, claimIsLiveHolder: Bool?) {
         self.claim = claim
         self.pathIsFenced = pathIsFenced
         self.highestToken = highestToken

@@ -1,3 +1,5 @@
+public import PalisadeProtocol
+
 /// A multipart upload in progress.
 public struct MultipartUpload: Sendable, Equatable {
     public var id: String
@@ -34,10 +36,16 @@ public struct UploadedPart: Sendable, Equatable {
     public var etag: String
     public var lastModified: Int64
     /// The fencing token the part was uploaded with, if any.
-    public var fenceToken: UInt64?
+    public var fenceToken: FencingToken?
 
-    public init(number: Int, blobID: String, size: Int64, etag: String, lastModified: Int64, fenceToken: UInt64? = nil)
-    {
+    public init(
+        number: Int,
+        blobID: String,
+        size: Int64,
+        etag: String,
+        lastModified: Int64,
+        fenceToken: FencingToken? = nil
+    ) {
         self.number = number
         self.blobID = blobID
         self.size = size
@@ -70,7 +78,7 @@ public enum MultipartRules {
     public struct Assembly: Sendable, Equatable {
         public var segments: [ObjectHead.Segment]
         /// The smallest fencing token among the parts (nil when a part has none).
-        public var lowestPartToken: UInt64?
+        public var lowestPartToken: FencingToken?
         public var size: Int64
         /// The parts' ETags (hex MD5s) in order; the object's ETag is MD5 of their bytes, `-N`.
         public var partETags: [String]

@@ -14,7 +14,7 @@ extension ObjectStore {
         fence: FenceClaim? = nil
     ) async throws -> MultipartUpload {
         try StorageError.requireValidKey(key)
-        try precheck(fence, bucket: bucket, key: key)
+        try await precheck(fence, bucket: bucket, key: key)
         let upload = MultipartUpload(
             id: RandomUUID.hex(),
             bucket: bucket,
@@ -24,7 +24,7 @@ extension ObjectStore {
             userMetadata: userMetadata
         )
         await beforeCommit?(bucket, key)
-        try await metadata.createUpload(upload, fence: fence)
+        _ = try await metadata.commit(freesSpace: false) { try CommitPoint.createUpload(upload, fence: fence, in: $0) }
         return upload
     }
 
@@ -41,11 +41,11 @@ extension ObjectStore {
         guard MultipartRules.partNumbers.contains(number) else {
             throw StorageError(.invalidArgument, "part number must be an integer between 1 and 10000")
         }
-        guard try metadata.upload(uploadID).map({ $0.bucket == request.bucket && $0.key == request.key }) == true
-        else {
-            throw Self.noSuchUpload(uploadID)
+        let upload = try await metadata.read { try $0.upload(uploadID) }
+        guard let upload, upload.bucket == request.bucket, upload.key == request.key else {
+            throw StorageError.noSuchUpload(uploadID)
         }
-        try precheck(request.fence, bucket: request.bucket, key: request.key)
+        try await precheck(request.fence, bucket: request.bucket, key: request.key)
         let (blobID, digests) = try await writeBlob(request, body: body)
         let part = UploadedPart(
             number: number,
@@ -57,15 +57,17 @@ extension ObjectStore {
         )
         do {
             await beforeCommit?(request.bucket, request.key)
-            if let replaced = try await metadata.commitPart(
-                part,
-                uploadID: uploadID,
-                bucket: request.bucket,
-                key: request.key,
-                fence: request.fence
-            ) {
-                await blobs.remove(replaced)
+            let commit = try await metadata.commit(freesSpace: false) { [request] in
+                try CommitPoint.putPart(
+                    part,
+                    uploadID: uploadID,
+                    bucket: request.bucket,
+                    key: request.key,
+                    fence: request.fence,
+                    in: $0
+                )
             }
+            if let replaced = commit.value { await blobs.remove(replaced) }
             return part
         } catch {
             await blobs.remove(blobID)
@@ -80,11 +82,12 @@ extension ObjectStore {
         key: String,
         fence: FenceClaim? = nil
     ) async throws {
-        try precheck(fence, bucket: bucket, key: key)
+        try await precheck(fence, bucket: bucket, key: key)
         await beforeCommit?(bucket, key)
-        for blob in try await metadata.abortUpload(uploadID, bucket: bucket, key: key, fence: fence) {
-            await blobs.remove(blob)
+        let commit = try await metadata.commit(freesSpace: true) {
+            try CommitPoint.abortUpload(uploadID, bucket: bucket, key: key, fence: fence, in: $0)
         }
+        for blob in commit.value { await blobs.remove(blob) }
     }
 
     /// Completes an upload: the listed parts become the object's bytes (no copy), in one commit
@@ -98,7 +101,7 @@ extension ObjectStore {
         preconditions: WritePreconditions = .init(),
         fence: FenceClaim? = nil
     ) async throws -> ObjectHead {
-        try precheck(fence, bucket: bucket, key: key)
+        try await precheck(fence, bucket: bucket, key: key)
         let observed = try await observe(bucket: bucket, key: key, preconditions: preconditions)
         let intent = WriteIntent(
             kind: .put,
@@ -108,28 +111,36 @@ extension ObjectStore {
         )
         let now = Self.now()
         await beforeCommit?(bucket, key)
-        let (committed, replaced, unused) = try await metadata.completeUpload(
-            uploadID,
-            bucket: bucket,
-            key: key,
-            requested: parts,
-            intent: intent
-        ) { upload, assembly in
-            ObjectHead(
+        let versionID = RandomUUID.hex()
+        let commit = try await metadata.commit(freesSpace: false) {
+            try CommitPoint.completeUpload(
+                uploadID,
                 bucket: bucket,
                 key: key,
-                versionID: RandomUUID.hex(),
-                size: assembly.size,
-                etag: Self.multipartETag(assembly.partETags),
-                lastModified: now,
-                commitSequence: 0,
-                contentHeaders: upload.contentHeaders,
-                userMetadata: upload.userMetadata,
-                segments: assembly.segments
+                requested: parts,
+                intent: intent,
+                makeHead: { upload, assembly in
+                    ObjectHead(
+                        bucket: bucket,
+                        key: key,
+                        versionID: versionID,
+                        size: assembly.size,
+                        etag: Self.multipartETag(assembly.partETags),
+                        lastModified: now,
+                        commitSequence: 0,
+                        contentHeaders: upload.contentHeaders,
+                        userMetadata: upload.userMetadata,
+                        segments: assembly.segments
+                    )
+                },
+                in: $0
             )
         }
+        let (completed, replaced, unused) = commit.value
         if let replaced { await retire(replaced) }
         for blob in unused { await blobs.remove(blob) }
+        var committed = completed
+        committed.commitSequence = commit.sequence ?? 0
         return committed
     }
 
@@ -143,10 +154,11 @@ extension ObjectStore {
     ) async throws
         -> (upload: MultipartUpload, parts: [UploadedPart], isTruncated: Bool)
     {
-        guard let upload = try metadata.upload(uploadID), upload.bucket == bucket, upload.key == key else {
-            throw Self.noSuchUpload(uploadID)
+        let upload = try await metadata.read { try $0.upload(uploadID) }
+        guard let upload, upload.bucket == bucket, upload.key == key else {
+            throw StorageError.noSuchUpload(uploadID)
         }
-        let parts = try metadata.parts(of: uploadID, after: marker, limit: maxParts + 1)
+        let parts = try await metadata.parts(of: uploadID, after: marker, limit: maxParts + 1)
         return (upload, Array(parts.prefix(maxParts)), parts.count > maxParts)
     }
 
@@ -159,7 +171,7 @@ extension ObjectStore {
         -> (uploads: [MultipartUpload], isTruncated: Bool)
     {
         try await requireBucket(bucket)
-        let uploads = try metadata.uploads(bucket: bucket, prefix: prefix, limit: maxUploads + 1)
+        let uploads = try await metadata.uploads(bucket: bucket, prefix: prefix, limit: maxUploads + 1)
         return (Array(uploads.prefix(maxUploads)), uploads.count > maxUploads)
     }
 
@@ -173,9 +185,5 @@ extension ObjectStore {
             md5.update(data: bytes)
         }
         return Hex.lowercase(md5.finalize()) + "-\(partETags.count)"
-    }
-
-    static func noSuchUpload(_ id: String) -> StorageError {
-        StorageError(.noSuchUpload, "the upload '\(id)' does not exist: it was completed, aborted or never created")
     }
 }

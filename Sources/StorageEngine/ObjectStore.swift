@@ -1,5 +1,6 @@
 import Foundation
 public import NIOCore
+public import PalisadeProtocol
 import PalisadeSupport
 public import StorageCore
 
@@ -23,7 +24,7 @@ public struct ObjectStore: Sendable {
     /// its commit transaction; tests use it to change the world between the two (a lease ending).
     public typealias CommitHook = @Sendable (_ bucket: String, _ key: String) async -> Void
 
-    let metadata: SQLiteMetadataStore
+    let metadata: any MetadataStore
     let blobs: FileBlobStore
     let readers = VersionReaders()
     public let durability: Durability
@@ -31,14 +32,28 @@ public struct ObjectStore: Sendable {
     public let reserve: SpaceReserve?
     let beforeCommit: CommitHook?
 
-    /// Opens the store in `directory` (`metadata.sqlite` and `blobs/`), and removes blob files that
-    /// no committed object or uploaded part references (left by writes that crashed before their commit).
+    /// A store of `metadata` whose object bytes are in `blobs`.
     /// - Parameters:
-    ///   - authority: the lock service that says whether a fencing token is its lock's live
-    ///     holder; nil where no lock service runs in the deployment (only token order is checked).
     ///   - reserve: disk room for deletes when the disk is full: new object data is refused
     ///     (`InsufficientStorage`) while it cannot be held.
     ///   - beforeCommit: see ``CommitHook``; nil in production.
+    public init(
+        metadata: any MetadataStore,
+        blobs: FileBlobStore,
+        durability: Durability,
+        reserve: SpaceReserve? = nil,
+        beforeCommit: CommitHook? = nil
+    ) {
+        self.metadata = metadata
+        self.blobs = blobs
+        self.durability = durability
+        self.reserve = reserve
+        self.beforeCommit = beforeCommit
+    }
+
+    /// The embedded store in `directory`: SQLite metadata (`metadata.sqlite`) and blob files (`blobs/`).
+    /// - Parameter authority: the lock service that says whether a fencing token is its lock's live
+    ///   holder; nil where no lock service runs in the deployment (only token order is checked).
     public init(
         directory: String,
         durability: Durability = .durable,
@@ -46,25 +61,34 @@ public struct ObjectStore: Sendable {
         reserve: SpaceReserve? = nil,
         beforeCommit: CommitHook? = nil
     ) throws {
-        metadata = try SQLiteMetadataStore(
+        let metadata = try SQLiteMetadataStore(
             path: directory + "/metadata.sqlite",
             durable: durability == .durable,
             authority: authority,
             reserve: reserve
         )
-        blobs = try FileBlobStore(root: directory + "/blobs")
-        self.durability = durability
-        self.reserve = reserve
-        self.beforeCommit = beforeCommit
+        let blobs = try FileBlobStore(root: directory + "/blobs")
         if durability == .durable {
             // The database files and blob folders may have just been created: make their entries durable.
             for folder in [directory, blobs.root] where FolderSync.sync(folder) != 0 {
                 throw StorageError(.internalError, "cannot sync the data folder \(folder)")
             }
         }
-        let referenced = try metadata.referencedBlobIDs()
+        self.init(
+            metadata: metadata,
+            blobs: blobs,
+            durability: durability,
+            reserve: reserve,
+            beforeCommit: beforeCommit
+        )
+    }
+
+    /// Removes the blob files that no current version or uploaded part references: those of writes
+    /// that crashed before their commit. Only while no write is in flight (at start, before serving).
+    public func removeUnreferencedBlobs() async throws {
+        let referenced = try await metadata.referencedBlobIDs()
         for orphan in try blobs.allIDs().subtracting(referenced) {
-            unlink(blobs.path(of: orphan))
+            await blobs.remove(orphan)
         }
     }
 
@@ -73,48 +97,55 @@ public struct ObjectStore: Sendable {
     /// Refuses a write before any byte of it is read when its fencing claim cannot succeed: a lock
     /// that does not cover the key, a fenced path without a token, a stale token or one whose lease
     /// is gone. The same rules run again at the commit point, which is what decides.
-    func precheck(_ claim: FenceClaim?, bucket: String, key: String) throws {
+    func precheck(_ claim: FenceClaim?, bucket: String, key: String) async throws {
         if let claim, !FenceRules.covers(lock: claim.lock, bucket: bucket, key: key) {
             throw StorageError.fencingLockMismatch(lock: claim.lock, bucket: bucket, key: key)
         }
-        let fence = try metadata.fenceCheck(claim: claim, bucket: bucket, key: key)
+        let fence = try await metadata.read {
+            try CommitPoint.fenceCheck(claim: claim, bucket: bucket, key: key, in: $0)
+        }
         if let rejection = CommitRules.fenceRejection(fence) { throw StorageError(rejection) }
     }
 
     /// The fenced paths, where every write must carry a fencing token.
-    public func fencedPaths() throws -> [FencedPath] { try metadata.fencedPaths() }
+    public func fencedPaths() async throws -> [FencedPath] { try await metadata.fencedPaths() }
 
     /// Fences or unfences a path; the setting is persisted.
     public func setFenced(_ path: FencedPath, _ fenced: Bool) async throws(StorageError) {
-        try await metadata.setFenced(path, fenced)
+        _ = try await metadata.commit(freesSpace: !fenced) { try $0.setFenced(path, fenced) }
     }
 
     /// The highest fencing token recorded for `lock` by an accepted write, if any.
-    public func highestToken(of lock: String) throws -> UInt64? { try metadata.highestToken(of: lock) }
+    public func highestToken(of lock: LockName) async throws -> FencingToken? {
+        try await metadata.read { try $0.highestToken(of: lock) }
+    }
 
     // MARK: Buckets
 
     /// Buckets in name order, with their creation time (ms since 1970).
     public func listBuckets() async throws -> [(name: String, created: Int64)] {
-        try metadata.bucketNames()
+        try await metadata.bucketNames()
     }
 
     /// Creates a bucket.
     /// - Throws: `InvalidBucketName`, `BucketAlreadyOwnedByYou`.
     public func createBucket(_ name: String) async throws(StorageError) {
         if let problem = Self.bucketNameProblem(name) { throw StorageError(.invalidBucketName, problem) }
-        try await metadata.createBucket(name, createdAt: Self.now())
+        let createdAt = Self.now()
+        _ = try await metadata.commit(freesSpace: false) {
+            try CommitPoint.createBucket(name, createdAt: createdAt, in: $0)
+        }
     }
 
     /// Throws `NoSuchBucket` unless the bucket exists.
     public func requireBucket(_ name: String) async throws {
-        guard try metadata.bucketExists(name) else { throw SQLiteMetadataStore.noSuchBucket(name) }
+        guard try await metadata.bucketExists(name) else { throw StorageError.noSuchBucket(name) }
     }
 
     /// Deletes an empty bucket.
     /// - Throws: `NoSuchBucket`, `BucketNotEmpty`.
     public func deleteBucket(_ name: String) async throws(StorageError) {
-        try await metadata.deleteBucket(name)
+        _ = try await metadata.commit(freesSpace: true) { try CommitPoint.deleteBucket(name, in: $0) }
     }
 
     /// Why `name` is not a valid S3 bucket name, or nil.
@@ -149,7 +180,7 @@ public struct ObjectStore: Sendable {
     /// The current version of a key.
     /// - Throws: `NoSuchBucket`, `NoSuchKey`.
     public func head(bucket: String, key: String) async throws -> ObjectHead {
-        guard let head = try metadata.head(bucket: bucket, key: key) else {
+        guard let head = try await metadata.head(bucket: bucket, key: key) else {
             try await requireBucket(bucket)
             throw StorageError(.noSuchKey, "the key '\(key)' does not exist")
         }
@@ -158,7 +189,7 @@ public struct ObjectStore: Sendable {
 
     /// The current version of a key, or nil (the bucket must exist).
     public func currentHead(bucket: String, key: String) async throws -> ObjectHead? {
-        if let head = try metadata.head(bucket: bucket, key: key) { return head }
+        if let head = try await metadata.head(bucket: bucket, key: key) { return head }
         try await requireBucket(bucket)
         return nil
     }
@@ -172,9 +203,10 @@ public struct ObjectStore: Sendable {
             // A commit retires the version it replaces after committing: with no retirement since the
             // mark, the version found is still on disk; otherwise it must still be current after the
             // retain. Either way no commit can unlink it until the reader closes.
-            if try readers.retain(head.versionID, unlessRetiredSince: mark)
-                || metadata.currentVersionID(bucket: bucket, key: key) == head.versionID
-            {
+            if readers.retain(head.versionID, unlessRetiredSince: mark) {
+                return ObjectReader(head: head, store: self)
+            }
+            if try await metadata.currentVersionID(bucket: bucket, key: key) == head.versionID {
                 return ObjectReader(head: head, store: self)
             }
             await release(head.versionID)
@@ -209,7 +241,7 @@ public struct ObjectStore: Sendable {
     public func put<Body: AsyncSequence>(_ request: PutRequest, body: Body) async throws -> ObjectHead
     where Body.Element == ByteBuffer {
         try StorageError.requireValidKey(request.key)
-        try precheck(request.fence, bucket: request.bucket, key: request.key)
+        try await precheck(request.fence, bucket: request.bucket, key: request.key)
         let observed = try await observe(bucket: request.bucket, key: request.key, preconditions: request.preconditions)
         let (versionID, digests) = try await writeBlob(request, body: body)
         var checksums: [String: String] = [:]
@@ -236,8 +268,13 @@ public struct ObjectStore: Sendable {
         )
         do {
             await beforeCommit?(request.bucket, request.key)
-            let (committed, replaced) = try await metadata.commitPut(head, intent: intent)
-            if let replaced { await retire(replaced) }
+            let commit = try await metadata.commit(freesSpace: false) {
+                try CommitPoint.put(head, intent: intent, in: $0)
+            }
+            if let replaced = commit.value { await retire(replaced) }
+            var committed = head
+            committed.fence = intent.fence
+            committed.commitSequence = commit.sequence ?? 0
             return committed
         } catch {
             await blobs.remove(versionID)
@@ -282,7 +319,7 @@ public struct ObjectStore: Sendable {
         fence: FenceClaim? = nil
     ) async throws -> UInt64? {
         try StorageError.requireValidKey(key)
-        try precheck(fence, bucket: bucket, key: key)
+        try await precheck(fence, bucket: bucket, key: key)
         let observed = try await observe(bucket: bucket, key: key, preconditions: preconditions)
         let intent = WriteIntent(
             kind: .delete,
@@ -291,9 +328,11 @@ public struct ObjectStore: Sendable {
             fence: fence
         )
         await beforeCommit?(bucket, key)
-        let (sequence, removed) = try await metadata.commitDelete(bucket: bucket, key: key, intent: intent)
-        if let removed { await retire(removed) }
-        return sequence
+        let commit = try await metadata.commit(freesSpace: true) {
+            try CommitPoint.delete(bucket: bucket, key: key, intent: intent, in: $0)
+        }
+        if let removed = commit.value { await retire(removed) }
+        return commit.sequence
     }
 
     /// One page of a listing, in UTF-8 binary key order.
@@ -313,12 +352,12 @@ public struct ObjectStore: Sendable {
         var page = ListPage()
         var cursor = after
         guard maxKeys > 0 else {
-            page.isTruncated = try !metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: 1)
+            page.isTruncated = try await !metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: 1)
                 .isEmpty
             return page
         }
         while true {
-            let batch = try metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: maxKeys + 1)
+            let batch = try await metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: maxKeys + 1)
             if batch.isEmpty { return page }
             for head in batch {
                 if page.count == maxKeys {

@@ -1,3 +1,4 @@
+import PalisadeProtocol
 import PalisadeSupport
 import StorageCore
 
@@ -107,8 +108,16 @@ extension StorageError {
         }
     }
 
+    static func noSuchBucket(_ name: String) -> StorageError {
+        StorageError(.noSuchBucket, "the bucket '\(name)' does not exist")
+    }
+
+    static func noSuchUpload(_ id: String) -> StorageError {
+        StorageError(.noSuchUpload, "the upload '\(id)' does not exist: it was completed, aborted or never created")
+    }
+
     /// The error for a lock that does not cover the written key.
-    static func fencingLockMismatch(lock: String, bucket: String, key: String) -> StorageError {
+    static func fencingLockMismatch(lock: LockName, bucket: String, key: String) -> StorageError {
         StorageError(
             .fencingLockMismatch,
             "lock '\(lock)' does not cover \(bucket)/\(key): use \(bucket)/\(key), a \(bucket)/prefix/ of it, or \(bucket)"

@@ -1,5 +1,11 @@
+import PalisadeProtocol
 import StorageCore
 import Testing
+
+/// A claim of lock `b` with `token`.
+private func claim(_ token: UInt64) -> FenceClaim {
+    FenceClaim(lock: LockName(rawValue: "b")!, token: FencingToken(token))
+}
 
 @Suite("Fencing rules")
 struct FenceRulesTests {
@@ -12,7 +18,7 @@ struct FenceRulesTests {
         ]
     )
     func coverage(lock: String, covers: Bool) {
-        #expect(FenceRules.covers(lock: lock, bucket: "bucket", key: "dir/key") == covers)
+        #expect(FenceRules.covers(lock: LockName(rawValue: lock)!, bucket: "bucket", key: "dir/key") == covers)
     }
 
     @Test("fenced paths: a whole bucket or a prefix")
@@ -30,34 +36,34 @@ struct FenceRulesTests {
                 FenceCheck(claim: nil, pathIsFenced: true, highestToken: nil, claimIsLiveHolder: nil),
                 CommitRejection?.some(.fencingTokenRequired)
             ),
-            (FenceCheck(claim: nil, pathIsFenced: false, highestToken: 9, claimIsLiveHolder: nil), nil),
+            (FenceCheck(claim: nil, pathIsFenced: false, highestToken: FencingToken(9), claimIsLiveHolder: nil), nil),
             (
                 FenceCheck(
-                    claim: .init(lock: "b", token: 5),
+                    claim: claim(5),
                     pathIsFenced: false,
-                    highestToken: 6,
+                    highestToken: FencingToken(6),
                     claimIsLiveHolder: true
-                ), .staleFencingToken(presented: 5, highest: 6)
+                ), .staleFencingToken(presented: FencingToken(5), highest: FencingToken(6))
             ),
             (
                 FenceCheck(
-                    claim: .init(lock: "b", token: 6),
+                    claim: claim(6),
                     pathIsFenced: true,
-                    highestToken: 6,
+                    highestToken: FencingToken(6),
                     claimIsLiveHolder: true
                 ), nil
             ),
             (
                 FenceCheck(
-                    claim: .init(lock: "b", token: 7),
+                    claim: claim(7),
                     pathIsFenced: true,
-                    highestToken: 6,
+                    highestToken: FencingToken(6),
                     claimIsLiveHolder: false
                 ), .lockNotHeld
             ),
             (
                 FenceCheck(
-                    claim: .init(lock: "b", token: 7),
+                    claim: claim(7),
                     pathIsFenced: true,
                     highestToken: nil,
                     claimIsLiveHolder: nil

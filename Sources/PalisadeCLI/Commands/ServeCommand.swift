@@ -181,6 +181,7 @@ struct ServeCommand: AsyncParsableCommand {
             authority: locks.liveGrants,
             reserve: reserve
         )
+        try await store.removeUnreferencedBlobs()
         for path in fenced { try await store.setFenced(FencedPath(path)!, true) }
         let app = try buildApplication(
             configuration: ServerConfiguration(

@@ -13,7 +13,7 @@ struct FencingRoutes: Sendable {
     func register(on group: RouterGroup<PalisadeRequestContext>) {
         group.get("admin/fencing") { _, context in
             try authorizer.require(.s3(Permission.Lock.getFencing, bucket: "*"), for: context)
-            return try settings()
+            return try await settings()
         }
         group.put("admin/fencing") { request, context in
             let buffer = try await request.body.collect(upTo: LockAPILimits.maximumBodyBytes)
@@ -30,12 +30,12 @@ struct FencingRoutes: Sendable {
                 for: context
             )
             try await store.setFenced(path, body.fenced)
-            return try settings()
+            return try await settings()
         }
     }
 
-    private func settings() throws -> Response {
-        let body = FencingSettingsResponse(fencedPaths: try store.fencedPaths().map(\.description))
+    private func settings() async throws -> Response {
+        let body = FencingSettingsResponse(fencedPaths: try await store.fencedPaths().map(\.description))
         let encoder = JSONEncoder()
         encoder.outputFormatting = .withoutEscapingSlashes
         return Response(

@@ -166,10 +166,10 @@ extension S3Gateway {
                 "\(PalisadeHeaders.lock) and \(PalisadeHeaders.fencingToken) go together; the token is a positive decimal integer"
             )
         }
-        guard LockName(rawValue: lock) != nil else {
+        guard let name = LockName(rawValue: lock) else {
             throw S3Error.invalidArgument(LockName.validationFailure(lock) ?? "invalid lock name")
         }
-        return FenceClaim(lock: lock, token: value.rawValue)
+        return FenceClaim(lock: name, token: value)
     }
 
     static func checksumAlgorithm(header: String) -> ChecksumAlgorithm? {
@@ -286,8 +286,8 @@ extension S3Gateway {
         }
         headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
         if let fence = head.fence {
-            headers[HTTPField.Name(PalisadeHeaders.lock)!] = fence.lock
-            headers[HTTPField.Name(PalisadeHeaders.fencingToken)!] = String(fence.token)
+            headers[HTTPField.Name(PalisadeHeaders.lock)!] = fence.lock.rawValue
+            headers[HTTPField.Name(PalisadeHeaders.fencingToken)!] = fence.token.description
         }
         if checksums {
             for (algorithm, value) in head.checksums { headers[HTTPField.Name("x-amz-checksum-\(algorithm)")!] = value }

@@ -1,0 +1,174 @@
+import PalisadeProtocol
+import StorageCore
+
+/// Every write's commit point, as one step of a ``MetadataTransaction``: the write reads what it
+/// changes, ``CommitRules`` decide (fencing first, then preconditions), and only an accepted write
+/// changes anything — recording its fencing token in the same step.
+enum CommitPoint {
+    static func createBucket(_ name: String, createdAt: Int64, in transaction: any MetadataTransaction) throws {
+        if try transaction.bucketExists(name) {
+            throw StorageError(.bucketAlreadyOwnedByYou, "the bucket '\(name)' exists and is yours")
+        }
+        try transaction.insertBucket(name, createdAt: createdAt)
+    }
+
+    static func deleteBucket(_ name: String, in transaction: any MetadataTransaction) throws {
+        guard try transaction.bucketExists(name) else { throw StorageError.noSuchBucket(name) }
+        if try transaction.bucketHasContent(name) {
+            throw StorageError(.bucketNotEmpty, "the bucket '\(name)' is not empty")
+        }
+        try transaction.removeBucket(name)
+    }
+
+    /// Makes `head` current. - Returns: the version it replaced.
+    static func put(
+        _ head: ObjectHead,
+        intent: WriteIntent,
+        in transaction: any MetadataTransaction
+    ) throws -> ObjectHead? {
+        guard try transaction.bucketExists(head.bucket) else { throw StorageError.noSuchBucket(head.bucket) }
+        let current = try transaction.head(bucket: head.bucket, key: head.key)
+        try check(intent, current: current, bucket: head.bucket, key: head.key, in: transaction)
+        var committed = head
+        committed.fence = intent.fence
+        try transaction.putHead(committed)
+        return current
+    }
+
+    /// Removes the current version; an absent key changes nothing. - Returns: the removed version.
+    static func delete(
+        bucket: String,
+        key: String,
+        intent: WriteIntent,
+        in transaction: any MetadataTransaction
+    ) throws -> ObjectHead? {
+        guard try transaction.bucketExists(bucket) else { throw StorageError.noSuchBucket(bucket) }
+        let current = try transaction.head(bucket: bucket, key: key)
+        try check(intent, current: current, bucket: bucket, key: key, in: transaction)
+        if current != nil { try transaction.removeHead(bucket: bucket, key: key) }
+        return current
+    }
+
+    static func createUpload(
+        _ upload: MultipartUpload,
+        fence: FenceClaim?,
+        in transaction: any MetadataTransaction
+    ) throws {
+        guard try transaction.bucketExists(upload.bucket) else { throw StorageError.noSuchBucket(upload.bucket) }
+        let intent = WriteIntent(kind: .put, fence: fence)
+        try check(intent, current: nil, bucket: upload.bucket, key: upload.key, in: transaction)
+        try transaction.insertUpload(upload)
+    }
+
+    /// Stores a part (the last upload of a part number wins, by commit order).
+    /// - Returns: the blob of the part it replaced.
+    static func putPart(
+        _ part: UploadedPart,
+        uploadID: String,
+        bucket: String,
+        key: String,
+        fence: FenceClaim?,
+        in transaction: any MetadataTransaction
+    ) throws -> String? {
+        _ = try requireUpload(uploadID, bucket: bucket, key: key, in: transaction)
+        try check(WriteIntent(kind: .put, fence: fence), current: nil, bucket: bucket, key: key, in: transaction)
+        let replaced = try transaction.parts(of: uploadID).first { $0.number == part.number }
+        try transaction.putPart(part, uploadID: uploadID)
+        return replaced?.blobID
+    }
+
+    /// Ends an upload without an object. - Returns: the blobs of its parts.
+    static func abortUpload(
+        _ uploadID: String,
+        bucket: String,
+        key: String,
+        fence: FenceClaim?,
+        in transaction: any MetadataTransaction
+    ) throws -> [String] {
+        _ = try requireUpload(uploadID, bucket: bucket, key: key, in: transaction)
+        try check(WriteIntent(kind: .delete, fence: fence), current: nil, bucket: bucket, key: key, in: transaction)
+        let blobs = try transaction.parts(of: uploadID).map(\.blobID)
+        try transaction.removeUpload(uploadID)
+        return blobs
+    }
+
+    /// Completes an upload into an object: the parts are checked by ``MultipartRules``, the object
+    /// is put as any write, the upload ends.
+    /// - Returns: the new head, the version it replaced, and the blobs of parts left out.
+    static func completeUpload(
+        _ uploadID: String,
+        bucket: String,
+        key: String,
+        requested: [RequestedPart],
+        intent: WriteIntent,
+        makeHead: (MultipartUpload, MultipartRules.Assembly) -> ObjectHead,
+        in transaction: any MetadataTransaction
+    ) throws -> (head: ObjectHead, replaced: ObjectHead?, unused: [String]) {
+        let upload = try requireUpload(uploadID, bucket: bucket, key: key, in: transaction)
+        let uploaded = try transaction.parts(of: uploadID)
+        let assembly: MultipartRules.Assembly
+        switch MultipartRules.assemble(requested: requested, uploaded: uploaded) {
+        case .success(let value): assembly = value
+        case .failure(let rejection): throw StorageError(rejection)
+        }
+        if let claim = intent.fence, assembly.lowestPartToken.map({ $0 < claim.token }) ?? true {
+            // A part uploaded under an older grant (or without one) never becomes part of a fenced object.
+            throw StorageError(
+                CommitRejection.staleFencingToken(
+                    presented: assembly.lowestPartToken ?? FencingToken(rawValue: 0),
+                    highest: claim.token
+                )
+            )
+        }
+        var head = makeHead(upload, assembly)
+        let replaced = try put(head, intent: intent, in: transaction)
+        head.fence = intent.fence
+        try transaction.removeUpload(uploadID)
+        let used = Set(assembly.segments.map(\.blobID))
+        return (head, replaced, uploaded.map(\.blobID).filter { !used.contains($0) })
+    }
+
+    /// What the fencing rule needs to judge a write of `bucket/key` carrying `claim`.
+    static func fenceCheck(
+        claim: FenceClaim?,
+        bucket: String,
+        key: String,
+        in transaction: any MetadataTransaction
+    ) throws -> FenceCheck {
+        FenceCheck(
+            claim: claim,
+            pathIsFenced: try transaction.fencedPaths(in: bucket).contains { $0.contains(bucket: bucket, key: key) },
+            highestToken: try claim.flatMap { try transaction.highestToken(of: $0.lock) },
+            claimIsLiveHolder: try claim.flatMap { try transaction.isLiveHolder($0) }
+        )
+    }
+
+    /// Runs the commit rules, and on acceptance records the claim's token as its lock's highest.
+    private static func check(
+        _ intent: WriteIntent,
+        current: ObjectHead?,
+        bucket: String,
+        key: String,
+        in transaction: any MetadataTransaction
+    ) throws {
+        let fence = try fenceCheck(claim: intent.fence, bucket: bucket, key: key, in: transaction)
+        switch CommitRules.decide(intent, current: current, fence: fence) {
+        case .accept:
+            if let claim = intent.fence { try transaction.raiseHighestToken(claim) }
+        case .reject(let rejection):
+            throw StorageError(rejection)
+        }
+    }
+
+    private static func requireUpload(
+        _ id: String,
+        bucket: String,
+        key: String,
+        in transaction: any MetadataTransaction
+    ) throws -> MultipartUpload {
+        guard let upload = try transaction.upload(id), upload.bucket == bucket, upload.key == key else {
+            throw StorageError.noSuchUpload(id)
+        }
+        return upload
+    }
+}

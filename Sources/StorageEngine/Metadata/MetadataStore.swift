@@ -1,0 +1,50 @@
+public import StorageCore
+
+/// Where object metadata lives: buckets, current versions, uploads and parts, the fenced paths and
+/// the highest token of each lock. The embedded mode keeps it in SQLite (``SQLiteMetadataStore``).
+///
+/// Every change is a commit: a body run against a ``MetadataTransaction`` whose changes the store
+/// applies atomically, with the commit's sequence — the store-wide order of commits that change a key.
+public protocol MetadataStore: Sendable {
+    /// Runs `body` as one transaction and applies its changes when it returns; nothing when it throws.
+    /// - Parameter freesSpace: the commit removes more than it adds (a delete, an abort), so on a full
+    ///   disk the store may spend its space reserve on it.
+    /// - Returns: what `body` returned, and the sequence of the commit when it put or removed a head.
+    func commit<T: Sendable>(
+        freesSpace: Bool,
+        _ body: @escaping @Sendable (any MetadataTransaction) throws -> T
+    ) async throws(StorageError) -> Commit<T>
+
+    /// Runs `body` against one consistent view of the metadata, changing nothing.
+    func read<T: Sendable>(_ body: @escaping @Sendable (any MetadataTransaction) throws -> T) async throws -> T
+
+    // Reads on their own, one consistent look-up each (the hot paths: GET, HEAD, listings).
+
+    /// Buckets in name order, with their creation time (ms since 1970).
+    func bucketNames() async throws -> [(name: String, created: Int64)]
+    func bucketExists(_ name: String) async throws -> Bool
+    func head(bucket: String, key: String) async throws -> ObjectHead?
+    /// The version id of the key's current version, without the rest of its head.
+    func currentVersionID(bucket: String, key: String) async throws -> String?
+    /// Objects of `bucket` whose keys start with `prefix` and sort after `after`, in key order.
+    func objects(bucket: String, prefix: String, after: String, limit: Int) async throws -> [ObjectHead]
+    func parts(of uploadID: String, after marker: Int, limit: Int) async throws -> [UploadedPart]
+    /// Uploads in progress in `bucket` whose key starts with `prefix`, by key then initiation.
+    func uploads(bucket: String, prefix: String, limit: Int) async throws -> [MultipartUpload]
+    /// Every fenced path.
+    func fencedPaths() async throws -> [FencedPath]
+    /// Every blob referenced by a current version or an uploaded part.
+    func referencedBlobIDs() async throws -> Set<String>
+}
+
+/// What a commit returned, and its sequence when it changed a key.
+public struct Commit<Value: Sendable>: Sendable {
+    public var value: Value
+    /// The commit's place in the store-wide order; nil when the commit put or removed no head.
+    public var sequence: UInt64?
+
+    public init(value: Value, sequence: UInt64?) {
+        self.value = value
+        self.sequence = sequence
+    }
+}

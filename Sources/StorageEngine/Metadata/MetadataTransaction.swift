@@ -1,0 +1,46 @@
+public import PalisadeProtocol
+public import StorageCore
+
+/// One atomic step of a metadata store, as a commit sees it: what the commit reads, and the
+/// changes it makes, which the store applies all together when the commit ends — or none of them.
+///
+/// ``CommitPoint`` runs every write's commit against one, so the rules are the same whatever store
+/// holds the metadata. A store may run a commit more than once (an optimistic store runs it again
+/// when something it read changed before its changes could be applied), so a commit reads and
+/// changes the world only through its transaction.
+public protocol MetadataTransaction: AnyObject {
+    // MARK: Reads
+
+    func bucketExists(_ name: String) throws -> Bool
+    /// Whether the bucket holds an object or an upload in progress.
+    func bucketHasContent(_ name: String) throws -> Bool
+    /// The current version of a key, or nil.
+    func head(bucket: String, key: String) throws -> ObjectHead?
+    /// The fenced paths of one bucket.
+    func fencedPaths(in bucket: String) throws -> [FencedPath]
+    /// The highest token an accepted write has recorded for `lock`, or nil.
+    func highestToken(of lock: LockName) throws -> FencingToken?
+    /// Whether the claim's token belongs to its lock's live holder; nil where no lock service runs
+    /// in the deployment.
+    func isLiveHolder(_ claim: FenceClaim) throws -> Bool?
+    func upload(_ id: String) throws -> MultipartUpload?
+    /// Every part uploaded so far (the last upload of each number).
+    func parts(of uploadID: String) throws -> [UploadedPart]
+
+    // MARK: Changes
+
+    func insertBucket(_ name: String, createdAt: Int64) throws
+    func removeBucket(_ name: String) throws
+    /// Makes `head` its key's current version; the store gives it the commit's sequence.
+    func putHead(_ head: ObjectHead) throws
+    /// Removes a key's current version; the removal gets the commit's sequence.
+    func removeHead(bucket: String, key: String) throws
+    /// Records the claim's token as its lock's highest, unless a higher one is recorded.
+    func raiseHighestToken(_ claim: FenceClaim) throws
+    func insertUpload(_ upload: MultipartUpload) throws
+    /// Stores a part, replacing an earlier upload of the same number.
+    func putPart(_ part: UploadedPart, uploadID: String) throws
+    /// Ends an upload and forgets its parts.
+    func removeUpload(_ id: String) throws
+    func setFenced(_ path: FencedPath, _ fenced: Bool) throws
+}

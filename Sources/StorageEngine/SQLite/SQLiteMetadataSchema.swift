@@ -1,0 +1,65 @@
+import GRDB
+
+/// The tables of the embedded metadata store. Tokens and sequences are UInt64 stored by bit
+/// pattern in SQLite's signed 64-bit integers.
+enum SQLiteMetadataSchema {
+    /// Creates the tables that do not exist yet.
+    static func create(in db: Database) throws {
+        try db.execute(
+            sql: """
+                CREATE TABLE IF NOT EXISTS bucket (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    created_ms INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS object (
+                    bucket TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    version_id TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    etag TEXT NOT NULL,
+                    last_modified_ms INTEGER NOT NULL,
+                    commit_sequence INTEGER NOT NULL,
+                    content_headers TEXT NOT NULL,
+                    user_metadata TEXT NOT NULL,
+                    checksums TEXT NOT NULL,
+                    segments TEXT NOT NULL,
+                    fence_lock TEXT,
+                    fence_token INTEGER,
+                    PRIMARY KEY (bucket, key)
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS upload (
+                    upload_id TEXT PRIMARY KEY NOT NULL,
+                    bucket TEXT NOT NULL,
+                    key TEXT NOT NULL,
+                    initiated_ms INTEGER NOT NULL,
+                    content_headers TEXT NOT NULL,
+                    user_metadata TEXT NOT NULL
+                ) WITHOUT ROWID;
+                CREATE INDEX IF NOT EXISTS upload_by_key ON upload (bucket, key, initiated_ms);
+                CREATE TABLE IF NOT EXISTS part (
+                    upload_id TEXT NOT NULL,
+                    part_number INTEGER NOT NULL,
+                    blob_id TEXT NOT NULL,
+                    size INTEGER NOT NULL,
+                    etag TEXT NOT NULL,
+                    last_modified_ms INTEGER NOT NULL,
+                    fence_token INTEGER,
+                    PRIMARY KEY (upload_id, part_number)
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS fence (
+                    lock TEXT PRIMARY KEY NOT NULL,
+                    highest_token INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS fenced_path (
+                    bucket TEXT NOT NULL,
+                    prefix TEXT NOT NULL,
+                    PRIMARY KEY (bucket, prefix)
+                ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS counter (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    value INTEGER NOT NULL
+                ) WITHOUT ROWID;
+                """
+        )
+    }
+}

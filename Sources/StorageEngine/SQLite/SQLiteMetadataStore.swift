@@ -1,0 +1,140 @@
+import GRDB
+import PalisadeSQLite
+import PalisadeSupport
+import StorageCore
+
+/// Object metadata in SQLite (WAL mode, one file in the data folder): the embedded mode's
+/// ``MetadataStore``. A commit is one write transaction; readers never block the writer.
+public final class SQLiteMetadataStore: MetadataStore {
+    let database: DatabasePool
+    /// Asked, inside each fenced commit, whether the token is the lock's live holder.
+    let authority: (any FenceAuthority)?
+    /// Released for a commit that frees space (a delete, an abort) when the disk is full.
+    let reserve: SpaceReserve?
+
+    /// Opens (creating when needed) the database at `path`.
+    /// - Parameters:
+    ///   - durable: fsync each commit (`synchronous = FULL`); otherwise commits survive a crash of
+    ///     the process but not necessarily a power loss.
+    ///   - authority: the lock service that says whether a token is its lock's live holder; nil
+    ///     where none runs (only token order is checked).
+    public init(path: String, durable: Bool, authority: (any FenceAuthority)?, reserve: SpaceReserve?) throws {
+        self.authority = authority
+        self.reserve = reserve
+        database = try DatabasePool(path: path, configuration: SQLiteSetup.configuration())
+        try SQLiteSetup.setDurability(of: database, durable: durable)
+        try database.write(SQLiteMetadataSchema.create(in:))
+    }
+
+    public func commit<T: Sendable>(
+        freesSpace: Bool,
+        _ body: @escaping @Sendable (any MetadataTransaction) throws -> T
+    ) async throws(StorageError) -> Commit<T> {
+        do {
+            return try await database.write { [authority] db in
+                let transaction = SQLiteMetadataTransaction(db, authority: authority)
+                let value = try body(transaction)
+                return Commit(value: value, sequence: transaction.sequence)
+            }
+        } catch let error as StorageError {
+            throw error
+        } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
+            if freesSpace, reserve?.release() == true { return try await commit(freesSpace: false, body) }
+            throw StorageError.outOfSpace(detail: "metadata commit: \(error)")
+        } catch {
+            throw StorageError(.internalError, "the metadata store failed", detail: "\(error)")
+        }
+    }
+
+    public func read<T: Sendable>(_ body: @escaping @Sendable (any MetadataTransaction) throws -> T) throws -> T {
+        try database.read { [authority] db in try body(SQLiteMetadataTransaction(db, authority: authority)) }
+    }
+
+    // MARK: Reads
+    //
+    // Reads run inline on the caller's thread: in WAL mode a reader never waits for the writer, and
+    // reading hot metadata pages is CPU work; hopping to a reader queue cost more than the read.
+
+    public func bucketNames() throws -> [(name: String, created: Int64)] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT name, created_ms FROM bucket ORDER BY name").map {
+                ($0["name"], $0["created_ms"])
+            }
+        }
+    }
+
+    public func bucketExists(_ name: String) throws -> Bool {
+        try read { try $0.bucketExists(name) }
+    }
+
+    // The two look-ups below are one statement each, atomic on its own: no transaction around them.
+
+    public func head(bucket: String, key: String) throws -> ObjectHead? {
+        try database.unsafeRead { db in
+            try SQLiteMetadataTransaction(db, authority: nil).head(bucket: bucket, key: key)
+        }
+    }
+
+    public func currentVersionID(bucket: String, key: String) throws -> String? {
+        try database.unsafeRead { db in
+            try String.fetchOne(
+                db.cachedStatement(sql: "SELECT version_id FROM object WHERE bucket = ? AND key = ?"),
+                arguments: [bucket, key]
+            )
+        }
+    }
+
+    public func objects(bucket: String, prefix: String, after: String, limit: Int) throws -> [ObjectHead] {
+        try database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM object WHERE bucket = ? AND key > ? AND substr(key, 1, length(?)) = ?
+                    ORDER BY key LIMIT ?
+                    """,
+                arguments: [bucket, after, prefix, prefix, limit]
+            ).map(SQLiteRows.head(from:))
+        }
+    }
+
+    public func parts(of uploadID: String, after marker: Int, limit: Int) throws -> [UploadedPart] {
+        try database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: "SELECT * FROM part WHERE upload_id = ? AND part_number > ? ORDER BY part_number LIMIT ?",
+                arguments: [uploadID, marker, limit]
+            ).map(SQLiteRows.part(from:))
+        }
+    }
+
+    public func uploads(bucket: String, prefix: String, limit: Int) throws -> [MultipartUpload] {
+        try database.read { db in
+            try Row.fetchAll(
+                db,
+                sql: """
+                    SELECT * FROM upload WHERE bucket = ? AND substr(key, 1, length(?)) = ?
+                    ORDER BY key, initiated_ms LIMIT ?
+                    """,
+                arguments: [bucket, prefix, prefix, limit]
+            ).map(SQLiteRows.upload(from:))
+        }
+    }
+
+    public func fencedPaths() throws -> [FencedPath] {
+        try database.read { db in
+            try Row.fetchAll(db, sql: "SELECT bucket, prefix FROM fenced_path ORDER BY bucket, prefix").map {
+                FencedPath(bucket: $0["bucket"], prefix: $0["prefix"])
+            }
+        }
+    }
+
+    public func referencedBlobIDs() throws -> Set<String> {
+        try database.read { db in
+            var ids = Set(try String.fetchAll(db, sql: "SELECT blob_id FROM part"))
+            for text in try String.fetchAll(db, sql: "SELECT segments FROM object") {
+                for segment in SQLiteRows.segments(text) { ids.insert(segment.blobID) }
+            }
+            return ids
+        }
+    }
+}
