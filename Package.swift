@@ -206,7 +206,7 @@ let package = Package(
         .testTarget(
             name: "StorageEngineTests",
             dependencies: [
-                "StorageEngine", "StorageCore", "PalisadeTestSupport",
+                "StorageEngine", "StorageCore", "PalisadeProtocol", "PalisadeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
             ],

@@ -1,5 +1,6 @@
 import Foundation
 import NIOCore
+import PalisadeProtocol
 import PalisadeTestSupport
 import StorageCore
 import StorageEngine
@@ -237,6 +238,23 @@ struct ObjectStoreTests {
         try await reopened.removeUnreferencedBlobs()
         #expect(!FileManager.default.fileExists(atPath: orphan))
         #expect(try await reopened.read("kept") == "data")
+    }
+
+    @Test("token order holds over the whole UInt64 range: after a token above 2^63, a small one is stale")
+    func tokenOrderAboveSignedRange() async throws {
+        let (store, _) = try await makeStore()
+        let lock = LockName(rawValue: "bucket/k")!
+        func write(_ token: UInt64) async throws {
+            var request = PutRequest(bucket: "bucket", key: "k")
+            request.fence = FenceClaim(lock: lock, token: FencingToken(token))
+            _ = try await store.put(request, body: body("by \(token)"))
+        }
+        try await write(5)
+        try await write(1 << 63 + 1)
+        let error = await #expect(throws: StorageError.self) { try await write(6) }
+        #expect(error?.code == .staleFencingToken)
+        #expect(try await store.highestToken(of: lock) == FencingToken(1 << 63 + 1))
+        #expect(try await store.read("k") == "by \(UInt64(1) << 63 + 1)")
     }
 
     @Test("listings: key order, prefixes, delimiter roll-up and pagination")
