@@ -41,6 +41,12 @@ MUTANTS = [
         "switch CommitRules.decide(intent, current: current, fence: fence.claim == nil ? fence : .unfenced)",
         swift_filter="InFlightFencingTests"),
     Mutant(
+        "etcd-commit-compares", "cluster mode commits only if nothing the commit read has changed (etcd compares)",
+        "Sources/EtcdCluster/EtcdMetadataTransaction.swift",
+        "request.compare = Set(used).map(compare(unchanged:))",
+        "request.compare = Set(used).map(compare(unchanged:)).filter { _ in false }",
+        swift_filter="EtcdClusterTests"),
+    Mutant(
         "live-holder", "a token must belong to the lock's live holder",
         "Sources/StorageCore/CommitRules.swift",
         "if fence.claimIsLiveHolder == false { return .lockNotHeld }",

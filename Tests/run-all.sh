@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, in one command: the Swift tests (unit, live server, concurrency, CLI,
-# kill -9 restart), then the interoperability and fault tests (botocore, curl, the OpenAPI document,
-# the examples, the spin model of fencing, syscall-level durability, a kill -9 loop, a full disk, a
-# stalled network) against a real `palisade serve`, `swift format lint` (.swift-format), and the
-# short form of the mutation check. Installs what it needs on a fresh Debian machine.
+# kill -9 restart, cluster mode's stores on a throw-away etcd), then the interoperability and fault
+# tests (botocore, curl, the OpenAPI document, the examples, the spin model of fencing, syscall-level
+# durability, a kill -9 loop, a full disk, a stalled network) against a real `palisade serve`,
+# `swift format lint` (.swift-format), and the short form of the mutation check. Installs what it needs on a fresh Debian machine.
 # Exits non-zero when anything fails. Our own targets are built with warnings as errors.
 set -uo pipefail
 cd "$(dirname "$0")/.."
@@ -17,6 +17,7 @@ command -v spin >/dev/null || missing+=(spin)
 command -v gcc >/dev/null || missing+=(gcc)
 command -v strace >/dev/null || missing+=(strace)
 command -v openssl >/dev/null || missing+=(openssl)
+command -v etcd >/dev/null || missing+=(etcd-server)
 if ((${#missing[@]})); then
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
         apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" || exit 1

@@ -24,7 +24,9 @@ extension ObjectStore {
             userMetadata: userMetadata
         )
         await beforeCommit?(bucket, key)
-        _ = try await metadata.commit(freesSpace: false) { try CommitPoint.createUpload(upload, fence: fence, in: $0) }
+        _ = try await metadata.commit(TransactionScope(bucket: bucket, key: key, fence: fence), freesSpace: false) {
+            try CommitPoint.createUpload(upload, fence: fence, in: $0)
+        }
         return upload
     }
 
@@ -41,7 +43,9 @@ extension ObjectStore {
         guard MultipartRules.partNumbers.contains(number) else {
             throw StorageError(.invalidArgument, "part number must be an integer between 1 and 10000")
         }
-        let upload = try await metadata.read { try $0.upload(uploadID) }
+        let upload = try await metadata.read(TransactionScope(bucket: request.bucket, uploadID: uploadID)) {
+            try $0.upload(uploadID)
+        }
         guard let upload, upload.bucket == request.bucket, upload.key == request.key else {
             throw StorageError.noSuchUpload(uploadID)
         }
@@ -57,7 +61,13 @@ extension ObjectStore {
         )
         do {
             await beforeCommit?(request.bucket, request.key)
-            let commit = try await metadata.commit(freesSpace: false) { [request] in
+            let scope = TransactionScope(
+                bucket: request.bucket,
+                key: request.key,
+                fence: request.fence,
+                uploadID: uploadID
+            )
+            let commit = try await metadata.commit(scope, freesSpace: false) { [request] in
                 try CommitPoint.putPart(
                     part,
                     uploadID: uploadID,
@@ -84,7 +94,8 @@ extension ObjectStore {
     ) async throws {
         try await precheck(fence, bucket: bucket, key: key)
         await beforeCommit?(bucket, key)
-        let commit = try await metadata.commit(freesSpace: true) {
+        let scope = TransactionScope(bucket: bucket, key: key, fence: fence, uploadID: uploadID)
+        let commit = try await metadata.commit(scope, freesSpace: true) {
             try CommitPoint.abortUpload(uploadID, bucket: bucket, key: key, fence: fence, in: $0)
         }
         for blob in commit.value { await blobs.remove(blob) }
@@ -112,7 +123,8 @@ extension ObjectStore {
         let now = Self.now()
         await beforeCommit?(bucket, key)
         let versionID = RandomUUID.hex()
-        let commit = try await metadata.commit(freesSpace: false) {
+        let scope = TransactionScope(bucket: bucket, key: key, fence: fence, uploadID: uploadID)
+        let commit = try await metadata.commit(scope, freesSpace: false) {
             try CommitPoint.completeUpload(
                 uploadID,
                 bucket: bucket,
@@ -154,7 +166,9 @@ extension ObjectStore {
     ) async throws
         -> (upload: MultipartUpload, parts: [UploadedPart], isTruncated: Bool)
     {
-        let upload = try await metadata.read { try $0.upload(uploadID) }
+        let upload = try await metadata.read(TransactionScope(bucket: bucket, uploadID: uploadID)) {
+            try $0.upload(uploadID)
+        }
         guard let upload, upload.bucket == bucket, upload.key == key else {
             throw StorageError.noSuchUpload(uploadID)
         }

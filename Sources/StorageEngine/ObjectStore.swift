@@ -101,7 +101,7 @@ public struct ObjectStore: Sendable {
         if let claim, !FenceRules.covers(lock: claim.lock, bucket: bucket, key: key) {
             throw StorageError.fencingLockMismatch(lock: claim.lock, bucket: bucket, key: key)
         }
-        let fence = try await metadata.read {
+        let fence = try await metadata.read(TransactionScope(bucket: bucket, key: key, fence: claim)) {
             try CommitPoint.fenceCheck(claim: claim, bucket: bucket, key: key, in: $0)
         }
         if let rejection = CommitRules.fenceRejection(fence) { throw StorageError(rejection) }
@@ -112,12 +112,14 @@ public struct ObjectStore: Sendable {
 
     /// Fences or unfences a path; the setting is persisted.
     public func setFenced(_ path: FencedPath, _ fenced: Bool) async throws(StorageError) {
-        _ = try await metadata.commit(freesSpace: !fenced) { try $0.setFenced(path, fenced) }
+        _ = try await metadata.commit(TransactionScope(bucket: path.bucket), freesSpace: !fenced) {
+            try $0.setFenced(path, fenced)
+        }
     }
 
     /// The highest fencing token recorded for `lock` by an accepted write, if any.
     public func highestToken(of lock: LockName) async throws -> FencingToken? {
-        try await metadata.read { try $0.highestToken(of: lock) }
+        try await metadata.read(TransactionScope()) { try $0.highestToken(of: lock) }
     }
 
     // MARK: Buckets
@@ -132,7 +134,7 @@ public struct ObjectStore: Sendable {
     public func createBucket(_ name: String) async throws(StorageError) {
         if let problem = Self.bucketNameProblem(name) { throw StorageError(.invalidBucketName, problem) }
         let createdAt = Self.now()
-        _ = try await metadata.commit(freesSpace: false) {
+        _ = try await metadata.commit(TransactionScope(bucket: name), freesSpace: false) {
             try CommitPoint.createBucket(name, createdAt: createdAt, in: $0)
         }
     }
@@ -145,7 +147,9 @@ public struct ObjectStore: Sendable {
     /// Deletes an empty bucket.
     /// - Throws: `NoSuchBucket`, `BucketNotEmpty`.
     public func deleteBucket(_ name: String) async throws(StorageError) {
-        _ = try await metadata.commit(freesSpace: true) { try CommitPoint.deleteBucket(name, in: $0) }
+        _ = try await metadata.commit(TransactionScope(bucket: name), freesSpace: true) {
+            try CommitPoint.deleteBucket(name, in: $0)
+        }
     }
 
     /// Why `name` is not a valid S3 bucket name, or nil.
@@ -268,7 +272,8 @@ public struct ObjectStore: Sendable {
         )
         do {
             await beforeCommit?(request.bucket, request.key)
-            let commit = try await metadata.commit(freesSpace: false) {
+            let scope = TransactionScope(bucket: request.bucket, key: request.key, fence: request.fence)
+            let commit = try await metadata.commit(scope, freesSpace: false) {
                 try CommitPoint.put(head, intent: intent, in: $0)
             }
             if let replaced = commit.value { await retire(replaced) }
@@ -328,7 +333,10 @@ public struct ObjectStore: Sendable {
             fence: fence
         )
         await beforeCommit?(bucket, key)
-        let commit = try await metadata.commit(freesSpace: true) {
+        let commit = try await metadata.commit(
+            TransactionScope(bucket: bucket, key: key, fence: fence),
+            freesSpace: true
+        ) {
             try CommitPoint.delete(bucket: bucket, key: key, intent: intent, in: $0)
         }
         if let removed = commit.value { await retire(removed) }

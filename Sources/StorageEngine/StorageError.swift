@@ -37,6 +37,8 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let fencingTokenRequired = Code(rawValue: "FencingTokenRequired")
         public static let fencingLockMismatch = Code(rawValue: "FencingLockMismatch")
         public static let insufficientStorage = Code(rawValue: "InsufficientStorage")
+        /// The metadata store cannot be reached (cluster mode: no etcd member answers).
+        public static let serviceUnavailable = Code(rawValue: "ServiceUnavailable")
     }
 
     public var code: Code

@@ -24,9 +24,12 @@ extension ObjectStore {
 struct ObjectStoreMultipartTests {
     let big = Int(MultipartRules.minimumPartSize)
 
-    @Test("parts complete into one object without copying; the ETag is the MD5 of the part MD5s, -N")
-    func complete() async throws {
-        let (store, directory) = try await makeStore()
+    @Test(
+        "parts complete into one object without copying; the ETag is the MD5 of the part MD5s, -N",
+        arguments: MetadataKind.allCases
+    )
+    func complete(kind: MetadataKind) async throws {
+        let (store, directory) = try await makeStore(kind)
         let upload = try await store.createMultipartUpload(
             bucket: "bucket",
             key: "k",
@@ -56,9 +59,12 @@ struct ObjectStoreMultipartTests {
         await reader.close()
     }
 
-    @Test("race 6: the last upload of a part number wins; completing with the older ETag is InvalidPart")
-    func samePartTwice() async throws {
-        let (store, directory) = try await makeStore()
+    @Test(
+        "race 6: the last upload of a part number wins; completing with the older ETag is InvalidPart",
+        arguments: MetadataKind.allCases
+    )
+    func samePartTwice(kind: MetadataKind) async throws {
+        let (store, directory) = try await makeStore(kind)
         let upload = try await store.createMultipartUpload(
             bucket: "bucket",
             key: "k",
@@ -88,9 +94,12 @@ struct ObjectStoreMultipartTests {
         #expect(try await store.read("k") == "second upload")
     }
 
-    @Test("a refused completion changes nothing; parts left out of a completion and aborted uploads leave no files")
-    func refusalsAndCleanup() async throws {
-        let (store, directory) = try await makeStore()
+    @Test(
+        "a refused completion changes nothing; parts left out of a completion and aborted uploads leave no files",
+        arguments: MetadataKind.allCases
+    )
+    func refusalsAndCleanup(kind: MetadataKind) async throws {
+        let (store, directory) = try await makeStore(kind)
         let upload = try await store.createMultipartUpload(
             bucket: "bucket",
             key: "k",
@@ -131,9 +140,9 @@ struct ObjectStoreMultipartTests {
         #expect(try await store.listMultipartUploads(bucket: "bucket", prefix: "", maxUploads: 10).uploads.isEmpty)
     }
 
-    @Test("a read of a multipart object stays whole while the key is overwritten")
-    func snapshotOfMultipartObject() async throws {
-        let (store, directory) = try await makeStore()
+    @Test("a read of a multipart object stays whole while the key is overwritten", arguments: MetadataKind.allCases)
+    func snapshotOfMultipartObject(kind: MetadataKind) async throws {
+        let (store, directory) = try await makeStore(kind)
         let upload = try await store.createMultipartUpload(
             bucket: "bucket",
             key: "k",

@@ -57,9 +57,10 @@ func body(_ text: String) -> AsyncStream<ByteBuffer> {
     }
 }
 
-func makeStore() async throws -> (ObjectStore, String) {
+/// A new store of `kind` with one bucket, `bucket`, and the folder of its blobs.
+func makeStore(_ kind: MetadataKind) async throws -> (ObjectStore, String) {
     let directory = try makeTemporaryDirectory()
-    let store = try ObjectStore(directory: directory, durability: .durable)
+    let store = try await makeObjectStore(kind, directory: directory)
     try await store.createBucket("bucket")
     return (store, directory)
 }
@@ -99,9 +100,12 @@ func storageCode(_ body: () async throws -> Void) async -> StorageError.Code? {
 
 @Suite("ObjectStore: commit point, no partial data, snapshot reads")
 struct ObjectStoreTests {
-    @Test("a put commits a whole version with its MD5 ETag and a commit sequence; a later put replaces it")
-    func putAndReplace() async throws {
-        let (store, directory) = try await makeStore()
+    @Test(
+        "a put commits a whole version with its MD5 ETag and a commit sequence; a later put replaces it",
+        arguments: MetadataKind.allCases
+    )
+    func putAndReplace(kind: MetadataKind) async throws {
+        let (store, directory) = try await makeStore(kind)
         let first = try await store.put("k", "version one")
         #expect(first.etag == "5f432711af7ffa8942d5588e21259022")  // md5("version one")
         let second = try await store.put("k", "version two")
@@ -110,9 +114,12 @@ struct ObjectStoreTests {
         #expect(try blobCount(directory) == 1, "the replaced version's blob is unlinked after the commit")
     }
 
-    @Test("a client that disconnects mid-upload leaves no object, no metadata and no blob")
-    func disconnectLeavesNothing() async throws {
-        let (store, directory) = try await makeStore()
+    @Test(
+        "a client that disconnects mid-upload leaves no object, no metadata and no blob",
+        arguments: MetadataKind.allCases
+    )
+    func disconnectLeavesNothing(kind: MetadataKind) async throws {
+        let (store, directory) = try await makeStore(kind)
         await #expect(throws: FailingBody.Disconnected.self) {
             try await store.put(PutRequest(bucket: "bucket", key: "k"), body: FailingBody())
         }
@@ -122,7 +129,8 @@ struct ObjectStoreTests {
 
     @Test(
         "a body that fails verification commits nothing, and says which check failed",
-        arguments: [
+        arguments: MetadataKind.allCases,
+        [
             (PutRequest(bucket: "bucket", key: "k", expectedMD5Base64: "AAAAAAAAAAAAAAAAAAAAAA=="), .badDigest),
             (
                 PutRequest(bucket: "bucket", key: "k", expectedSHA256Hex: String(repeating: "0", count: 64)),
@@ -132,17 +140,24 @@ struct ObjectStoreTests {
             (PutRequest(bucket: "bucket", key: "k", expectedSize: 999), .incompleteBody),
         ] as [(PutRequest, StorageError.Code)]
     )
-    func badBodiesCommitNothing(request: PutRequest, expected: StorageError.Code) async throws {
-        let (store, directory) = try await makeStore()
+    func badBodiesCommitNothing(
+        kind: MetadataKind,
+        bad: (request: PutRequest, expected: StorageError.Code)
+    ) async throws {
+        let (request, expected) = bad
+        let (store, directory) = try await makeStore(kind)
         let code = await storageCode { _ = try await store.put(request, body: body("some bytes")) }
         #expect(code == expected)
         #expect(await storageCode { _ = try await store.head(bucket: "bucket", key: "k") } == .noSuchKey)
         #expect(try blobCount(directory) == 0)
     }
 
-    @Test("races 4 and 5: a read that has begun returns the whole version it began with, across overwrite and delete")
-    func snapshotReads() async throws {
-        let (store, directory) = try await makeStore()
+    @Test(
+        "races 4 and 5: a read that has begun returns the whole version it began with, across overwrite and delete",
+        arguments: MetadataKind.allCases
+    )
+    func snapshotReads(kind: MetadataKind) async throws {
+        let (store, directory) = try await makeStore(kind)
         let original = String(repeating: "0123456789", count: 100_000)
         try await store.put("k", original)
         let first = try await store.open(bucket: "bucket", key: "k")
@@ -160,9 +175,12 @@ struct ObjectStoreTests {
         #expect(try blobCount(directory) == 0)
     }
 
-    @Test("race 1: of two uploads in flight, the one that commits last wins, whatever the start order")
-    func lastCommitWins() async throws {
-        let (store, _) = try await makeStore()
+    @Test(
+        "race 1: of two uploads in flight, the one that commits last wins, whatever the start order",
+        arguments: MetadataKind.allCases
+    )
+    func lastCommitWins(kind: MetadataKind) async throws {
+        let (store, _) = try await makeStore(kind)
         let early = ControlledBody()
         let late = ControlledBody()
         let earlyUpload = Task { try await store.put(PutRequest(bucket: "bucket", key: "k"), body: early) }
@@ -179,9 +197,12 @@ struct ObjectStoreTests {
         #expect(try await store.read("k") == "started first, committed last")
     }
 
-    @Test("race 2: a delete that commits while an upload is in flight; the upload commits after it and is readable")
-    func deleteDuringUpload() async throws {
-        let (store, _) = try await makeStore()
+    @Test(
+        "race 2: a delete that commits while an upload is in flight; the upload commits after it and is readable",
+        arguments: MetadataKind.allCases
+    )
+    func deleteDuringUpload(kind: MetadataKind) async throws {
+        let (store, _) = try await makeStore(kind)
         try await store.put("k", "V0")
         let upload = ControlledBody()
         let task = Task { try await store.put(PutRequest(bucket: "bucket", key: "k"), body: upload) }
@@ -194,9 +215,12 @@ struct ObjectStoreTests {
         #expect(try await store.read("k") == "V1")
     }
 
-    @Test("race 3: once a put has succeeded, a delete is final for every later reader")
-    func deleteAfterPut() async throws {
-        let (store, _) = try await makeStore()
+    @Test(
+        "race 3: once a put has succeeded, a delete is final for every later reader",
+        arguments: MetadataKind.allCases
+    )
+    func deleteAfterPut(kind: MetadataKind) async throws {
+        let (store, _) = try await makeStore(kind)
         try await store.put("k", "V1")
         try await store.delete(bucket: "bucket", key: "k")
         for _ in 0..<3 {
@@ -205,10 +229,11 @@ struct ObjectStoreTests {
     }
 
     @Test(
-        "a conditional put whose object changed while it uploaded gets ConditionalRequestConflict and commits nothing"
+        "a conditional put whose object changed while it uploaded gets ConditionalRequestConflict and commits nothing",
+        arguments: MetadataKind.allCases
     )
-    func conditionalConflict() async throws {
-        let (store, directory) = try await makeStore()
+    func conditionalConflict(kind: MetadataKind) async throws {
+        let (store, directory) = try await makeStore(kind)
         let original = try await store.put("k", "V1")
         let upload = ControlledBody()
         let task = Task {
@@ -227,22 +252,28 @@ struct ObjectStoreTests {
         #expect(try blobCount(directory) == 1)
     }
 
-    @Test("blob files that no commit references are removed by the sweep at start (a crash before the commit)")
-    func orphanSweep() async throws {
-        let (store, directory) = try await makeStore()
+    @Test(
+        "blob files that no commit references are removed by the sweep at start (a crash before the commit)",
+        arguments: MetadataKind.allCases
+    )
+    func orphanSweep(kind: MetadataKind) async throws {
+        let (store, directory) = try await makeStore(kind)
         try await store.put("kept", "data")
         let orphan = directory + "/blobs/ab/ab00000000000000000000000000000000"
         #expect(FileManager.default.createFile(atPath: orphan, contents: Data("uncommitted".utf8)))
-        let reopened = try ObjectStore(directory: directory)
+        let reopened = try await makeObjectStore(kind, directory: directory)
         #expect(FileManager.default.fileExists(atPath: orphan), "opening a store removes nothing")
         try await reopened.removeUnreferencedBlobs()
         #expect(!FileManager.default.fileExists(atPath: orphan))
         #expect(try await reopened.read("kept") == "data")
     }
 
-    @Test("token order holds over the whole UInt64 range: after a token above 2^63, a small one is stale")
-    func tokenOrderAboveSignedRange() async throws {
-        let (store, _) = try await makeStore()
+    @Test(
+        "token order holds over the whole UInt64 range: after a token above 2^63, a small one is stale",
+        arguments: MetadataKind.allCases
+    )
+    func tokenOrderAboveSignedRange(kind: MetadataKind) async throws {
+        let (store, _) = try await makeStore(kind)
         let lock = LockName(rawValue: "bucket/k")!
         func write(_ token: UInt64) async throws {
             var request = PutRequest(bucket: "bucket", key: "k")
@@ -257,9 +288,9 @@ struct ObjectStoreTests {
         #expect(try await store.read("k") == "by \(UInt64(1) << 63 + 1)")
     }
 
-    @Test("listings: key order, prefixes, delimiter roll-up and pagination")
-    func listing() async throws {
-        let (store, _) = try await makeStore()
+    @Test("listings: key order, prefixes, delimiter roll-up and pagination", arguments: MetadataKind.allCases)
+    func listing(kind: MetadataKind) async throws {
+        let (store, _) = try await makeStore(kind)
         for key in ["a/1", "a/2", "b", "c/x/1", "c/y"] { try await store.put(key, "x") }
         let all = try await store.list(bucket: "bucket", prefix: "", delimiter: "/", after: "", maxKeys: 1000)
         #expect(all.contents.map(\.key) == ["b"])

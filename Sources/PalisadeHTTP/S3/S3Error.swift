@@ -32,6 +32,7 @@ public struct S3Error: Error, Sendable, Equatable {
             case .preconditionFailed: .preconditionFailed
             case .internalError: .internalServerError
             case .insufficientStorage: Self.insufficientStorage
+            case .serviceUnavailable: .serviceUnavailable
             default: .badRequest
             }
         self.init(status, error.code.rawValue, error.message)

@@ -7,16 +7,22 @@ public import StorageCore
 /// applies atomically, with the commit's sequence — the store-wide order of commits that change a key.
 public protocol MetadataStore: Sendable {
     /// Runs `body` as one transaction and applies its changes when it returns; nothing when it throws.
-    /// - Parameter freesSpace: the commit removes more than it adds (a delete, an abort), so on a full
-    ///   disk the store may spend its space reserve on it.
+    /// - Parameters:
+    ///   - scope: what the commit reads, which a store may fetch before it runs `body`.
+    ///   - freesSpace: the commit removes more than it adds (a delete, an abort), so on a full disk
+    ///     the store may spend its space reserve on it.
     /// - Returns: what `body` returned, and the sequence of the commit when it put or removed a head.
     func commit<T: Sendable>(
+        _ scope: TransactionScope,
         freesSpace: Bool,
         _ body: @escaping @Sendable (any MetadataTransaction) throws -> T
     ) async throws(StorageError) -> Commit<T>
 
     /// Runs `body` against one consistent view of the metadata, changing nothing.
-    func read<T: Sendable>(_ body: @escaping @Sendable (any MetadataTransaction) throws -> T) async throws -> T
+    func read<T: Sendable>(
+        _ scope: TransactionScope,
+        _ body: @escaping @Sendable (any MetadataTransaction) throws -> T
+    ) async throws -> T
 
     // Reads on their own, one consistent look-up each (the hot paths: GET, HEAD, listings).
 
@@ -35,6 +41,26 @@ public protocol MetadataStore: Sendable {
     func fencedPaths() async throws -> [FencedPath]
     /// Every blob referenced by a current version or an uploaded part.
     func referencedBlobIDs() async throws -> Set<String>
+}
+
+/// What a transaction will read, declared up front: a store that reads over the network fetches it
+/// all in one round trip before the transaction runs (a read outside it is fetched when asked for).
+public struct TransactionScope: Sendable {
+    /// The bucket the transaction reads or writes, if any.
+    public var bucket: String?
+    /// The key the transaction reads or writes, if any.
+    public var key: String?
+    /// The write's fencing claim, if any.
+    public var fence: FenceClaim?
+    /// The multipart upload the transaction works on, if any.
+    public var uploadID: String?
+
+    public init(bucket: String? = nil, key: String? = nil, fence: FenceClaim? = nil, uploadID: String? = nil) {
+        self.bucket = bucket
+        self.key = key
+        self.fence = fence
+        self.uploadID = uploadID
+    }
 }
 
 /// What a commit returned, and its sequence when it changed a key.

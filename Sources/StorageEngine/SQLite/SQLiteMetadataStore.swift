@@ -27,6 +27,7 @@ public final class SQLiteMetadataStore: MetadataStore {
     }
 
     public func commit<T: Sendable>(
+        _ scope: TransactionScope,
         freesSpace: Bool,
         _ body: @escaping @Sendable (any MetadataTransaction) throws -> T
     ) async throws(StorageError) -> Commit<T> {
@@ -39,14 +40,17 @@ public final class SQLiteMetadataStore: MetadataStore {
         } catch let error as StorageError {
             throw error
         } catch let error as DatabaseError where error.resultCode == .SQLITE_FULL {
-            if freesSpace, reserve?.release() == true { return try await commit(freesSpace: false, body) }
+            if freesSpace, reserve?.release() == true { return try await commit(scope, freesSpace: false, body) }
             throw StorageError.outOfSpace(detail: "metadata commit: \(error)")
         } catch {
             throw StorageError(.internalError, "the metadata store failed", detail: "\(error)")
         }
     }
 
-    public func read<T: Sendable>(_ body: @escaping @Sendable (any MetadataTransaction) throws -> T) throws -> T {
+    public func read<T: Sendable>(
+        _ scope: TransactionScope,
+        _ body: @escaping @Sendable (any MetadataTransaction) throws -> T
+    ) throws -> T {
         try database.read { [authority] db in try body(SQLiteMetadataTransaction(db, authority: authority)) }
     }
 
@@ -64,7 +68,7 @@ public final class SQLiteMetadataStore: MetadataStore {
     }
 
     public func bucketExists(_ name: String) throws -> Bool {
-        try read { try $0.bucketExists(name) }
+        try read(TransactionScope(bucket: name)) { try $0.bucketExists(name) }
     }
 
     // The two look-ups below are one statement each, atomic on its own: no transaction around them.

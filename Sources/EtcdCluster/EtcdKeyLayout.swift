@@ -1,0 +1,82 @@
+import Foundation
+import PalisadeProtocol
+import StorageCore
+
+/// Where cluster mode keeps each piece of state in etcd, under one prefix (`Protocol/cluster.md`).
+///
+/// Keys are bytes compared as bytes, so a range of object keys lists in UTF-8 binary order, as S3
+/// lists. Bucket names hold no `/` and object keys no NUL, which makes both safe separators.
+public struct EtcdKeyLayout: Sendable {
+    /// The prefix of every key, ending with `/`.
+    public let prefix: String
+
+    public init(prefix: String = "palisade/") {
+        self.prefix = prefix.hasSuffix("/") ? prefix : prefix + "/"
+    }
+
+    /// `b/BUCKET`: a bucket, with its creation time.
+    func bucket(_ name: String) -> Data { key("b/\(name)") }
+    var buckets: Data { key("b/") }
+
+    /// `o/BUCKET/KEY`: an object's current version; its mod revision is its commit sequence.
+    func object(_ bucket: String, _ key: String) -> Data { self.key("o/\(bucket)/\(key)") }
+    func objects(_ bucket: String) -> Data { key("o/\(bucket)/") }
+    var allObjects: Data { key("o/") }
+
+    /// `u/UPLOAD`: a multipart upload in progress.
+    func upload(_ id: String) -> Data { key("u/\(id)") }
+    /// `ui/BUCKET/KEY NUL INITIATED NUL UPLOAD`: the uploads of a bucket in ListMultipartUploads order.
+    func uploadIndex(_ upload: MultipartUpload) -> Data {
+        key("ui/\(upload.bucket)/\(upload.key)\0\(Self.fixedHex(UInt64(bitPattern: upload.initiated)))\0\(upload.id)")
+    }
+    func uploadIndex(_ bucket: String) -> Data { key("ui/\(bucket)/") }
+
+    /// `p/UPLOAD/NNNNN`: an uploaded part (the last upload of its number).
+    func part(_ uploadID: String, _ number: Int) -> Data { key("p/\(uploadID)/\(Self.partNumber(number))") }
+    func parts(_ uploadID: String) -> Data { key("p/\(uploadID)/") }
+    var allParts: Data { key("p/") }
+
+    /// `f/LOCK`: the highest fencing token an accepted write has recorded for the lock.
+    func highestToken(_ lock: LockName) -> Data { key("f/\(lock.rawValue)") }
+
+    /// `fp/BUCKET/PREFIX`: a fenced path.
+    func fencedPath(_ path: FencedPath) -> Data { key("fp/\(path.bucket)/\(path.prefix)") }
+    func fencedPaths(_ bucket: String) -> Data { key("fp/\(bucket)/") }
+    var allFencedPaths: Data { key("fp/") }
+
+    /// `lk/LOCK/h/TOKEN`: a live holding of the lock, attached to its holder's etcd lease (so it
+    /// disappears when the lease ends); TOKEN, 20 digits, is the revision that recorded the grant.
+    func holding(_ lock: LockName, _ token: FencingToken) -> Data {
+        key("lk/\(lock.rawValue)/h/\(String(token.rawValue).leftPadded(to: 20))")
+    }
+
+    func key(_ suffix: String) -> Data { Data((prefix + suffix).utf8) }
+
+    /// The text after `prefix` of `key`, which must start with it.
+    func suffix(of key: Data, after prefix: Data) -> String {
+        String(decoding: key.dropFirst(prefix.count), as: UTF8.self)
+    }
+
+    static func partNumber(_ number: Int) -> String { String(number).leftPadded(to: 5) }
+
+    static func fixedHex(_ value: UInt64) -> String { String(value, radix: 16).leftPadded(to: 16) }
+
+    /// The first key after every key that starts with `prefix`: the end of a prefix range.
+    static func rangeEnd(of prefix: Data) -> Data {
+        var end = prefix
+        while let last = end.last {
+            if last < 0xFF {
+                end[end.index(before: end.endIndex)] = last + 1
+                return end
+            }
+            end.removeLast()
+        }
+        return Data([0])  // every key
+    }
+}
+
+extension String {
+    fileprivate func leftPadded(to width: Int) -> String {
+        count >= width ? self : String(repeating: "0", count: width - count) + self
+    }
+}

@@ -1,0 +1,201 @@
+import EtcdAPI
+import Foundation
+import PalisadeProtocol
+import StorageCore
+import StorageEngine
+
+/// A ``MetadataTransaction`` over etcd, optimistic: reads come from an ``EtcdSnapshot`` (one
+/// revision), changes are buffered, and ``request`` makes them one etcd transaction whose compares
+/// check that nothing the commit read has changed since — so the commit applies exactly as decided,
+/// or not at all and runs again on a fresh snapshot.
+///
+/// A read the snapshot does not hold throws ``Miss``; the store fetches it and runs the commit again.
+final class EtcdMetadataTransaction: MetadataTransaction {
+    /// A read the snapshot does not hold yet.
+    struct Miss: Error {
+        var read: EtcdSnapshot.Read
+    }
+
+    let layout: EtcdKeyLayout
+    let snapshot: EtcdSnapshot
+    /// Whether fencing claims are checked against live holdings (`lk/LOCK/h/TOKEN`) in etcd.
+    let checksLiveHolders: Bool
+    private var used: [EtcdSnapshot.Read] = []
+    private var puts: [Data: Data] = [:]
+    private var deletes: Set<Data> = []
+    private var rangeDeletes: [Data] = []
+    /// Whether a head was put or removed: the commit's revision is then its commit sequence.
+    private(set) var changesHead = false
+
+    init(layout: EtcdKeyLayout, snapshot: EtcdSnapshot, checksLiveHolders: Bool) {
+        self.layout = layout
+        self.snapshot = snapshot
+        self.checksLiveHolders = checksLiveHolders
+    }
+
+    var isReadOnly: Bool { puts.isEmpty && deletes.isEmpty && rangeDeletes.isEmpty }
+
+    /// The etcd transaction: every read still as read, then every change.
+    var request: Etcdserverpb_TxnRequest {
+        var request = Etcdserverpb_TxnRequest()
+        request.compare = Set(used).map(compare(unchanged:))
+        for (key, value) in puts {
+            var put = Etcdserverpb_PutRequest()
+            put.key = key
+            put.value = value
+            var operation = Etcdserverpb_RequestOp()
+            operation.requestPut = put
+            request.success.append(operation)
+        }
+        for key in deletes {
+            var delete = Etcdserverpb_DeleteRangeRequest()
+            delete.key = key
+            var operation = Etcdserverpb_RequestOp()
+            operation.requestDeleteRange = delete
+            request.success.append(operation)
+        }
+        for prefix in rangeDeletes {
+            var delete = Etcdserverpb_DeleteRangeRequest()
+            delete.key = prefix
+            delete.rangeEnd = EtcdKeyLayout.rangeEnd(of: prefix)
+            var operation = Etcdserverpb_RequestOp()
+            operation.requestDeleteRange = delete
+            request.success.append(operation)
+        }
+        return request
+    }
+
+    /// A key read as absent must still be absent, one read as present must have the same mod
+    /// revision; a range must hold no key changed after the snapshot (a key created since has a
+    /// later mod revision; one deleted since only makes the range emptier).
+    private func compare(unchanged read: EtcdSnapshot.Read) -> Etcdserverpb_Compare {
+        var compare = Etcdserverpb_Compare()
+        compare.key = read.key
+        if read.end.isEmpty {
+            if let kv = snapshot[read]?.first {
+                compare.target = .mod
+                compare.result = .equal
+                compare.modRevision = kv.modRevision
+            } else {
+                compare.target = .version
+                compare.result = .equal
+                compare.version = 0
+            }
+        } else {
+            compare.rangeEnd = read.end
+            compare.target = .mod
+            compare.result = .less
+            compare.modRevision = snapshot.revision + 1
+        }
+        return compare
+    }
+
+    // MARK: Reads
+
+    private func value(_ key: Data) throws -> Mvccpb_KeyValue? {
+        let read = EtcdSnapshot.Read(key: key)
+        guard let kvs = snapshot[read] else { throw Miss(read: read) }
+        used.append(read)
+        return kvs.first
+    }
+
+    private func range(_ prefix: Data, limit: Int64 = 0) throws -> [Mvccpb_KeyValue] {
+        let read = EtcdSnapshot.Read(key: prefix, end: EtcdKeyLayout.rangeEnd(of: prefix), limit: limit)
+        guard let kvs = snapshot[read] else { throw Miss(read: read) }
+        used.append(read)
+        return kvs
+    }
+
+    func bucketExists(_ name: String) throws -> Bool {
+        try value(layout.bucket(name)) != nil
+    }
+
+    func bucketHasContent(_ name: String) throws -> Bool {
+        try !range(layout.objects(name), limit: 1).isEmpty || !range(layout.uploadIndex(name), limit: 1).isEmpty
+    }
+
+    func head(bucket: String, key: String) throws -> ObjectHead? {
+        try value(layout.object(bucket, key)).map { kv in
+            try EtcdValues.decode(EtcdValues.Head.self, kv.value)
+                .head(bucket: bucket, key: key, commitSequence: kv.modRevision)
+        }
+    }
+
+    func fencedPaths(in bucket: String) throws -> [FencedPath] {
+        let prefix = layout.fencedPaths(bucket)
+        return try range(prefix).map { FencedPath(bucket: bucket, prefix: layout.suffix(of: $0.key, after: prefix)) }
+    }
+
+    func highestToken(of lock: LockName) throws -> FencingToken? {
+        try value(layout.highestToken(lock)).flatMap { FencingToken(String(decoding: $0.value, as: UTF8.self)) }
+    }
+
+    func isLiveHolder(_ claim: FenceClaim) throws -> Bool? {
+        guard checksLiveHolders else { return nil }
+        return try value(layout.holding(claim.lock, claim.token)) != nil
+    }
+
+    func upload(_ id: String) throws -> MultipartUpload? {
+        try value(layout.upload(id)).map { try EtcdValues.decode(EtcdValues.Upload.self, $0.value).upload }
+    }
+
+    func parts(of uploadID: String) throws -> [UploadedPart] {
+        try range(layout.parts(uploadID)).map { try EtcdValues.decode(EtcdValues.Part.self, $0.value).part }
+    }
+
+    // MARK: Changes
+
+    private func put(_ key: Data, _ value: Data) {
+        deletes.remove(key)
+        puts[key] = value
+    }
+
+    private func delete(_ key: Data) {
+        puts[key] = nil
+        deletes.insert(key)
+    }
+
+    func insertBucket(_ name: String, createdAt: Int64) throws {
+        put(layout.bucket(name), EtcdValues.encode(EtcdValues.Bucket(createdMs: createdAt)))
+    }
+
+    func removeBucket(_ name: String) throws {
+        delete(layout.bucket(name))
+    }
+
+    func putHead(_ head: ObjectHead) throws {
+        put(layout.object(head.bucket, head.key), EtcdValues.encode(EtcdValues.Head(head)))
+        changesHead = true
+    }
+
+    func removeHead(bucket: String, key: String) throws {
+        delete(layout.object(bucket, key))
+        changesHead = true
+    }
+
+    func raiseHighestToken(_ claim: FenceClaim) throws {
+        if let highest = try highestToken(of: claim.lock), highest >= claim.token { return }
+        put(layout.highestToken(claim.lock), Data(claim.token.description.utf8))
+    }
+
+    func insertUpload(_ upload: MultipartUpload) throws {
+        let value = EtcdValues.encode(EtcdValues.Upload(upload))
+        put(layout.upload(upload.id), value)
+        put(layout.uploadIndex(upload), value)
+    }
+
+    func putPart(_ part: UploadedPart, uploadID: String) throws {
+        put(layout.part(uploadID, part.number), EtcdValues.encode(EtcdValues.Part(part)))
+    }
+
+    func removeUpload(_ id: String) throws {
+        guard let upload = try upload(id) else { return }
+        delete(layout.upload(id))
+        delete(layout.uploadIndex(upload))
+        rangeDeletes.append(layout.parts(id))
+    }
+
+    func setFenced(_ path: FencedPath, _ fenced: Bool) throws {
+        if fenced { put(layout.fencedPath(path), Data()) } else { delete(layout.fencedPath(path)) }
+    }
+}

@@ -1,0 +1,92 @@
+import EtcdCluster
+import Foundation
+import NIOCore
+import PalisadeProtocol
+import PalisadeTestSupport
+import StorageCore
+import StorageEngine
+import Testing
+
+/// Two gateways' object stores on one etcd key prefix and one blob folder.
+func twoGateways() async throws -> (ObjectStore, ObjectStore) {
+    let directory = try makeTemporaryDirectory()
+    let first = try await makeObjectStore(.etcd, directory: directory)
+    let second = try await makeObjectStore(.etcd, directory: directory)
+    try await first.createBucket("bucket")
+    return (first, second)
+}
+
+func body(_ text: String) -> AsyncStream<ByteBuffer> {
+    AsyncStream { continuation in
+        continuation.yield(ByteBuffer(string: text))
+        continuation.finish()
+    }
+}
+
+func read(_ store: ObjectStore, _ key: String) async throws -> String {
+    let reader = try await store.open(bucket: "bucket", key: key)
+    var all = ByteBuffer()
+    for try await var chunk in reader.chunks(0..<reader.head.size) { all.writeBuffer(&chunk) }
+    await reader.close()
+    return String(buffer: all)
+}
+
+@Suite("EtcdMetadataStore: one commit point for several gateways")
+struct EtcdMetadataStoreTests {
+    @Test("32 concurrent If-None-Match creates of one key through two gateways: exactly one commits")
+    func oneCreateWins() async throws {
+        let (first, second) = try await twoGateways()
+        let outcomes = try await withThrowingTaskGroup(of: String?.self) { group in
+            for writer in 0..<32 {
+                group.addTask {
+                    let store = writer.isMultiple(of: 2) ? first : second
+                    let request = PutRequest(bucket: "bucket", key: "k", preconditions: .init(ifNoneMatchAny: true))
+                    do {
+                        _ = try await store.put(request, body: body("writer \(writer)"))
+                        return "writer \(writer)"
+                    } catch let error as StorageError {
+                        #expect([.preconditionFailed, .conditionalRequestConflict].contains(error.code), "\(error)")
+                        return nil
+                    }
+                }
+            }
+            return try await group.reduce(into: [String]()) { if let winner = $1 { $0.append(winner) } }
+        }
+        #expect(outcomes.count == 1)
+        #expect(try await read(second, "k") == outcomes.first)
+    }
+
+    @Test("fenced writes in random token order through two gateways: none is accepted after a higher token committed")
+    func tokenOrderAcrossGateways() async throws {
+        let (first, second) = try await twoGateways()
+        let lock = LockName(rawValue: "bucket/k")!
+        let accepted = try await withThrowingTaskGroup(of: (token: UInt64, sequence: UInt64)?.self) { group in
+            for token in (1...40).shuffled() {
+                group.addTask {
+                    var request = PutRequest(bucket: "bucket", key: "k")
+                    request.fence = FenceClaim(lock: lock, token: FencingToken(UInt64(token)))
+                    do {
+                        let head = try await (token.isMultiple(of: 2) ? first : second)
+                            .put(request, body: body("token \(token)"))
+                        return (UInt64(token), head.commitSequence)
+                    } catch let error as StorageError {
+                        #expect(error.code == .staleFencingToken, "\(error)")
+                        return nil
+                    }
+                }
+            }
+            return try await group.reduce(into: [(token: UInt64, sequence: UInt64)]()) {
+                if let write = $1 { $0.append(write) }
+            }
+        }
+        let inCommitOrder = accepted.sorted { $0.sequence < $1.sequence }
+        #expect(Set(inCommitOrder.map(\.sequence)).count == inCommitOrder.count, "one commit sequence per write")
+        #expect(
+            inCommitOrder.map(\.token) == inCommitOrder.map(\.token).sorted(),
+            "tokens never go back in commit order"
+        )
+        let highest = try #require(inCommitOrder.last)
+        #expect(try await first.highestToken(of: lock) == FencingToken(highest.token))
+        #expect(try await read(first, "k") == "token \(highest.token)")
+    }
+}
