@@ -120,11 +120,12 @@ let package = Package(
         .target(
             name: "EtcdCluster",
             dependencies: [
-                "EtcdAPI", "StorageEngine", "StorageCore", "PalisadeProtocol",
+                "EtcdAPI", "StorageEngine", "StorageCore", "LockCore", "LockEngine", "PalisadeProtocol",
+                "PalisadeSupport",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -204,7 +205,8 @@ let package = Package(
         .target(
             name: "PalisadeTestSupport",
             dependencies: [
-                "PalisadeHTTP", "LockEngine", "PalisadeClient", "PalisadeAuth", "StorageEngine", "EtcdCluster",
+                "PalisadeHTTP", "LockCore", "LockEngine", "PalisadeClient", "PalisadeAuth", "StorageEngine",
+                "EtcdCluster",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -245,7 +247,9 @@ let package = Package(
             name: "EtcdClusterTests",
             dependencies: [
                 "EtcdCluster", "StorageEngine", "StorageCore", "PalisadeProtocol", "PalisadeTestSupport",
+                "PalisadeClient",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

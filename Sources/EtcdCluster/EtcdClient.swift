@@ -2,6 +2,7 @@ public import EtcdAPI
 public import Foundation
 import GRPCCore
 import GRPCNIOTransportHTTP2Posix
+import NIOCore
 
 /// A client of one etcd cluster through etcd's gRPC API: one HTTP/2 channel with a connection to
 /// every member, calls spread round robin over the members that answer, so a member that is down
@@ -15,6 +16,9 @@ public final class EtcdClient: Sendable {
 
     let grpc: GRPCClient<Transport>
     let kv: Etcdserverpb_KV.Client<Transport>
+    let leases: Etcdserverpb_Lease.Client<Transport>
+    let watchStream: EtcdWatches
+    let keepAlives: EtcdKeepAlives
     /// How long a call waits for a member to become reachable, and then for its answer.
     let callTimeout: Duration
 
@@ -24,13 +28,23 @@ public final class EtcdClient: Sendable {
         precondition(!endpoints.isEmpty, "an etcd cluster has at least one member")
         var serviceConfig = ServiceConfig()
         serviceConfig.loadBalancingConfig = [.roundRobin]
+        var config = Transport.Config.defaults
+        config.channelDebuggingCallbacks.onCreateTCPConnection = { channel in
+            channel.eventLoop.makeCompletedFuture {
+                try channel.pipeline.syncOperations.addHandler(InboundPingResponder(), position: .first)
+            }
+        }
         let transport = try Transport(
             target: .ipv4(pairs: endpoints.map { (host: $0.host, port: $0.port) }),
             transportSecurity: .plaintext,
+            config: config,
             serviceConfig: serviceConfig
         )
         grpc = GRPCClient(transport: transport)
         kv = Etcdserverpb_KV.Client(wrapping: grpc)
+        leases = Etcdserverpb_Lease.Client(wrapping: grpc)
+        watchStream = EtcdWatches(client: Etcdserverpb_Watch.Client(wrapping: grpc))
+        keepAlives = EtcdKeepAlives(client: leases)
         self.callTimeout = callTimeout
     }
 
@@ -38,7 +52,11 @@ public final class EtcdClient: Sendable {
     public func run() async throws { try await grpc.runConnections() }
 
     /// Ends the connections once the calls in flight are done.
-    public func shutDown() { grpc.beginGracefulShutdown() }
+    public func shutDown() {
+        watchStream.close()
+        keepAlives.close()
+        grpc.beginGracefulShutdown()
+    }
 
     /// The options of every call: wait for a reachable member (a call is not sent to none), bounded.
     var options: CallOptions {
@@ -81,6 +99,68 @@ public final class EtcdClient: Sendable {
         } catch {
             throw EtcdError(error, sent: true)
         }
+    }
+
+    // MARK: Leases
+
+    /// Grants etcd lease `id` with `ttl` seconds; etcd may grant more (its minimum TTL).
+    /// - Returns: the TTL granted, in seconds.
+    public func grantLease(id: Int64, ttl: Int64) async throws(EtcdError) -> Int64 {
+        var request = Etcdserverpb_LeaseGrantRequest()
+        request.id = id
+        request.ttl = ttl
+        let response: Etcdserverpb_LeaseGrantResponse
+        do {
+            response = try await leases.leaseGrant(request, options: options)
+        } catch {
+            throw EtcdError(error, sent: true)
+        }
+        guard response.error.isEmpty else { throw EtcdError(message: response.error) }
+        return response.ttl
+    }
+
+    /// Renews lease `id` to its full TTL. - Returns: the TTL in seconds, or nil when the lease is gone.
+    public func keepAlive(_ id: Int64) async throws(EtcdError) -> Int64? {
+        do {
+            return try await keepAlives.keepAlive(id)
+        } catch {
+            throw EtcdError(error, sent: true)
+        }
+    }
+
+    /// Revokes lease `id`: etcd deletes every key attached to it. Revoking a lease that is gone succeeds.
+    public func revokeLease(_ id: Int64) async throws(EtcdError) {
+        var request = Etcdserverpb_LeaseRevokeRequest()
+        request.id = id
+        do {
+            _ = try await leases.leaseRevoke(request, options: options)
+        } catch let error as RPCError where error.code == .notFound {
+            return
+        } catch {
+            throw EtcdError(error, sent: true)
+        }
+    }
+
+    /// The seconds left of lease `id`, or nil when it is gone.
+    public func timeToLive(_ id: Int64) async throws(EtcdError) -> Int64? {
+        var request = Etcdserverpb_LeaseTimeToLiveRequest()
+        request.id = id
+        let response = try await retryingRead { [leases, options, request] in
+            try await leases.leaseTimeToLive(request, options: options)
+        }
+        return response.ttl >= 0 ? response.ttl : nil
+    }
+
+    // MARK: Watches
+
+    /// The changes to the keys in each of `ranges` (`end` empty: one key) from `revision` on, in
+    /// batches (each event with the key's value before it), until the caller stops iterating or the
+    /// stream fails. Every watch of this client shares one stream.
+    public func changes(
+        of ranges: [(key: Data, end: Data)],
+        from revision: Int64
+    ) -> AsyncThrowingStream<[Mvccpb_Event], any Error> {
+        watchStream.changes(of: ranges, from: revision)
     }
 
     /// Runs a read, once more on another member while its member cannot be reached (bounded by count).
@@ -138,6 +218,12 @@ public struct EtcdError: Error, Sendable, CustomStringConvertible {
     public var isUnavailable: Bool
     /// True when the request was sent and may have been applied although no answer came.
     public var mayHaveApplied: Bool
+
+    init(message: String) {
+        self.message = message
+        isUnavailable = false
+        mayHaveApplied = false
+    }
 
     init(_ error: any Error, sent: Bool) {
         if let rpc = error as? RPCError {

@@ -44,11 +44,35 @@ public struct EtcdKeyLayout: Sendable {
     func fencedPaths(_ bucket: String) -> Data { key("fp/\(bucket)/") }
     var allFencedPaths: Data { key("fp/") }
 
-    /// `lk/LOCK/h/TOKEN`: a live holding of the lock, attached to its holder's etcd lease (so it
-    /// disappears when the lease ends); TOKEN, 20 digits, is the revision that recorded the grant.
-    func holding(_ lock: LockName, _ token: FencingToken) -> Data {
-        key("lk/\(lock.rawValue)/h/\(String(token.rawValue).leftPadded(to: 20))")
+    // MARK: Locks
+
+    /// `ls/LEASE`: a live lease (owner, TTL), attached to its etcd lease, so it ends with it.
+    func lease(_ id: LeaseID) -> Data { key("ls/\(id.rawValue)") }
+    /// `lh/LEASE/LOCK`: the locks a lease holds (attached to the lease).
+    func leaseHoldings(_ id: LeaseID) -> Data { key("lh/\(id.rawValue)/") }
+    func leaseHolding(_ id: LeaseID, _ lock: LockName) -> Data { key("lh/\(id.rawValue)/\(lock.rawValue)") }
+    /// `lr/LEASE/LOCK`: the token a lease last released of a lock, so a retried release is answered.
+    func leaseRelease(_ id: LeaseID, _ lock: LockName) -> Data { key("lr/\(id.rawValue)/\(lock.rawValue)") }
+    /// `lo/OWNER/LEASE`: an owner's live leases (attached to each lease), counted for its limit.
+    func ownerLeases(_ owner: String) -> Data { key("lo/\(owner)/") }
+    func ownerLease(_ owner: String, _ id: LeaseID) -> Data { key("lo/\(owner)/\(id.rawValue)") }
+    /// `wo/OWNER/LEASE/LOCK`: an owner's waiting acquires (attached to the lease), counted for its limit.
+    func ownerWaiters(_ owner: String) -> Data { key("wo/\(owner)/") }
+    func ownerWaiter(_ owner: String, _ id: LeaseID, _ lock: LockName) -> Data {
+        key("wo/\(owner)/\(id.rawValue)/\(lock.rawValue)")
     }
+
+    /// `lk/LOCK/`: everything of one lock.
+    func lock(_ name: LockName) -> Data { key("lk/\(name.rawValue)/") }
+    /// `lk/LOCK/h/LEASE`: a holding, not attached to the lease (a holding whose lease ended is an
+    /// unclean release until someone clears it); its create revision is the grant's fencing token.
+    func holding(_ name: LockName, _ lease: LeaseID) -> Data { key("lk/\(name.rawValue)/h/\(lease.rawValue)") }
+    func holdings(_ name: LockName) -> Data { key("lk/\(name.rawValue)/h/") }
+    /// `lk/LOCK/q/LEASE`: a waiting acquire, attached to its lease; the queue's order is create revision.
+    func waiter(_ name: LockName, _ lease: LeaseID) -> Data { key("lk/\(name.rawValue)/q/\(lease.rawValue)") }
+    func waiters(_ name: LockName) -> Data { key("lk/\(name.rawValue)/q/") }
+    /// `lk/LOCK/d`: the end of the lock's lock-delay after an unclean release.
+    func lockDelay(_ name: LockName) -> Data { key("lk/\(name.rawValue)/d") }
 
     func key(_ suffix: String) -> Data { Data((prefix + suffix).utf8) }
 

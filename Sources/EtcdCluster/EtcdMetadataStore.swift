@@ -93,7 +93,7 @@ public final class EtcdMetadataStore: MetadataStore {
         }
         if let claim = scope.fence {
             reads.append(.init(key: layout.highestToken(claim.lock)))
-            if checksLiveHolders { reads.append(.init(key: layout.holding(claim.lock, claim.token))) }
+            if checksLiveHolders { reads.append(prefix(layout.holdings(claim.lock))) }
         }
         if let upload = scope.uploadID {
             reads.append(.init(key: layout.upload(upload)))

@@ -99,10 +99,11 @@ final class EtcdMetadataTransaction: MetadataTransaction {
         return kvs.first
     }
 
-    private func range(_ prefix: Data, limit: Int64 = 0) throws -> [Mvccpb_KeyValue] {
+    /// - Parameter compared: false for a read that only finds keys which are then read (and compared) one by one.
+    private func range(_ prefix: Data, limit: Int64 = 0, compared: Bool = true) throws -> [Mvccpb_KeyValue] {
         let read = EtcdSnapshot.Read(key: prefix, end: EtcdKeyLayout.rangeEnd(of: prefix), limit: limit)
         guard let kvs = snapshot[read] else { throw Miss(read: read) }
-        used.append(read)
+        if compared { used.append(read) }
         return kvs
     }
 
@@ -130,9 +131,20 @@ final class EtcdMetadataTransaction: MetadataTransaction {
         try value(layout.highestToken(lock)).flatMap { FencingToken(String(decoding: $0.value, as: UTF8.self)) }
     }
 
+    /// A claim is live when a holding of its lock was recorded at its token (create revision) and
+    /// that holding's lease is alive; both keys are compared at the commit, so a lease that ends
+    /// before the commit applies fails it.
     func isLiveHolder(_ claim: FenceClaim) throws -> Bool? {
         guard checksLiveHolders else { return nil }
-        return try value(layout.holding(claim.lock, claim.token)) != nil
+        let holdings = layout.holdings(claim.lock)
+        // Finding the holding needs no compare: the holding itself is compared below.
+        guard
+            let found = try range(holdings, compared: false)
+                .first(where: { UInt64($0.createRevision) == claim.token.rawValue }),
+            let lease = LeaseID(rawValue: layout.suffix(of: found.key, after: holdings)),
+            let holding = try value(found.key), holding.createRevision == found.createRevision
+        else { return false }
+        return try value(layout.lease(lease)) != nil
     }
 
     func upload(_ id: String) throws -> MultipartUpload? {

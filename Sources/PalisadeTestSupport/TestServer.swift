@@ -96,6 +96,43 @@ public func withTestServer<C: Clock, T: Sendable>(
         authority: locks.liveGrants,
         beforeCommit: beforeCommit
     )
+    return try await withRunningApplication(
+        locks: locks,
+        services: [locks],
+        store: store,
+        registry: registry,
+        metricsFactory: factory,
+        users: users,
+        connectionLimits: connectionLimits,
+        logger: logger
+    ) { port in
+        try await body(
+            TestServer(
+                endpoint: "http://127.0.0.1:\(port)",
+                port: port,
+                credentials: testCredentials,
+                dataDirectory: directory,
+                registry: registry,
+                locks: locks,
+                store: store
+            )
+        )
+    }
+}
+
+/// Serves `locks` and `store` on an ephemeral loopback port, with `services` (the lock service's
+/// timer) running beside it, for the duration of `body`; then shuts all down gracefully.
+func withRunningApplication<T: Sendable>(
+    locks: any LockBackend,
+    services: [any Service],
+    store: ObjectStore,
+    registry: PrometheusCollectorRegistry,
+    metricsFactory: any MetricsFactory,
+    users: [UserDirectory.User] = [],
+    connectionLimits: ConnectionLimits = .init(),
+    logger: Logger,
+    _ body: @Sendable (_ port: Int) async throws -> T
+) async throws -> T {
     let (ports, portContinuation) = AsyncStream.makeStream(of: Int.self)
     let app = try buildApplication(
         configuration: ServerConfiguration(
@@ -109,26 +146,19 @@ public func withTestServer<C: Clock, T: Sendable>(
         locks: locks,
         store: store,
         registry: registry,
-        metricsFactory: factory,
+        metricsFactory: metricsFactory,
         logger: logger,
         onServerRunning: { port in portContinuation.yield(port) }
     )
-    let group = ServiceGroup(configuration: .init(services: [app, locks], gracefulShutdownSignals: [], logger: logger))
+    let group = ServiceGroup(
+        configuration: .init(services: [app] + services, gracefulShutdownSignals: [], logger: logger)
+    )
     return try await withThrowingTaskGroup(of: Void.self) { tasks in
         tasks.addTask { try await group.run() }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CancellationError() }
-        let server = TestServer(
-            endpoint: "http://127.0.0.1:\(port)",
-            port: port,
-            credentials: testCredentials,
-            dataDirectory: directory,
-            registry: registry,
-            locks: locks,
-            store: store
-        )
         do {
-            let value = try await body(server)
+            let value = try await body(port)
             await group.triggerGracefulShutdown()
             try await tasks.waitForAll()
             return value
