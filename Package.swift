@@ -172,6 +172,7 @@ let package = Package(
             name: "PalisadeCLI",
             dependencies: [
                 "PalisadeHTTP", "PalisadeClient", "PalisadeAuth", "PalisadeProtocol", "PalisadeSupport", "LockCore",
+                "EtcdCluster",
                 "LockEngine", "StorageEngine", "StorageCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),

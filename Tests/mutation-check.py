@@ -47,6 +47,12 @@ MUTANTS = [
         "request.compare = Set(used).map(compare(unchanged:)).filter { _ in false }",
         swift_filter="EtcdClusterTests"),
     Mutant(
+        "cluster-live-holder", "in cluster mode a fenced write's token must belong to a live holding in etcd",
+        "Sources/EtcdCluster/EtcdMetadataTransaction.swift",
+        "guard checksLiveHolders else { return nil }",
+        "guard checksLiveHolders, !checksLiveHolders else { return nil }",
+        swift_filter="ClusterLockTests"),
+    Mutant(
         "live-holder", "a token must belong to the lock's live holder",
         "Sources/StorageCore/CommitRules.swift",
         "if fence.claimIsLiveHolder == false { return .lockNotHeld }",

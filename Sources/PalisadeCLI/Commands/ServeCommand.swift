@@ -1,4 +1,5 @@
 import ArgumentParser
+import EtcdCluster
 import Foundation
 import LockCore
 import LockEngine
@@ -18,11 +19,25 @@ import UnixSignals
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "serve",
-        abstract: "Run the Palisade server on its embedded store."
+        abstract: "Run the Palisade server on its embedded store, or as a gateway of a cluster on etcd."
     )
 
-    @Option(help: "Folder for all state (created when missing).")
+    @Option(help: "Folder for all state (created when missing); in cluster mode, only the generated keys.")
     var dataDir = "./palisade-data"
+
+    @Option(
+        help: """
+            Cluster mode: the client URLs of an etcd cluster (http://HOST:PORT,…), where locks and object \
+            metadata live; every gateway given the same etcd, prefix and --blobs serves the same data.
+            """
+    )
+    var etcd: String?
+
+    @Option(help: "Cluster mode: the prefix of every key Palisade keeps in etcd.")
+    var etcdPrefix = "palisade/"
+
+    @Option(help: "Cluster mode: the folder of object data, shared by every gateway (NFS, CephFS, …).")
+    var blobs: String?
 
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
@@ -133,6 +148,21 @@ struct ServeCommand: AsyncParsableCommand {
         for path in fenced where FencedPath(path) == nil {
             throw ValidationError("--fenced takes BUCKET or BUCKET/PREFIX")
         }
+        if let etcd {
+            guard EtcdEndpoint.list(etcd) != nil else {
+                throw ValidationError("--etcd takes http://HOST:PORT client URLs, separated by commas")
+            }
+            guard blobs != nil else {
+                throw ValidationError("--etcd needs --blobs, the object data folder every gateway shares")
+            }
+            guard accessKey != nil else {
+                throw ValidationError(
+                    "--etcd needs --access-key (with its secret): every gateway must accept the same keys"
+                )
+            }
+        } else if blobs != nil {
+            throw ValidationError("--blobs goes with --etcd (the embedded store keeps its data in --data-dir)")
+        }
         if ObjectStore.Durability(rawValue: durability) == nil {
             throw ValidationError("--durability is durable or relaxed, not '\(durability)'")
         }
@@ -158,30 +188,35 @@ struct ServeCommand: AsyncParsableCommand {
         let administrator = UserDirectory.User(credentials: credentials, policy: .administrator)
         let directory = UserDirectory([administrator] + (try users.map(Self.readUsers) ?? []))
         let durability = ObjectStore.Durability(rawValue: durability) ?? .durable
-        let reserve = SpaceReserve(folder: dataDir, size: spaceReserveMib * 1024 * 1024)
+        let reserve = SpaceReserve(folder: blobs ?? dataDir, size: spaceReserveMib * 1024 * 1024)
         if reserve.isLow {
             logger.warning("the disk is short of space: new object data is refused until it has room")
         }
-        let locks = try LockService(
-            clock: ContinuousClock(),
-            configuration: .init(
-                rules: .init(
-                    lockDelay: lockDelay.duration,
-                    maximumLeasesPerOwner: maxLeasesPerKey,
-                    maximumWaitersPerOwner: maxWaitersPerKey
+        let rules = LockTable<ContinuousClock.Instant>.Configuration(
+            lockDelay: lockDelay.duration,
+            maximumLeasesPerOwner: maxLeasesPerKey,
+            maximumWaitersPerOwner: maxWaitersPerKey
+        )
+        let deployment =
+            if let etcd, let blobs {
+                try Deployment.cluster(
+                    etcd: EtcdEndpoint.list(etcd)!,
+                    prefix: etcdPrefix,
+                    blobs: blobs,
+                    durability: durability,
+                    rules: rules,
+                    reserve: reserve
                 )
-            ),
-            persistence: try .embedded(in: dataDir, durable: durability == .durable, reserve: reserve),
-            logger: Logger(label: "palisade.locks"),
-            metricsFactory: factory
-        )
-        let store = try ObjectStore(
-            directory: dataDir,
-            durability: durability,
-            authority: locks.liveGrants,
-            reserve: reserve
-        )
-        try await store.removeUnreferencedBlobs()
+            } else {
+                try await Deployment.embedded(
+                    in: dataDir,
+                    durability: durability,
+                    rules: rules,
+                    reserve: reserve,
+                    metricsFactory: factory
+                )
+            }
+        let store = deployment.store
         for path in fenced { try await store.setFenced(FencedPath(path)!, true) }
         let app = try buildApplication(
             configuration: ServerConfiguration(
@@ -198,19 +233,19 @@ struct ServeCommand: AsyncParsableCommand {
                 ),
                 tls: try tlsConfiguration()
             ),
-            locks: locks,
+            locks: deployment.locks,
             store: store,
             registry: registry,
             metricsFactory: factory,
             logger: logger,
             onServerRunning: { [host, scheme = tlsCert == nil ? "http" : "https"] port in
                 announce(
-                    "palisade \(palisadeVersion) listening on \(scheme)://\(host):\(port) (data in \(dataDir))"
+                    "palisade \(palisadeVersion) listening on \(scheme)://\(host):\(port) (\(deployment.description))"
                 )
             }
         )
         var lifecycle = ServiceGroupConfiguration(
-            services: [app, locks],
+            services: [app] + deployment.services,
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger
         )

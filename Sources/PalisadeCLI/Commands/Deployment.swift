@@ -1,0 +1,86 @@
+import EtcdCluster
+import Foundation
+import LockCore
+import LockEngine
+import Logging
+import Metrics
+import PalisadeSupport
+import ServiceLifecycle
+import StorageEngine
+
+/// The engines `serve` runs, chosen in this one place: the embedded ones in a data folder, or
+/// cluster mode's on etcd with a shared blob folder.
+struct Deployment {
+    var locks: any LockBackend
+    var store: ObjectStore
+    /// What runs beside the HTTP server: the embedded lock service's timer, or the etcd connections.
+    var services: [any Service]
+    /// Where the state is, for the start-up line.
+    var description: String
+
+    /// The embedded mode: lock state and object metadata in SQLite, blobs in `directory`. Blobs that
+    /// no commit references (a crash before a commit) are removed before serving.
+    static func embedded(
+        in directory: String,
+        durability: ObjectStore.Durability,
+        rules: LockTable<ContinuousClock.Instant>.Configuration,
+        reserve: SpaceReserve,
+        metricsFactory: any MetricsFactory
+    ) async throws -> Deployment {
+        let locks = try LockService(
+            clock: ContinuousClock(),
+            configuration: .init(rules: rules),
+            persistence: try .embedded(in: directory, durable: durability == .durable, reserve: reserve),
+            logger: Logger(label: "palisade.locks"),
+            metricsFactory: metricsFactory
+        )
+        let store = try ObjectStore(
+            directory: directory,
+            durability: durability,
+            authority: locks.liveGrants,
+            reserve: reserve
+        )
+        try await store.removeUnreferencedBlobs()
+        return Deployment(locks: locks, store: store, services: [locks], description: "data in \(directory)")
+    }
+
+    /// Cluster mode: locks and object metadata in etcd under `prefix`, blobs in the shared `blobs`
+    /// folder. Nothing is swept at start: another gateway may be writing a blob that is not committed yet.
+    static func cluster(
+        etcd: [EtcdEndpoint],
+        prefix: String,
+        blobs: String,
+        durability: ObjectStore.Durability,
+        rules: LockTable<ContinuousClock.Instant>.Configuration,
+        reserve: SpaceReserve
+    ) throws -> Deployment {
+        let client = try EtcdClient(endpoints: etcd)
+        let layout = EtcdKeyLayout(prefix: prefix)
+        try FileManager.default.createDirectory(atPath: blobs, withIntermediateDirectories: true)
+        let store = ObjectStore(
+            metadata: EtcdMetadataStore(client: client, layout: layout, checksLiveHolders: true),
+            blobs: try FileBlobStore(root: blobs),
+            durability: durability,
+            reserve: reserve
+        )
+        return Deployment(
+            locks: EtcdLockBackend(client: client, layout: layout, configuration: rules),
+            store: store,
+            services: [EtcdConnections(client: client)],
+            description: "cluster mode: etcd \(etcd.map(\.description).joined(separator: ",")), blobs in \(blobs)"
+        )
+    }
+}
+
+/// The etcd client's connections, kept for the server's lifetime and closed on shutdown.
+struct EtcdConnections: Service {
+    let client: EtcdClient
+
+    func run() async throws {
+        try await withGracefulShutdownHandler {
+            try await client.run()
+        } onGracefulShutdown: {
+            client.shutDown()
+        }
+    }
+}
