@@ -36,6 +36,10 @@ public struct EtcdKeyLayout: Sendable {
     func parts(_ uploadID: String) -> Data { key("p/\(uploadID)/") }
     var allParts: Data { key("p/") }
 
+    /// `rb/BLOB`: a blob of a replaced or deleted version, and when it was retired; swept after a grace period.
+    func retiredBlob(_ id: String) -> Data { key("rb/\(id)") }
+    var retiredBlobs: Data { key("rb/") }
+
     /// `f/LOCK`: the highest fencing token an accepted write has recorded for the lock.
     func highestToken(_ lock: LockName) -> Data { key("f/\(lock.rawValue)") }
 

@@ -25,6 +25,9 @@ public final class EtcdMetadataStore: MetadataStore {
         self.checksLiveHolders = checksLiveHolders
     }
 
+    /// Readers on other gateways may stream a replaced version: its blobs wait for ``BlobSweeper``.
+    public var recordsRetiredBlobs: Bool { true }
+
     public func commit<T: Sendable>(
         _ scope: TransactionScope,
         freesSpace: Bool,
@@ -68,7 +71,8 @@ public final class EtcdMetadataStore: MetadataStore {
                 let transaction = EtcdMetadataTransaction(
                     layout: layout,
                     snapshot: snapshot,
-                    checksLiveHolders: checksLiveHolders
+                    checksLiveHolders: checksLiveHolders,
+                    nowMs: Int64(Date().timeIntervalSince1970 * 1000)
                 )
                 do {
                     return (try body(transaction), transaction)

@@ -20,6 +20,8 @@ final class EtcdMetadataTransaction: MetadataTransaction {
     let snapshot: EtcdSnapshot
     /// Whether fencing claims are checked against live holdings (`lk/LOCK/h/TOKEN`) in etcd.
     let checksLiveHolders: Bool
+    /// The time a retirement records, ms since 1970.
+    let nowMs: Int64
     private var used: [EtcdSnapshot.Read] = []
     private var puts: [Data: Data] = [:]
     private var deletes: Set<Data> = []
@@ -27,10 +29,11 @@ final class EtcdMetadataTransaction: MetadataTransaction {
     /// Whether a head was put or removed: the commit's revision is then its commit sequence.
     private(set) var changesHead = false
 
-    init(layout: EtcdKeyLayout, snapshot: EtcdSnapshot, checksLiveHolders: Bool) {
+    init(layout: EtcdKeyLayout, snapshot: EtcdSnapshot, checksLiveHolders: Bool, nowMs: Int64) {
         self.layout = layout
         self.snapshot = snapshot
         self.checksLiveHolders = checksLiveHolders
+        self.nowMs = nowMs
     }
 
     var isReadOnly: Bool { puts.isEmpty && deletes.isEmpty && rangeDeletes.isEmpty }
@@ -39,27 +42,10 @@ final class EtcdMetadataTransaction: MetadataTransaction {
     var request: Etcdserverpb_TxnRequest {
         var request = Etcdserverpb_TxnRequest()
         request.compare = Set(used).map(compare(unchanged:))
-        for (key, value) in puts {
-            var put = Etcdserverpb_PutRequest()
-            put.key = key
-            put.value = value
-            var operation = Etcdserverpb_RequestOp()
-            operation.requestPut = put
-            request.success.append(operation)
-        }
-        for key in deletes {
-            var delete = Etcdserverpb_DeleteRangeRequest()
-            delete.key = key
-            var operation = Etcdserverpb_RequestOp()
-            operation.requestDeleteRange = delete
-            request.success.append(operation)
-        }
+        request.success = puts.map { EtcdRequests.put($0.key, $0.value) } + deletes.map(EtcdRequests.delete)
         for prefix in rangeDeletes {
-            var delete = Etcdserverpb_DeleteRangeRequest()
-            delete.key = prefix
-            delete.rangeEnd = EtcdKeyLayout.rangeEnd(of: prefix)
-            var operation = Etcdserverpb_RequestOp()
-            operation.requestDeleteRange = delete
+            var operation = EtcdRequests.delete(prefix)
+            operation.requestDeleteRange.rangeEnd = EtcdKeyLayout.rangeEnd(of: prefix)
             request.success.append(operation)
         }
         return request
@@ -176,13 +162,22 @@ final class EtcdMetadataTransaction: MetadataTransaction {
     }
 
     func putHead(_ head: ObjectHead) throws {
+        try retireCurrentVersion(bucket: head.bucket, key: head.key)
         put(layout.object(head.bucket, head.key), EtcdValues.encode(EtcdValues.Head(head)))
         changesHead = true
     }
 
     func removeHead(bucket: String, key: String) throws {
+        try retireCurrentVersion(bucket: bucket, key: key)
         delete(layout.object(bucket, key))
         changesHead = true
+    }
+
+    /// Records the blobs of the key's current version as retired now, in the commit that replaces it.
+    private func retireCurrentVersion(bucket: String, key: String) throws {
+        guard let current = try head(bucket: bucket, key: key) else { return }
+        let record = EtcdValues.encode(EtcdValues.RetiredBlob(retiredMs: nowMs))
+        for segment in current.segments { put(layout.retiredBlob(segment.blobID), record) }
     }
 
     func raiseHighestToken(_ claim: FenceClaim) throws {

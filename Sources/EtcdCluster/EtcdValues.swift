@@ -70,6 +70,13 @@ enum EtcdValues {
         }
     }
 
+    /// `rb/BLOB`.
+    struct RetiredBlob: Codable {
+        var retiredMs: Int64
+
+        enum CodingKeys: String, CodingKey { case retiredMs = "retired_ms" }
+    }
+
     struct Upload: Codable {
         var id: String
         var bucket: String

@@ -198,3 +198,21 @@ public func makeObjectStore(
         )
     }
 }
+
+/// Removes what the store of `kind` in `directory` retired: nothing to do for SQLite (the store
+/// unlinks a replaced version when its last reader closes); for etcd, a sweep with no grace period
+/// (unreferenced blobs younger than an hour stay).
+public func sweepRetiredBlobs(_ kind: MetadataKind, directory: String) async throws {
+    guard kind == .etcd else { return }
+    let client = try await EtcdTestCluster.shared.client
+    let layout = EtcdKeyLayout(prefix: "test\(directory)/")
+    let sweeper = BlobSweeper(
+        client: client,
+        layout: layout,
+        metadata: EtcdMetadataStore(client: client, layout: layout, checksLiveHolders: false),
+        blobs: try FileBlobStore(root: directory + "/blobs"),
+        grace: .zero,
+        orphanAge: .seconds(3600)
+    )
+    try await sweeper.sweep()
+}

@@ -220,6 +220,7 @@ public struct ObjectStore: Sendable {
     /// Unlinks the blobs of a version that a commit replaced or deleted, at once or, while readers
     /// have it open, when the last of them closes.
     func retire(_ head: ObjectHead) async {
+        guard !metadata.recordsRetiredBlobs else { return }
         if readers.retireWhenUnread(head.versionID, blobs: head.segments.map(\.blobID)) {
             for segment in head.segments { await blobs.remove(segment.blobID) }
             // Freed space goes first to the reserve, when it was given up on a full disk.

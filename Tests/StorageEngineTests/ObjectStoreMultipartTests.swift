@@ -161,6 +161,7 @@ struct ObjectStoreMultipartTests {
         try await store.put("k", "replacement")
         #expect(try await text(of: reader.chunks(0..<reader.head.size)) == bytes("x", big) + bytes("y", 1000))
         await reader.close()
+        try await sweepRetiredBlobs(kind, directory: directory)
         #expect(try blobCount(directory) == 1)
     }
 }

@@ -111,6 +111,7 @@ struct ObjectStoreTests {
         let second = try await store.put("k", "version two")
         #expect(second.commitSequence > first.commitSequence)
         #expect(try await store.read("k") == "version two")
+        try await sweepRetiredBlobs(kind, directory: directory)
         #expect(try blobCount(directory) == 1, "the replaced version's blob is unlinked after the commit")
     }
 
@@ -165,6 +166,7 @@ struct ObjectStoreTests {
         #expect(try blobCount(directory) == 2, "the replaced version stays while it is being read")
         #expect(try await text(of: first.chunks(0..<first.head.size)) == original)
         await first.close()
+        try await sweepRetiredBlobs(kind, directory: directory)
         #expect(try blobCount(directory) == 1, "and goes when its last reader closes")
 
         let second = try await store.open(bucket: "bucket", key: "k")
@@ -172,6 +174,7 @@ struct ObjectStoreTests {
         #expect(try await text(of: second.chunks(0..<second.head.size)) == "overwritten")
         await second.close()
         #expect(await storageCode { _ = try await store.open(bucket: "bucket", key: "k") } == .noSuchKey)
+        try await sweepRetiredBlobs(kind, directory: directory)
         #expect(try blobCount(directory) == 0)
     }
 
@@ -249,6 +252,7 @@ struct ObjectStoreTests {
         let code = await storageCode { _ = try await task.value }
         #expect(code == .conditionalRequestConflict)
         #expect(try await store.read("k") == "V2 by a racing writer")
+        try await sweepRetiredBlobs(kind, directory: directory)
         #expect(try blobCount(directory) == 1)
     }
 

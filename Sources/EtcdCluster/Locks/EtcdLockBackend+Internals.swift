@@ -29,10 +29,10 @@ extension EtcdLockBackend {
     /// what it needs of `lease`.
     func read(_ name: LockName, lease: LeaseID? = nil) async throws(LockError) -> EtcdLockRead {
         let lockPrefix = layout.lock(name)
-        var reads = [Self.prefix(lockPrefix)]
+        var reads = [EtcdRequests.prefix(lockPrefix)]
         if let lease {
-            reads.append(Self.single(layout.lease(lease)))
-            reads.append(Self.single(layout.leaseRelease(lease, name)))
+            reads.append(EtcdRequests.single(layout.lease(lease)))
+            reads.append(EtcdRequests.single(layout.leaseRelease(lease, name)))
         }
         let response = try await etcd { [client, reads] () async throws(EtcdError) in try await client.read(reads) }
         let revision = response.header.revision
@@ -74,7 +74,7 @@ extension EtcdLockBackend {
         // Whether each holder's lease is alive, at the same revision.
         var alive: Set<LeaseID> = []
         if !holdings.isEmpty {
-            let leaseReads = holdings.map { Self.revisioned(Self.single(layout.lease($0.lease)), revision) }
+            let leaseReads = holdings.map { EtcdRequests.revisioned(EtcdRequests.single(layout.lease($0.lease)), revision) }
             let answers = try await etcd { [client] () async throws(EtcdError) in try await client.read(leaseReads) }
             for (holding, answer) in zip(holdings, answers.responses) where !answer.responseRange.kvs.isEmpty {
                 alive.insert(holding.lease)
@@ -131,24 +131,24 @@ extension EtcdLockBackend {
         let lockPrefix = layout.lock(name)
         var request = Etcdserverpb_TxnRequest()
         request.compare = [
-            Self.notChangedSince(lock.revision, prefix: lockPrefix),
-            Self.exists(layout.lease(lease)),
+            EtcdRequests.notChangedSince(lock.revision, prefix: lockPrefix),
+            EtcdRequests.exists(layout.lease(lease)),
         ]
         request.success = [
-            Self.put(layout.holding(name, lease), EtcdLockValues.encode(EtcdLockValues.Holding(mode: mode))),
-            Self.put(
+            EtcdRequests.put(layout.holding(name, lease), EtcdLockValues.encode(EtcdLockValues.Holding(mode: mode))),
+            EtcdRequests.put(
                 layout.leaseHolding(lease, name),
                 EtcdLockValues.encode(EtcdLockValues.Holding(mode: mode)),
                 lease: Self.etcdID(of: lease)
             ),
         ]
         if lock.state.waiters.contains(where: { $0.lease == lease }) {
-            request.success.append(Self.delete(layout.waiter(name, lease)))
+            request.success.append(EtcdRequests.delete(layout.waiter(name, lease)))
             if let owner = lock.lease?.owner {
-                request.success.append(Self.delete(layout.ownerWaiter(owner, lease, name)))
+                request.success.append(EtcdRequests.delete(layout.ownerWaiter(owner, lease, name)))
             }
         }
-        if lock.delayRevision != nil { request.success.append(Self.delete(layout.lockDelay(name))) }
+        if lock.delayRevision != nil { request.success.append(EtcdRequests.delete(layout.lockDelay(name))) }
         let response = try await etcd { [client] () async throws(EtcdError) in try await client.txn(request) }
         return response.succeeded ? FencingToken(rawValue: UInt64(response.header.revision)) : nil
     }
@@ -165,7 +165,7 @@ extension EtcdLockBackend {
     ) async throws(LockError) -> String {
         if !lock.state.waiters.contains(where: { $0.lease == lease }) {
             let waiting = try await etcd { [client, layout] () async throws(EtcdError) in
-                try await client.read([Self.count(layout.ownerWaiters(owner))]).responses[0].responseRange.count
+                try await client.read([EtcdRequests.count(layout.ownerWaiters(owner))]).responses[0].responseRange.count
             }
             guard waiting < configuration.maximumWaitersPerOwner else {
                 throw LockError(
@@ -177,14 +177,14 @@ extension EtcdLockBackend {
         let ticket = RandomUUID.hex()
         let etcdID = Self.etcdID(of: lease)
         var request = Etcdserverpb_TxnRequest()
-        request.compare = [Self.exists(layout.lease(lease))]
+        request.compare = [EtcdRequests.exists(layout.lease(lease))]
         request.success = [
-            Self.put(
+            EtcdRequests.put(
                 layout.waiter(name, lease),
                 EtcdLockValues.encode(EtcdLockValues.Waiter(mode: mode, ticket: ticket, cancelled: nil)),
                 lease: etcdID
             ),
-            Self.put(layout.ownerWaiter(owner, lease, name), Data(), lease: etcdID),
+            EtcdRequests.put(layout.ownerWaiter(owner, lease, name), Data(), lease: etcdID),
         ]
         let response = try await etcd { [client] () async throws(EtcdError) in try await client.txn(request) }
         guard response.succeeded else { throw Self.leaseNotFound(lease) }
@@ -198,10 +198,10 @@ extension EtcdLockBackend {
             EtcdLockValues.decode(EtcdLockValues.Waiter.self, kv.value)?.ticket == ticket
         else { return }
         var request = Etcdserverpb_TxnRequest()
-        request.compare = [Self.unchanged(key, modRevision: kv.modRevision)]
-        request.success = [Self.delete(key)]
+        request.compare = [EtcdRequests.unchanged(key, modRevision: kv.modRevision)]
+        request.success = [EtcdRequests.delete(key)]
         if let owner = try? await leaseRecord(lease)?.owner {
-            request.success.append(Self.delete(layout.ownerWaiter(owner, lease, name)))
+            request.success.append(EtcdRequests.delete(layout.ownerWaiter(owner, lease, name)))
         }
         _ = try? await client.txn(request)
     }
@@ -211,9 +211,9 @@ extension EtcdLockBackend {
     func cancelWait(_ name: LockName, lease: LeaseID, waiter: EtcdLockState.Waiter) async {
         let marked = EtcdLockValues.Waiter(mode: waiter.mode, ticket: waiter.ticket, cancelled: true)
         var request = Etcdserverpb_TxnRequest()
-        request.compare = [Self.exists(layout.waiter(name, lease))]
+        request.compare = [EtcdRequests.exists(layout.waiter(name, lease))]
         request.success = [
-            Self.put(layout.waiter(name, lease), EtcdLockValues.encode(marked), lease: Self.etcdID(of: lease))
+            EtcdRequests.put(layout.waiter(name, lease), EtcdLockValues.encode(marked), lease: Self.etcdID(of: lease))
         ]
         _ = try? await client.txn(request)
     }
@@ -231,16 +231,16 @@ extension EtcdLockBackend {
         for holder in holders {
             guard let key = lock.holdingKeys[holder.lease], let revision = lock.holdingRevisions[holder.lease]
             else { continue }
-            request.compare.append(Self.unchanged(key, modRevision: revision))
-            request.success.append(Self.delete(key))
-            request.success.append(Self.delete(layout.leaseHolding(holder.lease, name)))
+            request.compare.append(EtcdRequests.unchanged(key, modRevision: revision))
+            request.success.append(EtcdRequests.delete(key))
+            request.success.append(EtcdRequests.delete(layout.leaseHolding(holder.lease, name)))
         }
         if configuration.lockDelay > .zero {
             let delay = EtcdLockValues.Delay(
                 untilMs: nowMs() + configuration.lockDelay.wholeMilliseconds,
                 reason: reason
             )
-            request.success.append(Self.put(layout.lockDelay(name), EtcdLockValues.encode(delay)))
+            request.success.append(EtcdRequests.put(layout.lockDelay(name), EtcdLockValues.encode(delay)))
         }
         let response = try await etcd { [client] () async throws(EtcdError) in try await client.txn(request) }
         return response.succeeded
@@ -344,76 +344,5 @@ extension EtcdLockBackend {
 
     static func cancelled(_ name: LockName) -> LockError {
         LockError(.cancelled, "the lease gave up its wait for lock '\(name)'")
-    }
-
-    static func single(_ key: Data) -> Etcdserverpb_RangeRequest {
-        var request = Etcdserverpb_RangeRequest()
-        request.key = key
-        return request
-    }
-
-    static func prefix(_ key: Data) -> Etcdserverpb_RangeRequest {
-        var request = single(key)
-        request.rangeEnd = EtcdKeyLayout.rangeEnd(of: key)
-        return request
-    }
-
-    static func count(_ key: Data) -> Etcdserverpb_RangeRequest {
-        var request = prefix(key)
-        request.countOnly = true
-        return request
-    }
-
-    static func revisioned(_ request: Etcdserverpb_RangeRequest, _ revision: Int64) -> Etcdserverpb_RangeRequest {
-        var request = request
-        request.revision = revision
-        return request
-    }
-
-    static func put(_ key: Data, _ value: Data, lease: Int64 = 0) -> Etcdserverpb_RequestOp {
-        var put = Etcdserverpb_PutRequest()
-        put.key = key
-        put.value = value
-        put.lease = lease
-        var operation = Etcdserverpb_RequestOp()
-        operation.requestPut = put
-        return operation
-    }
-
-    static func delete(_ key: Data) -> Etcdserverpb_RequestOp {
-        var delete = Etcdserverpb_DeleteRangeRequest()
-        delete.key = key
-        var operation = Etcdserverpb_RequestOp()
-        operation.requestDeleteRange = delete
-        return operation
-    }
-
-    static func exists(_ key: Data) -> Etcdserverpb_Compare {
-        var compare = Etcdserverpb_Compare()
-        compare.key = key
-        compare.target = .version
-        compare.result = .greater
-        compare.version = 0
-        return compare
-    }
-
-    static func unchanged(_ key: Data, modRevision: Int64) -> Etcdserverpb_Compare {
-        var compare = Etcdserverpb_Compare()
-        compare.key = key
-        compare.target = .mod
-        compare.result = .equal
-        compare.modRevision = modRevision
-        return compare
-    }
-
-    /// No key under `prefix` was created or changed after `revision`.
-    static func notChangedSince(_ revision: Int64, prefix: Data) -> Etcdserverpb_Compare {
-        var compare = Etcdserverpb_Compare()
-        compare.key = prefix
-        compare.rangeEnd = EtcdKeyLayout.rangeEnd(of: prefix)
-        compare.target = .mod
-        compare.result = .less
-        compare.modRevision = revision + 1
-        return compare
     }
 }

@@ -44,7 +44,7 @@ public final class EtcdLockBackend: LockBackend {
             )
         }
         let owned = try await etcd { [client, layout] () async throws(EtcdError) in
-            try await client.read([Self.count(layout.ownerLeases(owner))]).responses[0].responseRange.count
+            try await client.read([EtcdRequests.count(layout.ownerLeases(owner))]).responses[0].responseRange.count
         }
         guard owned < configuration.maximumLeasesPerOwner else {
             throw LockError(
@@ -60,8 +60,8 @@ public final class EtcdLockBackend: LockBackend {
             _ = try await client.grantLease(id: etcdID, ttl: seconds)
             var request = Etcdserverpb_TxnRequest()
             request.success = [
-                Self.put(layout.lease(id), EtcdLockValues.encode(record), lease: etcdID),
-                Self.put(layout.ownerLease(owner, id), Data(), lease: etcdID),
+                EtcdRequests.put(layout.lease(id), EtcdLockValues.encode(record), lease: etcdID),
+                EtcdRequests.put(layout.ownerLease(owner, id), Data(), lease: etcdID),
             ]
             _ = try await client.txn(request)
         }
@@ -92,9 +92,9 @@ public final class EtcdLockBackend: LockBackend {
         record.revoking = true
         try await etcd { [client, layout] () async throws(EtcdError) in
             var request = Etcdserverpb_TxnRequest()
-            request.compare = [Self.exists(layout.lease(lease))]
+            request.compare = [EtcdRequests.exists(layout.lease(lease))]
             request.success = [
-                Self.put(layout.lease(lease), EtcdLockValues.encode(record), lease: Self.etcdID(of: lease))
+                EtcdRequests.put(layout.lease(lease), EtcdLockValues.encode(record), lease: Self.etcdID(of: lease))
             ]
             _ = try await client.txn(request)
             try await client.revokeLease(Self.etcdID(of: lease))
@@ -231,11 +231,11 @@ public final class EtcdLockBackend: LockBackend {
                     )
                 }
                 var request = Etcdserverpb_TxnRequest()
-                request.compare = [Self.unchanged(lock.holdingKeys[lease]!, modRevision: lock.holdingRevisions[lease]!)]
+                request.compare = [EtcdRequests.unchanged(lock.holdingKeys[lease]!, modRevision: lock.holdingRevisions[lease]!)]
                 request.success = [
-                    Self.delete(layout.holding(name, lease)),
-                    Self.delete(layout.leaseHolding(lease, name)),
-                    Self.put(
+                    EtcdRequests.delete(layout.holding(name, lease)),
+                    EtcdRequests.delete(layout.leaseHolding(lease, name)),
+                    EtcdRequests.put(
                         layout.leaseRelease(lease, name),
                         EtcdLockValues.encode(EtcdLockValues.Release(token: holder.token.rawValue)),
                         lease: Self.etcdID(of: lease)

@@ -52,33 +52,44 @@ struct Deployment {
         blobs: String,
         durability: ObjectStore.Durability,
         rules: LockTable<ContinuousClock.Instant>.Configuration,
-        reserve: SpaceReserve
+        reserve: SpaceReserve,
+        blobGrace: Duration
     ) throws -> Deployment {
         let client = try EtcdClient(endpoints: etcd)
         let layout = EtcdKeyLayout(prefix: prefix)
         try FileManager.default.createDirectory(atPath: blobs, withIntermediateDirectories: true)
-        let store = ObjectStore(
-            metadata: EtcdMetadataStore(client: client, layout: layout, checksLiveHolders: true),
-            blobs: try FileBlobStore(root: blobs),
-            durability: durability,
-            reserve: reserve
+        let metadata = EtcdMetadataStore(client: client, layout: layout, checksLiveHolders: true)
+        let files = try FileBlobStore(root: blobs)
+        let store = ObjectStore(metadata: metadata, blobs: files, durability: durability, reserve: reserve)
+        let sweeper = BlobSweeper(
+            client: client,
+            layout: layout,
+            metadata: metadata,
+            blobs: files,
+            grace: blobGrace,
+            orphanAge: blobGrace
         )
         return Deployment(
             locks: EtcdLockBackend(client: client, layout: layout, configuration: rules),
             store: store,
-            services: [EtcdConnections(client: client)],
+            services: [EtcdConnections(client: client, sweeper: sweeper)],
             description: "cluster mode: etcd \(etcd.map(\.description).joined(separator: ",")), blobs in \(blobs)"
         )
     }
 }
 
-/// The etcd client's connections, kept for the server's lifetime and closed on shutdown.
+/// The etcd client's connections and the blob sweeper, for the server's lifetime.
 struct EtcdConnections: Service {
     let client: EtcdClient
+    let sweeper: BlobSweeper
 
     func run() async throws {
         try await withGracefulShutdownHandler {
-            try await client.run()
+            try await withThrowingDiscardingTaskGroup { group in
+                group.addTask { await sweeper.run(every: min(sweeper.grace / 4, .seconds(60))) }
+                try await client.run()
+                group.cancelAll()
+            }
         } onGracefulShutdown: {
             client.shutDown()
         }

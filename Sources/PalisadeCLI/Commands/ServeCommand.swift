@@ -39,6 +39,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Cluster mode: the folder of object data, shared by every gateway (NFS, CephFS, …).")
     var blobs: String?
 
+    @Option(
+        help: """
+            Cluster mode: how long a replaced or deleted version's data stays for reads already \
+            streaming it on any gateway; also the age at which data no write committed is removed.
+            """
+    )
+    var blobGrace = DurationArgument(.seconds(3600))
+
     @Option(help: "Address to listen on.")
     var host = "127.0.0.1"
 
@@ -205,7 +213,8 @@ struct ServeCommand: AsyncParsableCommand {
                     blobs: blobs,
                     durability: durability,
                     rules: rules,
-                    reserve: reserve
+                    reserve: reserve,
+                    blobGrace: blobGrace.duration
                 )
             } else {
                 try await Deployment.embedded(

@@ -82,17 +82,24 @@ public struct FileBlobStore: Sendable {
         _ = try? await threadPool.runIfActive { unlink(path) }
     }
 
-    /// The ids of every blob on disk.
-    public func allIDs() throws -> Set<String> {
+    /// The ids of every blob on disk; with `modifiedBefore` (seconds since 1970), only of those
+    /// last written before then (a blob being written is never among them).
+    public func allIDs(modifiedBefore: Int? = nil) throws -> Set<String> {
         var ids = Set<String>()
         for shard in 0..<256 {
-            guard let directory = opendir("\(root)/\(Self.shardName(shard))") else { continue }
+            let folder = "\(root)/\(Self.shardName(shard))"
+            guard let directory = opendir(folder) else { continue }
             defer { closedir(directory) }
             while let entry = readdir(directory) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) {
                     String(cString: $0.bindMemory(to: CChar.self).baseAddress!)
                 }
-                if name != "." && name != ".." { ids.insert(name) }
+                guard name != "." && name != ".." else { continue }
+                if let modifiedBefore {
+                    var status = stat()
+                    guard stat("\(folder)/\(name)", &status) == 0, status.st_mtim.tv_sec < modifiedBefore else { continue }
+                }
+                ids.insert(name)
             }
         }
         return ids

@@ -6,6 +6,12 @@ public import StorageCore
 /// Every change is a commit: a body run against a ``MetadataTransaction`` whose changes the store
 /// applies atomically, with the commit's sequence — the store-wide order of commits that change a key.
 public protocol MetadataStore: Sendable {
+    /// True when a commit records the blobs of the version it replaces or deletes, for a sweeper to
+    /// remove after a grace period (readers on other gateways may still be streaming them): the
+    /// object store then leaves those blobs on disk. False: the object store unlinks them when its
+    /// own last reader closes.
+    var recordsRetiredBlobs: Bool { get }
+
     /// Runs `body` as one transaction and applies its changes when it returns; nothing when it throws.
     /// - Parameters:
     ///   - scope: what the commit reads, which a store may fetch before it runs `body`.

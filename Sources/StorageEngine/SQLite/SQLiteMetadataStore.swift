@@ -26,6 +26,9 @@ public final class SQLiteMetadataStore: MetadataStore {
         try database.write(SQLiteMetadataSchema.create(in:))
     }
 
+    /// One process serves the store: its own readers are all the readers.
+    public var recordsRetiredBlobs: Bool { false }
+
     public func commit<T: Sendable>(
         _ scope: TransactionScope,
         freesSpace: Bool,
