@@ -35,7 +35,9 @@ public struct BlobSweeper: Sendable {
 
     /// One pass. - Returns: how many retired and how many orphaned blobs it removed.
     @discardableResult
-    public func sweep(nowMs: Int64 = Int64(Date().timeIntervalSince1970 * 1000)) async throws -> (
+    public func sweep(
+        nowMs: Int64 = Int64(Date().timeIntervalSince1970 * 1000)
+    ) async throws -> (
         retired: Int, orphans: Int
     ) {
         let prefix = layout.retiredBlobs

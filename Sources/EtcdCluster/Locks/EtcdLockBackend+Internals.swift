@@ -74,7 +74,9 @@ extension EtcdLockBackend {
         // Whether each holder's lease is alive, at the same revision.
         var alive: Set<LeaseID> = []
         if !holdings.isEmpty {
-            let leaseReads = holdings.map { EtcdRequests.revisioned(EtcdRequests.single(layout.lease($0.lease)), revision) }
+            let leaseReads = holdings.map {
+                EtcdRequests.revisioned(EtcdRequests.single(layout.lease($0.lease)), revision)
+            }
             let answers = try await etcd { [client] () async throws(EtcdError) in try await client.read(leaseReads) }
             for (holding, answer) in zip(holdings, answers.responses) where !answer.responseRange.kvs.isEmpty {
                 alive.insert(holding.lease)

@@ -231,7 +231,9 @@ public final class EtcdLockBackend: LockBackend {
                     )
                 }
                 var request = Etcdserverpb_TxnRequest()
-                request.compare = [EtcdRequests.unchanged(lock.holdingKeys[lease]!, modRevision: lock.holdingRevisions[lease]!)]
+                request.compare = [
+                    EtcdRequests.unchanged(lock.holdingKeys[lease]!, modRevision: lock.holdingRevisions[lease]!)
+                ]
                 request.success = [
                     EtcdRequests.delete(layout.holding(name, lease)),
                     EtcdRequests.delete(layout.leaseHolding(lease, name)),

@@ -97,7 +97,9 @@ public struct FileBlobStore: Sendable {
                 guard name != "." && name != ".." else { continue }
                 if let modifiedBefore {
                     var status = stat()
-                    guard stat("\(folder)/\(name)", &status) == 0, status.st_mtim.tv_sec < modifiedBefore else { continue }
+                    guard stat("\(folder)/\(name)", &status) == 0, status.st_mtim.tv_sec < modifiedBefore else {
+                        continue
+                    }
                 }
                 ids.insert(name)
             }
