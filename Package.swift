@@ -207,7 +207,7 @@ let package = Package(
             name: "PalisadeTestSupport",
             dependencies: [
                 "PalisadeHTTP", "LockCore", "LockEngine", "PalisadeClient", "PalisadeAuth", "StorageEngine",
-                "EtcdCluster",
+                "EtcdCluster", "PalisadeProtocol",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),

@@ -85,6 +85,25 @@ final class Locked<Value: Sendable>: Sendable {
     func withLock<T>(_ body: (inout sending Value) throws -> sending T) rethrows -> T { try mutex.withLock(body) }
 }
 
+extension SharedStream {
+    /// Opens a bidirectional call with `call` (a generated client's method): its requests are what
+    /// `outgoing` yields, each answer is delivered.
+    static func bidirectional(
+        _ call:
+            @escaping @Sendable (
+                _ producer: @escaping @Sendable (RPCWriter<Request>) async throws -> Void,
+                _ handler: @escaping @Sendable (StreamingClientResponse<Response>) async throws -> Void
+            ) async throws -> Void
+    ) -> Open {
+        { outgoing, deliver in
+            try await call(
+                { writer in for await request in outgoing { try await writer.write(request) } },
+                { response in for try await message in response.messages { deliver(message) } }
+            )
+        }
+    }
+}
+
 /// The watches of one client, on one shared Watch stream; each watch has its own ids.
 final class EtcdWatches: Sendable {
     private struct State {
@@ -100,16 +119,9 @@ final class EtcdWatches: Sendable {
         var options = CallOptions.defaults
         options.waitForReady = true
         stream = SharedStream(
-            open: { [options] outgoing, deliver in
-                try await client.watch(
-                    options: options,
-                    requestProducer: { writer in
-                        for await request in outgoing { try await writer.write(request) }
-                    },
-                    onResponse: { response in
-                        for try await message in response.messages { deliver(message) }
-                    }
-                )
+            open: SharedStream<Etcdserverpb_WatchRequest, Etcdserverpb_WatchResponse>.bidirectional {
+                [options] (producer, handler) async throws -> Void in
+                try await client.watch(options: options, requestProducer: producer, onResponse: handler)
             },
             deliver: { message in
                 let watcher = state.withLock { $0.watchers[message.watchID] }
@@ -181,16 +193,9 @@ final class EtcdKeepAlives: Sendable {
         var options = CallOptions.defaults
         options.waitForReady = true
         stream = SharedStream(
-            open: { [options] outgoing, deliver in
-                try await client.leaseKeepAlive(
-                    options: options,
-                    requestProducer: { writer in
-                        for await request in outgoing { try await writer.write(request) }
-                    },
-                    onResponse: { response in
-                        for try await message in response.messages { deliver(message) }
-                    }
-                )
+            open: SharedStream<Etcdserverpb_LeaseKeepAliveRequest, Etcdserverpb_LeaseKeepAliveResponse>.bidirectional {
+                [options] (producer, handler) async throws -> Void in
+                try await client.leaseKeepAlive(options: options, requestProducer: producer, onResponse: handler)
             },
             deliver: { message in
                 let next = waiting.withLock { waiting -> CheckedContinuation<Int64?, any Error>? in

@@ -11,10 +11,7 @@ extension LockTable {
         at now: Instant
     ) throws(LockError) -> [Effect] {
         guard configuration.ttlRange.contains(ttl) else {
-            throw LockError(
-                .invalidTTL,
-                "a lease TTL must be between \(configuration.ttlRange.lowerBound) and \(configuration.ttlRange.upperBound)"
-            )
+            throw .invalidTTL(configuration.ttlRange)
         }
         // Leases past their deadline whose timers have not run yet do not count.
         let owned = leasesByOwner[owner, default: []]
@@ -22,10 +19,7 @@ extension LockTable {
             owned.count < configuration.maximumLeasesPerOwner
                 || owned.count(where: { liveLease($0, at: now) != nil }) < configuration.maximumLeasesPerOwner
         else {
-            throw LockError(
-                .tooManyLeases,
-                "this access key has \(configuration.maximumLeasesPerOwner) live leases, its limit: revoke some first"
-            )
+            throw .tooManyLeases(configuration.maximumLeasesPerOwner)
         }
         precondition(leases[id] == nil, "lease ids are random and never reused")
         let lease = Lease(id: id, ttl: ttl, owner: owner, deadline: now.advanced(by: ttl))
@@ -44,7 +38,7 @@ extension LockTable {
         _ id: LeaseID,
         at now: Instant
     ) throws(LockError) -> (deadline: Instant, effects: [Effect]) {
-        guard var lease = liveLease(id, at: now) else { throw Self.leaseNotFound(id) }
+        guard var lease = liveLease(id, at: now) else { throw .leaseNotFound(id) }
         lease.deadline = now.advanced(by: lease.ttl)
         leases[id] = lease
         schedule(.lease(id), at: lease.deadline)
@@ -60,7 +54,7 @@ extension LockTable {
         _ id: LeaseID,
         at now: Instant
     ) throws(LockError) -> (released: [Grant], effects: [Effect]) {
-        guard liveLease(id, at: now) != nil else { throw Self.leaseNotFound(id) }
+        guard liveLease(id, at: now) != nil else { throw .leaseNotFound(id) }
         var effects: [Effect] = []
         let released = endLease(id, reason: .revoked, at: now, &effects)
         rearm(&effects)
@@ -75,10 +69,6 @@ extension LockTable {
     func liveLease(_ id: LeaseID, at now: Instant) -> Lease? {
         guard let lease = leases[id], now < lease.deadline else { return nil }
         return lease
-    }
-
-    static func leaseNotFound(_ id: LeaseID) -> LockError {
-        LockError(.leaseNotFound, "lease \(id) does not exist: it expired, was revoked or was never granted")
     }
 
     /// Ends a lease: releases its holdings, fails its waits, answers its watches.

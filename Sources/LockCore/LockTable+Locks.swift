@@ -17,25 +17,25 @@ extension LockTable {
         at now: Instant
     ) throws(LockError) -> (outcome: AcquireOutcome, effects: [Effect]) {
         guard wait >= .zero, wait <= configuration.maximumWait else {
-            throw LockError(.invalidWait, "a wait must be between 0 and \(configuration.maximumWait)")
+            throw .invalidWait(configuration.maximumWait)
         }
-        guard var lease = liveLease(id, at: now) else { throw Self.leaseNotFound(id) }
+        guard var lease = liveLease(id, at: now) else { throw .leaseNotFound(id) }
         var record = locks[name] ?? LockRecord()
         if let held = record.holders[id] {
-            guard held.mode == mode else { throw Self.modeConflict(name, held: held.mode) }
+            guard held.mode == mode else { throw .modeConflict(name, held: held.mode) }
             return (.granted(held), [])
         }
         var effects: [Effect] = []
         if let index = record.queue.firstIndex(where: { $0.lease == id }) {
             guard record.queue[index].mode == mode else {
-                throw Self.modeConflict(name, held: record.queue[index].mode)
+                throw .modeConflict(name, held: record.queue[index].mode)
             }
-            guard wait > .zero else { throw LockError(.lockHeld, "lease \(id) is already queued for lock '\(name)'") }
+            guard wait > .zero else { throw .alreadyQueued(name, lease: id) }
             let key = WaiterKey(name: name, lease: id)
             effects.append(
                 .waiterFailed(
                     key,
-                    LockError(.superseded, "a newer acquire of lock '\(name)' by the same lease took over this wait")
+                    .superseded(name)
                 )
             )
             record.queue[index].deadline = now.advanced(by: wait)
@@ -68,10 +68,7 @@ extension LockTable {
             throw LockError(.lockHeld, "lock '\(name)' \(why)")
         }
         guard waiterCount(of: lease.owner) < configuration.maximumWaitersPerOwner else {
-            throw LockError(
-                .tooManyWaiters,
-                "this access key has \(configuration.maximumWaitersPerOwner) acquires waiting, its limit"
-            )
+            throw .tooManyWaiters(configuration.maximumWaitersPerOwner)
         }
         let waiter = Waiter(lease: id, mode: mode, deadline: now.advanced(by: wait))
         record.queue.append(waiter)
@@ -95,18 +92,18 @@ extension LockTable {
         at now: Instant
     ) throws(LockError) -> (outcome: ReleaseOutcome, effects: [Effect]) {
         // No copy of the lease lives across the release, or remembering it would copy the history.
-        guard liveLease(id, at: now) != nil else { throw Self.leaseNotFound(id) }
+        guard liveLease(id, at: now) != nil else { throw .leaseNotFound(id) }
         var effects: [Effect] = []
         if let held = locks[name]?.holders[id] {
             guard token == nil || token == held.token else {
-                throw LockError(.notHolder, "lease \(id) holds lock '\(name)' with token \(held.token), not \(token!)")
+                throw .wrongToken(name, lease: id, held: held.token, given: token!)
             }
             removeHolder(of: name, lease: id, reason: .released, at: now, &effects)
             rearm(&effects)
             return (.released(held), effects)
         }
         if token == nil, locks[name]?.queue.contains(where: { $0.lease == id }) == true {
-            let failure = LockError(.cancelled, "the lease gave up its wait for lock '\(name)'")
+            let failure = LockError.waitGivenUp(name)
             removeWaiter(WaiterKey(name: name, lease: id), failure: failure, at: now, &effects)
             rearm(&effects)
             return (.waitCancelled, effects)
@@ -116,10 +113,7 @@ extension LockTable {
         {
             return (.alreadyReleased, [])
         }
-        throw LockError(
-            .notHolder,
-            "lease \(id) does not hold lock '\(name)'\(token.map { " with token \($0)" } ?? "")"
-        )
+        throw .notHolder(name, lease: id, token: token)
     }
 
     /// Frees a lock from all its holders: an operator's action, counted as an unclean release
@@ -159,10 +153,6 @@ extension LockTable {
     /// used up (their reservation could not be persisted), so that issuing recovers by itself.
     public mutating func requestReservation() -> [Effect] {
         tokens.requestReservation().map { [.reserveTokens(through: $0)] } ?? []
-    }
-
-    static func modeConflict(_ name: LockName, held: LockMode) -> LockError {
-        LockError(.modeConflict, "the lease already holds or waits for lock '\(name)' in \(held) mode")
     }
 
     mutating func issueToken(_ effects: inout [Effect]) -> FencingToken? {
@@ -226,7 +216,7 @@ extension LockTable {
                 // Its lease passed its TTL before the expiry was processed: never grant to it.
                 record.queue.removeFirst()
                 leases[head.lease]?.waiting.remove(name)
-                effects.append(.waiterFailed(key, LockError(.leaseLost, "lease \(head.lease) expired while waiting")))
+                effects.append(.waiterFailed(key, .leaseLostWhileWaiting(head.lease)))
                 continue
             }
             guard let token = issueToken(&effects) else { return }

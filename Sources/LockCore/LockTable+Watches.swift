@@ -47,7 +47,7 @@ extension LockTable {
 
     func validateWait(_ wait: Duration) throws(LockError) {
         guard wait >= .zero, wait <= configuration.maximumWait else {
-            throw LockError(.invalidWait, "a wait must be between 0 and \(configuration.maximumWait)")
+            throw .invalidWait(configuration.maximumWait)
         }
     }
 

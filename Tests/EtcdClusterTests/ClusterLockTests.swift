@@ -5,30 +5,6 @@ import PalisadeTestSupport
 import Synchronization
 import Testing
 
-/// Who is inside a critical section, and the tokens in the order sections began.
-final class SectionLog: Sendable {
-    private struct State {
-        var inside = 0
-        var overlaps = 0
-        var tokens: [FencingToken] = []
-    }
-
-    private let state = Mutex(State())
-
-    func enter(_ token: FencingToken) {
-        state.withLock {
-            if $0.inside != 0 { $0.overlaps += 1 }
-            $0.inside += 1
-            $0.tokens.append(token)
-        }
-    }
-
-    func leave() { state.withLock { $0.inside -= 1 } }
-
-    var overlaps: Int { state.withLock { $0.overlaps } }
-    var tokens: [FencingToken] { state.withLock { $0.tokens } }
-}
-
 /// Values appended from several tasks.
 final class Appended<Value: Sendable>: Sendable {
     private let values = Mutex<[Value]>([])
@@ -73,7 +49,7 @@ struct ClusterLockTests {
     @Test("8 clients × 12 acquisitions of one lock through 3 gateways: no overlap, tokens increase in grant order")
     func mutualExclusion() async throws {
         try await withTestGateways(count: 3) { gateways in
-            let log = SectionLog()
+            let log = CriticalSectionLog()
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for client in 0..<8 {
                     group.addTask {
@@ -143,8 +119,9 @@ struct ClusterLockTests {
             let s3a = S3TestClient(endpoint: a.endpoint, credentials: a.credentials)
             let s3b = S3TestClient(endpoint: b.endpoint, credentials: b.credentials)
             // Kept alive until its first write, however slow the machine; then it pauses.
-            let paused = try await a.client.grantLease(ttl: .seconds(6))
+            let paused = try await a.client.grantLease(ttl: .seconds(10))
             let old = try await a.client.acquire("bucket/doc", lease: paused.leaseID, wait: .zero)
+            _ = try await a.client.keepAlive(paused.leaseID)
             #expect(try await s3a.send("PUT", "/bucket").status == 200)
             _ = try await a.client.keepAlive(paused.leaseID)
             let fenced = { (token: FencingToken) -> [(name: String, value: String)] in

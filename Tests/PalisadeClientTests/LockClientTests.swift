@@ -7,30 +7,6 @@ import Testing
 
 @testable import PalisadeClient
 
-/// Shared state of concurrent critical sections: who is inside, and the tokens in entry order.
-final class CriticalSectionLog: Sendable {
-    private struct State {
-        var inside = 0
-        var overlaps = 0
-        var tokens: [FencingToken] = []
-    }
-
-    private let state = Mutex(State())
-
-    func enter(_ token: FencingToken) {
-        state.withLock {
-            if $0.inside != 0 { $0.overlaps += 1 }
-            $0.inside += 1
-            $0.tokens.append(token)
-        }
-    }
-
-    func leave() { state.withLock { $0.inside -= 1 } }
-
-    var overlaps: Int { state.withLock { $0.overlaps } }
-    var tokens: [FencingToken] { state.withLock { $0.tokens } }
-}
-
 @Suite("LockClient against a live server")
 struct LockClientTests {
     @Test(

@@ -137,10 +137,10 @@ extension EtcdLockBackend {
             EtcdRequests.exists(layout.lease(lease)),
         ]
         request.success = [
-            EtcdRequests.put(layout.holding(name, lease), EtcdLockValues.encode(EtcdLockValues.Holding(mode: mode))),
+            EtcdRequests.put(layout.holding(name, lease), EtcdValues.encode(EtcdLockValues.Holding(mode: mode))),
             EtcdRequests.put(
                 layout.leaseHolding(lease, name),
-                EtcdLockValues.encode(EtcdLockValues.Holding(mode: mode)),
+                EtcdValues.encode(EtcdLockValues.Holding(mode: mode)),
                 lease: Self.etcdID(of: lease)
             ),
         ]
@@ -165,16 +165,10 @@ extension EtcdLockBackend {
         mode: LockMode,
         at lock: EtcdLockRead
     ) async throws(LockError) -> String {
-        if !lock.state.waiters.contains(where: { $0.lease == lease }) {
-            let waiting = try await etcd { [client, layout] () async throws(EtcdError) in
-                try await client.read([EtcdRequests.count(layout.ownerWaiters(owner))]).responses[0].responseRange.count
-            }
-            guard waiting < configuration.maximumWaitersPerOwner else {
-                throw LockError(
-                    .tooManyWaiters,
-                    "this access key has \(configuration.maximumWaitersPerOwner) acquires waiting, its limit"
-                )
-            }
+        if !lock.state.waiters.contains(where: { $0.lease == lease }),
+            try await count(layout.ownerWaiters(owner)) >= configuration.maximumWaitersPerOwner
+        {
+            throw .tooManyWaiters(configuration.maximumWaitersPerOwner)
         }
         let ticket = RandomUUID.hex()
         let etcdID = Self.etcdID(of: lease)
@@ -183,13 +177,13 @@ extension EtcdLockBackend {
         request.success = [
             EtcdRequests.put(
                 layout.waiter(name, lease),
-                EtcdLockValues.encode(EtcdLockValues.Waiter(mode: mode, ticket: ticket, cancelled: nil)),
+                EtcdValues.encode(EtcdLockValues.Waiter(mode: mode, ticket: ticket, cancelled: nil)),
                 lease: etcdID
             ),
             EtcdRequests.put(layout.ownerWaiter(owner, lease, name), Data(), lease: etcdID),
         ]
         let response = try await etcd { [client] () async throws(EtcdError) in try await client.txn(request) }
-        guard response.succeeded else { throw Self.leaseNotFound(lease) }
+        guard response.succeeded else { throw .leaseNotFound(lease) }
         return ticket
     }
 
@@ -215,7 +209,7 @@ extension EtcdLockBackend {
         var request = Etcdserverpb_TxnRequest()
         request.compare = [EtcdRequests.exists(layout.waiter(name, lease))]
         request.success = [
-            EtcdRequests.put(layout.waiter(name, lease), EtcdLockValues.encode(marked), lease: Self.etcdID(of: lease))
+            EtcdRequests.put(layout.waiter(name, lease), EtcdValues.encode(marked), lease: Self.etcdID(of: lease))
         ]
         _ = try? await client.txn(request)
     }
@@ -242,7 +236,7 @@ extension EtcdLockBackend {
                 untilMs: nowMs() + configuration.lockDelay.wholeMilliseconds,
                 reason: reason
             )
-            request.success.append(EtcdRequests.put(layout.lockDelay(name), EtcdLockValues.encode(delay)))
+            request.success.append(EtcdRequests.put(layout.lockDelay(name), EtcdValues.encode(delay)))
         }
         let response = try await etcd { [client] () async throws(EtcdError) in try await client.txn(request) }
         return response.succeeded
@@ -303,6 +297,13 @@ extension EtcdLockBackend {
 
     // MARK: Helpers
 
+    /// How many keys start with `prefix` (the per-key limits count leases and waits so).
+    func count(_ prefix: Data) async throws(LockError) -> Int64 {
+        try await etcd { [client] () async throws(EtcdError) in
+            try await client.read([EtcdRequests.count(prefix)]).responses[0].responseRange.count
+        }
+    }
+
     /// Runs an etcd call; a failure is `storageUnavailable` (nothing is answered as done that etcd did not confirm).
     func etcd<T>(_ call: () async throws(EtcdError) -> T) async throws(LockError) -> T {
         do {
@@ -332,19 +333,4 @@ extension EtcdLockBackend {
         Int64(bitPattern: UInt64(lease.rawValue.prefix(16), radix: 16) ?? 0)
     }
 
-    static func leaseNotFound(_ lease: LeaseID) -> LockError {
-        LockError(.leaseNotFound, "lease \(lease) does not exist: it expired, was revoked or never existed")
-    }
-
-    static func leaseLost(_ lease: LeaseID) -> LockError {
-        LockError(.leaseLost, "lease \(lease) expired while waiting")
-    }
-
-    static func superseded(_ name: LockName) -> LockError {
-        LockError(.superseded, "a newer acquire of lock '\(name)' by the same lease took over this wait")
-    }
-
-    static func cancelled(_ name: LockName) -> LockError {
-        LockError(.cancelled, "the lease gave up its wait for lock '\(name)'")
-    }
 }

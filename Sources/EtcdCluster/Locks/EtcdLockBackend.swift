@@ -37,20 +37,9 @@ public final class EtcdLockBackend: LockBackend {
     // MARK: Leases
 
     public func grantLease(ttl: Duration, owner: String) async throws(LockError) -> LeaseSnapshot {
-        guard configuration.ttlRange.contains(ttl) else {
-            throw LockError(
-                .invalidTTL,
-                "a lease TTL must be between \(configuration.ttlRange.lowerBound) and \(configuration.ttlRange.upperBound)"
-            )
-        }
-        let owned = try await etcd { [client, layout] () async throws(EtcdError) in
-            try await client.read([EtcdRequests.count(layout.ownerLeases(owner))]).responses[0].responseRange.count
-        }
-        guard owned < configuration.maximumLeasesPerOwner else {
-            throw LockError(
-                .tooManyLeases,
-                "this access key has \(configuration.maximumLeasesPerOwner) live leases, its limit: revoke some first"
-            )
+        guard configuration.ttlRange.contains(ttl) else { throw .invalidTTL(configuration.ttlRange) }
+        guard try await count(layout.ownerLeases(owner)) < configuration.maximumLeasesPerOwner else {
+            throw .tooManyLeases(configuration.maximumLeasesPerOwner)
         }
         let id = Self.newLeaseID()
         let etcdID = Self.etcdID(of: id)
@@ -60,7 +49,7 @@ public final class EtcdLockBackend: LockBackend {
             _ = try await client.grantLease(id: etcdID, ttl: seconds)
             var request = Etcdserverpb_TxnRequest()
             request.success = [
-                EtcdRequests.put(layout.lease(id), EtcdLockValues.encode(record), lease: etcdID),
+                EtcdRequests.put(layout.lease(id), EtcdValues.encode(record), lease: etcdID),
                 EtcdRequests.put(layout.ownerLease(owner, id), Data(), lease: etcdID),
             ]
             _ = try await client.txn(request)
@@ -69,11 +58,11 @@ public final class EtcdLockBackend: LockBackend {
     }
 
     public func keepAlive(_ lease: LeaseID) async throws(LockError) -> LeaseSnapshot {
-        guard let record = try await leaseRecord(lease) else { throw Self.leaseNotFound(lease) }
+        guard let record = try await leaseRecord(lease) else { throw .leaseNotFound(lease) }
         let renewed = try await etcd { [client] () async throws(EtcdError) in
             try await client.keepAlive(Self.etcdID(of: lease))
         }
-        guard renewed != nil else { throw Self.leaseNotFound(lease) }
+        guard renewed != nil else { throw .leaseNotFound(lease) }
         let ttl = Duration.milliseconds(record.ttlMs)
         return LeaseSnapshot(
             id: lease,
@@ -85,7 +74,7 @@ public final class EtcdLockBackend: LockBackend {
     }
 
     public func revokeLease(_ lease: LeaseID) async throws(LockError) -> [Grant] {
-        guard var record = try await leaseRecord(lease) else { throw Self.leaseNotFound(lease) }
+        guard var record = try await leaseRecord(lease) else { throw .leaseNotFound(lease) }
         let held = try await grants(of: lease)
         // Clean releases first (a revoke is not an unclean release), and a mark for the lease's watchers.
         for grant in held { _ = try? await release(grant.name, lease: lease, token: grant.token) }
@@ -94,7 +83,7 @@ public final class EtcdLockBackend: LockBackend {
             var request = Etcdserverpb_TxnRequest()
             request.compare = [EtcdRequests.exists(layout.lease(lease))]
             request.success = [
-                EtcdRequests.put(layout.lease(lease), EtcdLockValues.encode(record), lease: Self.etcdID(of: lease))
+                EtcdRequests.put(layout.lease(lease), EtcdValues.encode(record), lease: Self.etcdID(of: lease))
             ]
             _ = try await client.txn(request)
             try await client.revokeLease(Self.etcdID(of: lease))
@@ -150,22 +139,20 @@ public final class EtcdLockBackend: LockBackend {
         mode: LockMode,
         wait: Duration
     ) async throws(LockError) -> GrantSnapshot {
-        guard wait >= .zero, wait <= configuration.maximumWait else {
-            throw LockError(.invalidWait, "a wait must be between 0 and \(configuration.maximumWait)")
-        }
+        try validateWait(wait)
         let deadline = ContinuousClock.now + wait
         var ticket: String?
         do throws(LockError) {
             while true {
                 let lock = try await read(name, lease: lease)
                 guard let record = lock.lease else {
-                    throw ticket == nil ? Self.leaseNotFound(lease) : Self.leaseLost(lease)
+                    throw ticket == nil ? .leaseNotFound(lease) : .leaseLostWhileWaiting(lease)
                 }
                 let waiter = lock.state.waiters.first { $0.lease == lease }
-                if ticket != nil, lock.cancelled { throw Self.cancelled(name) }
+                if ticket != nil, lock.cancelled { throw .waitGivenUp(name) }
                 if let ticket, waiter?.ticket != ticket {
                     // A later acquire by the same lease owns the wait now: leave it be.
-                    throw Self.superseded(name)
+                    throw .superseded(name)
                 }
                 switch lock.state.decide(lease: lease, mode: mode, nowMs: nowMs()) {
                 case .alreadyHeld(let holder):
@@ -174,10 +161,7 @@ public final class EtcdLockBackend: LockBackend {
                         leaseRemaining: .milliseconds(record.ttlMs)
                     )
                 case .modeConflict(let held):
-                    throw LockError(
-                        .modeConflict,
-                        "the lease already holds or waits for lock '\(name)' in \(held) mode"
-                    )
+                    throw .modeConflict(name, held: held)
                 case .clearStaleHolders(let stale):
                     try await clear(stale, of: lock, reason: "leaseExpired")
                 case .grant:
@@ -190,11 +174,8 @@ public final class EtcdLockBackend: LockBackend {
                     }
                 case .blocked(let reason, let until):
                     guard wait > .zero else {
-                        throw LockError(
-                            .lockHeld,
-                            waiter != nil
-                                ? "lease \(lease) is already queued for lock '\(name)'" : "lock '\(name)' \(reason)"
-                        )
+                        throw waiter != nil
+                            ? .alreadyQueued(name, lease: lease) : LockError(.lockHeld, "lock '\(name)' \(reason)")
                     }
                     if ticket == nil {
                         ticket = try await enqueue(name, lease: lease, owner: record.owner, mode: mode, at: lock)
@@ -222,13 +203,10 @@ public final class EtcdLockBackend: LockBackend {
     ) async throws(LockError) -> ReleaseOutcome {
         while true {
             let lock = try await read(name, lease: lease)
-            guard lock.lease != nil else { throw Self.leaseNotFound(lease) }
+            guard lock.lease != nil else { throw .leaseNotFound(lease) }
             if let holder = lock.state.holders.first(where: { $0.lease == lease }) {
                 if let token, token != holder.token {
-                    throw LockError(
-                        .notHolder,
-                        "lease \(lease) holds lock '\(name)' with token \(holder.token), not \(token)"
-                    )
+                    throw .wrongToken(name, lease: lease, held: holder.token, given: token)
                 }
                 var request = Etcdserverpb_TxnRequest()
                 request.compare = [
@@ -239,7 +217,7 @@ public final class EtcdLockBackend: LockBackend {
                     EtcdRequests.delete(layout.leaseHolding(lease, name)),
                     EtcdRequests.put(
                         layout.leaseRelease(lease, name),
-                        EtcdLockValues.encode(EtcdLockValues.Release(token: holder.token.rawValue)),
+                        EtcdValues.encode(EtcdLockValues.Release(token: holder.token.rawValue)),
                         lease: Self.etcdID(of: lease)
                     ),
                 ]
@@ -256,10 +234,7 @@ public final class EtcdLockBackend: LockBackend {
             if let released = lock.lastRelease, token == nil || token?.rawValue == released {
                 return .alreadyReleased
             }
-            throw LockError(
-                .notHolder,
-                "lease \(lease) does not hold lock '\(name)'\(token.map { " with token \($0)" } ?? "")"
-            )
+            throw .notHolder(name, lease: lease, token: token)
         }
     }
 
@@ -368,8 +343,6 @@ public final class EtcdLockBackend: LockBackend {
     }
 
     func validateWait(_ wait: Duration) throws(LockError) {
-        guard wait >= .zero, wait <= configuration.maximumWait else {
-            throw LockError(.invalidWait, "a wait must be between 0 and \(configuration.maximumWait)")
-        }
+        guard wait >= .zero, wait <= configuration.maximumWait else { throw .invalidWait(configuration.maximumWait) }
     }
 }

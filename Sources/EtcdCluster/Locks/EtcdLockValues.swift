@@ -47,12 +47,6 @@ enum EtcdLockValues {
         var token: UInt64
     }
 
-    static func encode(_ value: some Encodable) -> Data {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return (try? encoder.encode(value)) ?? Data()
-    }
-
     /// Decodes a value; nil for one this server cannot read (treated as absent).
     static func decode<T: Decodable>(_ type: T.Type, _ data: Data) -> T? {
         try? JSONDecoder().decode(type, from: data)
