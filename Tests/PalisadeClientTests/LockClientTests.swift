@@ -111,10 +111,11 @@ struct LockClientTests {
     func keepAlive(transport: LockClient.Transport) async throws {
         try await withTestServer { server in
             let client = server.client(transport: transport)
-            let (token, headers, validAfterwards) = try await client.withLock("long-job", ttl: .seconds(4)) { lock in
+            let (token, headers, validAfterwards) = try await client.withLock("long-job", ttl: .seconds(8)) { lock in
                 // Real time on purpose: the keep-alive loop runs on the real clock of the client.
-                // A 4 s TTL leaves each keep-alive more than 2 s to be answered on a loaded machine.
-                try await Task.sleep(for: .seconds(5))
+                // An 8 s TTL leaves each keep-alive more than 4 s to be answered on a machine loaded
+                // by the whole suite (the cluster tests' etcd and gateways among it).
+                try await Task.sleep(for: .seconds(9))
                 let check = try await client.validate(lock.name, token: lock.token)
                 return (lock.token, lock.fencingHeaders.map { "\($0.name): \($0.value)" }, check.valid && lock.isAlive)
             }
