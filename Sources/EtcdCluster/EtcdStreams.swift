@@ -86,17 +86,21 @@ final class Locked<Value: Sendable>: Sendable {
 }
 
 extension SharedStream {
-    /// Opens a bidirectional call with `call` (a generated client's method): its requests are what
-    /// `outgoing` yields, each answer is delivered.
+    /// Opens a bidirectional call with `call` (a generated client's method), which waits for a
+    /// reachable member: its requests are what `outgoing` yields, each answer is delivered.
     static func bidirectional(
         _ call:
             @escaping @Sendable (
+                _ options: CallOptions,
                 _ producer: @escaping @Sendable (RPCWriter<Request>) async throws -> Void,
                 _ handler: @escaping @Sendable (StreamingClientResponse<Response>) async throws -> Void
             ) async throws -> Void
     ) -> Open {
-        { outgoing, deliver in
+        var options = CallOptions.defaults
+        options.waitForReady = true
+        return { [options] outgoing, deliver in
             try await call(
+                options,
                 { writer in for await request in outgoing { try await writer.write(request) } },
                 { response in for try await message in response.messages { deliver(message) } }
             )
@@ -116,11 +120,9 @@ final class EtcdWatches: Sendable {
 
     init(client: Etcdserverpb_Watch.Client<EtcdClient.Transport>) {
         let state = self.state
-        var options = CallOptions.defaults
-        options.waitForReady = true
         stream = SharedStream(
             open: SharedStream<Etcdserverpb_WatchRequest, Etcdserverpb_WatchResponse>.bidirectional {
-                [options] (producer, handler) async throws -> Void in
+                (options, producer, handler) async throws -> Void in
                 try await client.watch(options: options, requestProducer: producer, onResponse: handler)
             },
             deliver: { message in
@@ -190,11 +192,9 @@ final class EtcdKeepAlives: Sendable {
 
     init(client: Etcdserverpb_Lease.Client<EtcdClient.Transport>) {
         let waiting = self.waiting
-        var options = CallOptions.defaults
-        options.waitForReady = true
         stream = SharedStream(
             open: SharedStream<Etcdserverpb_LeaseKeepAliveRequest, Etcdserverpb_LeaseKeepAliveResponse>.bidirectional {
-                [options] (producer, handler) async throws -> Void in
+                (options, producer, handler) async throws -> Void in
                 try await client.leaseKeepAlive(options: options, requestProducer: producer, onResponse: handler)
             },
             deliver: { message in

@@ -15,8 +15,7 @@ struct EtcdLockRead: Sendable {
     var lastRelease: UInt64?
     /// Whether the asking lease's wait was given up (its waiter is marked cancelled).
     var cancelled: Bool
-    /// Each holding's key and mod revision, by lease.
-    var holdingKeys: [LeaseID: Data]
+    /// Each holding's mod revision, by lease (its key is the layout's `holding(name, lease)`).
     var holdingRevisions: [LeaseID: Int64]
     /// The lock-delay key's mod revision, if it exists.
     var delayRevision: Int64?
@@ -114,7 +113,6 @@ extension EtcdLockBackend {
             lease: leaseRecord,
             lastRelease: release,
             cancelled: cancelled,
-            holdingKeys: Dictionary(uniqueKeysWithValues: holdings.map { ($0.lease, $0.kv.key) }),
             holdingRevisions: Dictionary(uniqueKeysWithValues: holdings.map { ($0.lease, $0.kv.modRevision) }),
             delayRevision: delay?.revision
         )
@@ -225,8 +223,8 @@ extension EtcdLockBackend {
         let name = lock.state.name
         var request = Etcdserverpb_TxnRequest()
         for holder in holders {
-            guard let key = lock.holdingKeys[holder.lease], let revision = lock.holdingRevisions[holder.lease]
-            else { continue }
+            guard let revision = lock.holdingRevisions[holder.lease] else { continue }
+            let key = layout.holding(name, holder.lease)
             request.compare.append(EtcdRequests.unchanged(key, modRevision: revision))
             request.success.append(EtcdRequests.delete(key))
             request.success.append(EtcdRequests.delete(layout.leaseHolding(holder.lease, name)))

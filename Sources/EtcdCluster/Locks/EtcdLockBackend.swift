@@ -210,7 +210,7 @@ public final class EtcdLockBackend: LockBackend {
                 }
                 var request = Etcdserverpb_TxnRequest()
                 request.compare = [
-                    EtcdRequests.unchanged(lock.holdingKeys[lease]!, modRevision: lock.holdingRevisions[lease]!)
+                    EtcdRequests.unchanged(layout.holding(name, lease), modRevision: lock.holdingRevisions[lease]!)
                 ]
                 request.success = [
                     EtcdRequests.delete(layout.holding(name, lease)),
