@@ -13,16 +13,22 @@ import WSClient
 /// connection fails; every lock API call is safe to retry (a retried acquire by the same lease gets
 /// the same grant back, a retried release answers "already released"), so a retry never acquires twice.
 public struct LockClient: Sendable {
-    /// Where the server is and how to sign.
+    /// Where the gateways are and how to sign.
     public struct Configuration: Sendable {
-        /// The server's base URL, such as `http://127.0.0.1:9000`.
-        public var endpoint: String
+        /// The gateways' base URLs, such as `http://127.0.0.1:9000`; calls move to the next one
+        /// when one cannot be reached. Configurations and clients made from this one share it.
+        public var endpoints: GatewayEndpoints
         public var credentials: SigV4Credentials
         public var region: String
-        /// Attempts per call when the connection fails (1: no retry).
+        /// Attempts per call when the connection fails, or, when there are several gateways, one
+        /// answers `ServiceUnavailable` (1: no retry). Each retry goes to the next gateway.
         public var maximumAttempts: Int
         /// The first backoff; it doubles on each retry.
         public var initialBackoff: Duration
+        /// How long a call may go unanswered, beyond the time it asked to wait, before its gateway
+        /// is deemed out of reach and the call is retried on the next one. A lease's keep-alive
+        /// gives up sooner: after a quarter of the lease's TTL.
+        public var requestTimeout: Duration
         /// How calls reach the server.
         public var transport: Transport
         /// Whom to trust for an `https://` endpoint, for the lock session's `wss://` connection
@@ -30,25 +36,51 @@ public struct LockClient: Sendable {
         /// client one made by ``LockClient/makeHTTPClient(connectTimeout:tlsConfiguration:)``.
         public var tlsConfiguration: TLSConfiguration?
 
+        /// `endpoint` is one gateway's base URL, or several separated by commas.
         public init(
             endpoint: String,
             credentials: SigV4Credentials,
             region: String = "us-east-1",
             maximumAttempts: Int = 4,
             initialBackoff: Duration = .milliseconds(50),
+            requestTimeout: Duration = .seconds(30),
+            transport: Transport = .http,
+            tlsConfiguration: TLSConfiguration? = nil
+        ) {
+            self.init(
+                endpoints: GatewayEndpoints(parsing: endpoint),
+                credentials: credentials,
+                region: region,
+                maximumAttempts: maximumAttempts,
+                initialBackoff: initialBackoff,
+                requestTimeout: requestTimeout,
+                transport: transport,
+                tlsConfiguration: tlsConfiguration
+            )
+        }
+
+        public init(
+            endpoints: GatewayEndpoints,
+            credentials: SigV4Credentials,
+            region: String = "us-east-1",
+            maximumAttempts: Int = 4,
+            initialBackoff: Duration = .milliseconds(50),
+            requestTimeout: Duration = .seconds(30),
             transport: Transport = .http,
             tlsConfiguration: TLSConfiguration? = nil
         ) {
             self.tlsConfiguration = tlsConfiguration
-            self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+            self.endpoints = endpoints
             self.credentials = credentials
             self.region = region
             self.maximumAttempts = max(1, maximumAttempts)
             self.initialBackoff = initialBackoff
+            self.requestTimeout = requestTimeout
             self.transport = transport
         }
 
-        /// Reads `PALISADE_ENDPOINT` (default `http://127.0.0.1:9000`), `PALISADE_ACCESS_KEY`,
+        /// Reads `PALISADE_ENDPOINT` (default `http://127.0.0.1:9000`; several gateways separated by
+        /// commas), `PALISADE_ACCESS_KEY`,
         /// `PALISADE_SECRET_KEY` and `PALISADE_CA_FILE` (PEM certificates to trust for an
         /// `https://` endpoint, instead of the system's) from `environment`.
         public static func fromEnvironment(_ environment: [String: String]) -> Configuration {
@@ -97,9 +129,9 @@ public struct LockClient: Sendable {
         let signer = SigV4Signer(credentials: configuration.credentials, region: configuration.region, service: "s3")
         self.signer = signer
         self.session =
-            configuration.transport == .session && Self.canOpenSession(to: configuration.endpoint)
+            configuration.transport == .session && configuration.endpoints.all.allSatisfy(Self.canOpenSession(to:))
             ? LockSessionConnection(
-                endpoint: configuration.endpoint,
+                endpoints: configuration.endpoints,
                 signer: signer,
                 tlsConfiguration: configuration.tlsConfiguration,
                 now: now
@@ -121,8 +153,8 @@ public struct LockClient: Sendable {
     public static let connectTimeout: Duration = .seconds(3)
 
     /// Whether a lock session can reach `endpoint`: not over `https://` to an IP address, which the
-    /// WebSocket client's TLS cannot name (SNI takes host names only); such a client's calls go
-    /// over HTTP.
+    /// WebSocket client's TLS cannot name (SNI takes host names only); a client with such an
+    /// endpoint sends its calls over HTTP.
     static func canOpenSession(to endpoint: String) -> Bool {
         guard endpoint.lowercased().hasPrefix("https://") else { return true }
         let host = authority(of: endpoint)
@@ -160,6 +192,11 @@ public struct LockClient: Sendable {
     /// Renews a lease to its full TTL.
     public func keepAlive(_ lease: LeaseID) async throws(LockClientError) -> LeaseResponse {
         try await call("POST", "/leases/\(lease)/keepalive")
+    }
+
+    /// Renews a lease, giving each attempt `attemptTimeout` before the next gateway is tried.
+    func keepAlive(_ lease: LeaseID, attemptTimeout: Duration) async throws(LockClientError) -> LeaseResponse {
+        try await call("POST", "/leases/\(lease)/keepalive", attemptTimeout: attemptTimeout)
     }
 
     /// Revokes a lease, releasing every lock it holds.
@@ -261,9 +298,10 @@ public struct LockClient: Sendable {
         _ method: String,
         _ path: String,
         query: String = "",
-        wait: Duration = .zero
+        wait: Duration = .zero,
+        attemptTimeout: Duration? = nil
     ) async throws(LockClientError) -> Response {
-        try await call(method, path, query: query, bodyData: Data(), wait: wait)
+        try await call(method, path, query: query, bodyData: Data(), wait: wait, attemptTimeout: attemptTimeout)
     }
 
     func call<Response: Decodable>(
@@ -288,70 +326,102 @@ public struct LockClient: Sendable {
         _ path: String,
         query: String,
         bodyData: Data,
-        wait: Duration
+        wait: Duration,
+        attemptTimeout: Duration? = nil
     ) async throws(LockClientError) -> Response {
         let fullPath = PalisadePaths.v1 + path
+        let timeout = attemptTimeout ?? wait + configuration.requestTimeout
         var backoff = configuration.initialBackoff
         var attempt = 1
         while true {
+            let failure: any Error
             do {
-                let (status, headers, body) = try await send(method, path, query: query, body: bodyData, wait: wait)
-                return try decodeAnswer(status: status, headers: headers, body: body)
+                let answer = try await send(method, path, query: query, body: bodyData, timeout: timeout)
+                let decoded = Result { () throws(LockClientError) -> Response in
+                    try decodeAnswer(status: answer.status, headers: answer.headers, body: answer.body)
+                }
+                switch decoded {
+                case .success(let response): return response
+                case .failure(let error)
+                where error.code == LockAPIErrorCode.serviceUnavailable && configuration.endpoints.all.count > 1:
+                    // The gateway cannot serve now (it lost its store, or it is shutting down): another may.
+                    configuration.endpoints.failed(answer.endpoint)
+                    failure = error
+                case .failure(let error): throw error
+                }
             } catch let error as LockClientError {
                 throw error
             } catch {
-                guard attempt < configuration.maximumAttempts, !Task.isCancelled else {
-                    throw LockClientError(
-                        code: LockClientError.connectionFailedCode,
-                        message: "\(method) \(fullPath) failed after \(attempt) attempt(s): \(error)"
-                    )
-                }
-                try? await Task.sleep(for: backoff)
-                backoff *= 2
-                attempt += 1
+                failure = error
             }
+            guard attempt < configuration.maximumAttempts, !Task.isCancelled else {
+                if let answered = failure as? LockClientError { throw answered }
+                throw LockClientError(
+                    code: LockClientError.connectionFailedCode,
+                    message: "\(method) \(fullPath) failed after \(attempt) attempt(s): \(failure)"
+                )
+            }
+            try? await Task.sleep(for: backoff)
+            backoff *= 2
+            attempt += 1
         }
     }
 
-    /// Sends one call; `path` is below `/_palisade/v1`, as lock sessions name calls.
+    /// One call's answer, and the gateway that gave it.
+    private struct Answer {
+        var status: HTTPResponseStatus
+        var headers: HTTPHeaders
+        var body: ByteBuffer
+        var endpoint: String
+    }
+
+    /// Sends one call, failing when no answer comes within `timeout`; `path` is below
+    /// `/_palisade/v1`, as lock sessions name calls. A gateway that cannot be reached is reported
+    /// to ``Configuration/endpoints``.
     private func send(
         _ method: String,
         _ path: String,
         query: String,
         body: Data,
-        wait: Duration
-    ) async throws
-        -> (HTTPResponseStatus, HTTPHeaders, ByteBuffer)
-    {
+        timeout: Duration
+    ) async throws -> Answer {
         if let session {
             do {
-                let answer = try await session.call(method, path, query: query, body: body)
-                return (
-                    HTTPResponseStatus(statusCode: answer.status), [PalisadeHeaders.requestID: answer.requestID],
-                    answer.body
+                let answer = try await session.call(method, path, query: query, body: body, timeout: timeout)
+                return Answer(
+                    status: HTTPResponseStatus(statusCode: answer.status),
+                    headers: [PalisadeHeaders.requestID: answer.requestID],
+                    body: answer.body,
+                    endpoint: answer.endpoint
                 )
             } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
                 // The server refused the session (a wrong key, say): the call goes over plain HTTP,
                 // whose answer says why, or which still works if the session endpoint is out of reach.
             }
         }
+        let endpoint = configuration.endpoints.current
         let path = PalisadePaths.v1 + path
-        var request = HTTPClientRequest(url: configuration.endpoint + path + (query.isEmpty ? "" : "?" + query))
+        var request = HTTPClientRequest(url: endpoint + path + (query.isEmpty ? "" : "?" + query))
         request.method = HTTPMethod(rawValue: method)
         for header in signer.requestHeaders(
             method: method,
             path: path,
             query: query,
-            host: Self.authority(of: configuration.endpoint),
+            host: Self.authority(of: endpoint),
             headers: body.isEmpty ? [] : [("content-type", "application/json")],
             payloadHash: SigV4.hexSHA256(body)
         ) {
             request.headers.add(name: header.name, value: header.value)
         }
         if !body.isEmpty { request.body = .bytes(ByteBuffer(bytes: body)) }
-        let response = try await httpClient.execute(request, timeout: .milliseconds(wait.milliseconds + 30_000))
-        let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
-        return (response.status, response.headers, bytes)
+        do {
+            let response = try await httpClient.execute(request, timeout: .milliseconds(timeout.milliseconds))
+            let bytes = try await response.body.collect(upTo: 16 * 1024 * 1024)
+            return Answer(status: response.status, headers: response.headers, body: bytes, endpoint: endpoint)
+        } catch {
+            if !Task.isCancelled { configuration.endpoints.failed(endpoint) }
+            throw error
+        }
     }
 
     private func decodeAnswer<Response: Decodable>(

@@ -99,6 +99,8 @@ public struct LockSession: Sendable {
     /// Renews the lease a third of its TTL after the last renewal was sent, and never later than a
     /// third of the TTL before the client-side deadline (a grant that took long to answer leaves
     /// less time), until the task is cancelled; returns the reason as soon as the lease is lost.
+    /// A keep-alive unanswered after a quarter of the TTL is sent to the next gateway, so a lease
+    /// outlives its gateway's death or stall while another gateway answers in time.
     func keepAlive() async -> LockClientError? {
         let margin = Self.safetyMargin(ttl: ttl)
         var nextRenewal = min(ContinuousClock.now + ttl / 3, expiresAt - ttl / 3)
@@ -111,8 +113,11 @@ public struct LockSession: Sendable {
             guard isAlive else { return lostAtDeadline }
             let sentAt = ContinuousClock.now
             do {
-                let answer = try await beforeDeadline { [client, leaseID] () async throws(LockClientError) in
-                    try await client.keepAlive(leaseID)
+                let answer = try await beforeDeadline { [client, leaseID, ttl] () async throws(LockClientError) in
+                    try await client.keepAlive(
+                        leaseID,
+                        attemptTimeout: min(ttl / 4, client.configuration.requestTimeout)
+                    )
                 }
                 let deadline = sentAt + .milliseconds(answer.remainingMilliseconds) - margin
                 state.deadline.withLock { $0 = deadline }

@@ -11,10 +11,12 @@ import WSClient
 
 /// One lock session (`Protocol/lock-sessions.md`): the lock API over a single WebSocket, signed
 /// once at the upgrade. Calls are sent as messages with an id and answered by id, so any number
-/// run at once on the connection. The connection is opened by the first call and again by the
-/// first call after it closed; a call in flight when it closes fails with a connection error,
-/// which ``LockClient`` retries like any connection failure. The connection closes when the last
-/// client holding the session goes away.
+/// run at once on the connection. The connection is opened, to the current gateway of the client's
+/// endpoints, by the first call and again by the first call after it closed; a call in flight when
+/// it closes fails with a connection error, which ``LockClient`` retries like any connection
+/// failure. A call unanswered past its timeout closes the connection (a stalled gateway) and the
+/// gateway is reported as failed, so the retry opens a session on the next one. The connection
+/// closes when the last client holding the session goes away.
 ///
 /// When the server refuses to open the session (a wrong key, or a proxy that does not pass
 /// WebSocket upgrades on), the calls of the next ``retryAfterRefusal`` fail at once with
@@ -27,28 +29,34 @@ final class LockSessionConnection: Sendable {
     private let refusedUntil = Mutex<ContinuousClock.Instant?>(nil)
     private let now: @Sendable () -> ContinuousClock.Instant
 
-    /// A session with the server at `endpoint` (`http://host:port`, or `https://` for `wss://`),
-    /// signed by `signer`, trusting the server as `tlsConfiguration` says (nil: the system's
-    /// roots); `now` tells the time for ``retryAfterRefusal``.
+    /// A session with the current gateway of `endpoints` (`http://host:port`, or `https://` for
+    /// `wss://`), signed by `signer`, trusting the server as `tlsConfiguration` says (nil: the
+    /// system's roots); `now` tells the time for ``retryAfterRefusal``.
     init(
-        endpoint: String,
+        endpoints: GatewayEndpoints,
         signer: SigV4Signer,
         tlsConfiguration: TLSConfiguration?,
         now: @escaping @Sendable () -> ContinuousClock.Instant
     ) {
-        channel = LockSessionChannel(endpoint: endpoint, signer: signer, tlsConfiguration: tlsConfiguration)
+        channel = LockSessionChannel(endpoints: endpoints, signer: signer, tlsConfiguration: tlsConfiguration)
         self.now = now
     }
 
     deinit { channel.cancel() }
 
-    /// Sends one call and waits for its answer.
-    func call(_ method: String, _ path: String, query: String, body: Data) async throws -> LockSessionChannel.Answer {
+    /// Sends one call and waits up to `timeout` for its answer.
+    func call(
+        _ method: String,
+        _ path: String,
+        query: String,
+        body: Data,
+        timeout: Duration
+    ) async throws -> LockSessionChannel.Answer {
         if let until = refusedUntil.withLock({ $0 }), now() < until {
             throw WebSocketClientError.webSocketUpgradeFailed
         }
         do {
-            return try await channel.call(method, path, query: query, body: body)
+            return try await channel.call(method, path, query: query, body: body, timeout: timeout)
         } catch let error as WebSocketClientError where error == .webSocketUpgradeFailed {
             let until = now() + Self.retryAfterRefusal
             refusedUntil.withLock { $0 = until }
@@ -64,38 +72,51 @@ final class LockSessionConnection: Sendable {
 
 /// The connection of a ``LockSessionConnection``: what its running connection task holds on to.
 final class LockSessionChannel: Sendable {
-    /// An answer: the HTTP status and request id of the call, and its body.
-    typealias Answer = (status: Int, requestID: String, body: ByteBuffer)
+    /// An answer: the HTTP status and request id of the call, its body, and the gateway that gave it.
+    typealias Answer = (status: Int, requestID: String, body: ByteBuffer, endpoint: String)
 
     /// Messages to send on the open connection, in order.
     private typealias Outbox = AsyncStream<String>.Continuation
 
+    /// A call waiting for the connection to open, or for its answer, until its deadline.
+    private struct Waiting<Value> {
+        var continuation: CheckedContinuation<Value, any Error>
+        var deadline: ContinuousClock.Instant
+    }
+
     private enum Link {
         case closed
-        case opening([CheckedContinuation<Outbox, any Error>])
+        case opening([Waiting<Outbox>])
         case open(Outbox)
     }
 
     private struct State {
         var link = Link.closed
         var nextID: UInt64 = 0
-        var pending: [UInt64: CheckedContinuation<Answer, any Error>] = [:]
+        var pending: [UInt64: Waiting<Answer>] = [:]
         var connection: Task<Void, Never>?
+        /// The gateway of the connection that is opening or open.
+        var endpoint = ""
+
+        /// Whether a call has waited past its deadline.
+        func isOverdue(at now: ContinuousClock.Instant) -> Bool {
+            if case .opening(let waiters) = link, waiters.contains(where: { $0.deadline < now }) { return true }
+            return pending.values.contains { $0.deadline < now }
+        }
     }
 
-    private let url: String
-    private let authority: String
+    /// How often an open or opening connection looks for overdue calls.
+    private static let overdueCheckInterval = Duration.milliseconds(100)
+
+    private let endpoints: GatewayEndpoints
     private let signer: SigV4Signer
     private let state = Mutex(State())
 
     private let tlsConfiguration: TLSConfiguration?
 
-    init(endpoint: String, signer: SigV4Signer, tlsConfiguration: TLSConfiguration?) {
+    init(endpoints: GatewayEndpoints, signer: SigV4Signer, tlsConfiguration: TLSConfiguration?) {
         self.tlsConfiguration = tlsConfiguration
-        self.url =
-            endpoint.replacingOccurrences(of: "http", with: "ws", options: .anchored) + PalisadePaths.v1
-            + PalisadePaths.session
-        self.authority = LockClient.authority(of: endpoint)
+        self.endpoints = endpoints
         self.signer = signer
     }
 
@@ -104,9 +125,10 @@ final class LockSessionChannel: Sendable {
         state.withLock { $0.connection }?.cancel()
     }
 
-    /// Sends one call and waits for its answer.
-    func call(_ method: String, _ path: String, query: String, body: Data) async throws -> Answer {
-        let outbox = try await openLink()
+    /// Sends one call and waits up to `timeout` for its answer.
+    func call(_ method: String, _ path: String, query: String, body: Data, timeout: Duration) async throws -> Answer {
+        let deadline = ContinuousClock.now + timeout
+        let outbox = try await openLink(deadline: deadline)
         let id = state.withLock { state in
             state.nextID += 1
             return state.nextID
@@ -118,7 +140,7 @@ final class LockSessionChannel: Sendable {
                 // Registered only while the link is open: closing fails every registered call.
                 let registered = state.withLock { state -> Bool in
                     guard case .open = state.link, !Task.isCancelled else { return false }
-                    state.pending[id] = continuation
+                    state.pending[id] = Waiting(continuation: continuation, deadline: deadline)
                     return true
                 }
                 guard registered else { return continuation.resume(throwing: LockSessionClosed()) }
@@ -137,23 +159,25 @@ final class LockSessionChannel: Sendable {
     }
 
     private func fail(_ id: UInt64, _ error: any Error) {
-        state.withLock { $0.pending.removeValue(forKey: id) }?.resume(throwing: error)
+        state.withLock { $0.pending.removeValue(forKey: id) }?.continuation.resume(throwing: error)
     }
 
     /// The open connection's outbox, opening the connection when there is none.
-    private func openLink() async throws -> Outbox {
+    private func openLink(deadline: ContinuousClock.Instant) async throws -> Outbox {
         try await withCheckedThrowingContinuation { continuation in
+            let waiting = Waiting(continuation: continuation, deadline: deadline)
             let startConnection = state.withLock { state -> Bool in
                 switch state.link {
                 case .open(let outbox):
                     continuation.resume(returning: outbox)
                     return false
                 case .opening(var waiters):
-                    waiters.append(continuation)
+                    waiters.append(waiting)
                     state.link = .opening(waiters)
                     return false
                 case .closed:
-                    state.link = .opening([continuation])
+                    state.link = .opening([waiting])
+                    state.endpoint = endpoints.current
                     return true
                 }
             }
@@ -164,47 +188,22 @@ final class LockSessionChannel: Sendable {
         }
     }
 
-    /// Runs one connection until it closes, then fails whatever still waits on it.
+    /// Runs one connection until it closes, or until a call waits past its deadline, then fails
+    /// whatever still waits on it.
     private func runConnection() async {
-        var additionalHeaders = HTTPFields()
-        for header in signer.requestHeaders(
-            method: "GET",
-            path: PalisadePaths.v1 + PalisadePaths.session,
-            query: "",
-            host: authority,
-            payloadHash: SigV4.emptyPayloadHash
-        ) {
-            additionalHeaders.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value))
-        }
+        let endpoint = state.withLock { $0.endpoint }
         var failure: any Error = LockSessionClosed()
         do {
-            try await WebSocketClient.connect(
-                url: url,
-                configuration: .init(
-                    maxFrameSize: LockSessionMessage.maximumBytes,
-                    additionalHeaders: additionalHeaders
-                ),
-                tlsConfiguration: tlsConfiguration,
-                logger: Logger(label: "palisade.lock-session")
-            ) { inbound, outbound, _ in
-                let (messages, outbox) = AsyncStream.makeStream(of: String.self)
-                let waiters = self.state.withLock { state -> [CheckedContinuation<Outbox, any Error>] in
-                    guard case .opening(let waiters) = state.link else { return [] }
-                    state.link = .open(outbox)
-                    return waiters
-                }
-                for waiter in waiters { waiter.resume(returning: outbox) }
-                try await withThrowingTaskGroup(of: Void.self) { group in
-                    group.addTask {
-                        for await message in messages { try await outbound.write(.text(message)) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask { try await self.connect(to: endpoint) }
+                group.addTask {
+                    while !self.state.withLock({ $0.isOverdue(at: .now) }) {
+                        try await Task.sleep(for: Self.overdueCheckInterval)
                     }
-                    for try await message in inbound.messages(maxSize: LockSessionMessage.maximumBytes) {
-                        guard case .text(let text) = message else { continue }
-                        self.deliver(text)
-                    }
-                    outbox.finish()
-                    group.cancelAll()
+                    throw LockSessionTimedOut(endpoint: endpoint)
                 }
+                try await group.next()
+                group.cancelAll()
             }
         } catch {
             failure = error
@@ -216,29 +215,84 @@ final class LockSessionChannel: Sendable {
                 state.connection = nil
             }
             switch state.link {
-            case .opening(let waiters): return (waiters, Array(state.pending.values))
+            case .opening(let waiters): return (waiters.map(\.continuation), state.pending.values.map(\.continuation))
             case .open(let outbox):
                 outbox.finish()
-                return ([], Array(state.pending.values))
-            case .closed: return ([], Array(state.pending.values))
+                return ([], state.pending.values.map(\.continuation))
+            case .closed: return ([], state.pending.values.map(\.continuation))
             }
         }
+        // A refusal is answered by the gateway (a wrong key): another gateway would refuse too.
+        let refused = (failure as? WebSocketClientError) == .webSocketUpgradeFailed
+        let closedWhenIdle = failure is LockSessionClosed && waiters.isEmpty && pending.isEmpty
+        if !Task.isCancelled, !refused, !closedWhenIdle { endpoints.failed(endpoint) }
         for waiter in waiters { waiter.resume(throwing: failure) }
         for call in pending { call.resume(throwing: failure) }
     }
 
+    /// Opens the WebSocket to `endpoint` and carries messages both ways until it closes.
+    private func connect(to endpoint: String) async throws {
+        var additionalHeaders = HTTPFields()
+        for header in signer.requestHeaders(
+            method: "GET",
+            path: PalisadePaths.v1 + PalisadePaths.session,
+            query: "",
+            host: LockClient.authority(of: endpoint),
+            payloadHash: SigV4.emptyPayloadHash
+        ) {
+            additionalHeaders.append(HTTPField(name: HTTPField.Name(header.name)!, value: header.value))
+        }
+        try await WebSocketClient.connect(
+            url: endpoint.replacingOccurrences(of: "http", with: "ws", options: .anchored) + PalisadePaths.v1
+                + PalisadePaths.session,
+            configuration: .init(
+                maxFrameSize: LockSessionMessage.maximumBytes,
+                additionalHeaders: additionalHeaders
+            ),
+            tlsConfiguration: tlsConfiguration,
+            logger: Logger(label: "palisade.lock-session")
+        ) { inbound, outbound, _ in
+            let (messages, outbox) = AsyncStream.makeStream(of: String.self)
+            let waiters = self.state.withLock { state -> [Waiting<Outbox>] in
+                guard case .opening(let waiters) = state.link else { return [] }
+                state.link = .open(outbox)
+                return waiters
+            }
+            for waiter in waiters { waiter.continuation.resume(returning: outbox) }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await message in messages { try await outbound.write(.text(message)) }
+                }
+                for try await message in inbound.messages(maxSize: LockSessionMessage.maximumBytes) {
+                    guard case .text(let text) = message else { continue }
+                    self.deliver(text, from: endpoint)
+                }
+                outbox.finish()
+                group.cancelAll()
+            }
+        }
+    }
+
     /// Hands an answer to the call waiting for it.
-    private func deliver(_ message: String) {
+    private func deliver(_ message: String, from endpoint: String) {
         let (headerLine, body) = LockSessionMessage.split(message[...])
         guard let header = try? JSONDecoder().decode(LockSessionResponseHeader.self, from: Data(headerLine.utf8)),
             let id = header.id,
             let call = state.withLock({ $0.pending.removeValue(forKey: id) })
         else { return }
-        call.resume(returning: (header.status, header.requestID, ByteBuffer(string: String(body))))
+        call.continuation.resume(
+            returning: (header.status, header.requestID, ByteBuffer(string: String(body)), endpoint)
+        )
     }
 }
 
 /// The lock session's connection closed.
 struct LockSessionClosed: Error, CustomStringConvertible {
     var description: String { "the lock session's connection closed" }
+}
+
+/// A call of the lock session waited past its timeout; the connection was closed.
+struct LockSessionTimedOut: Error, CustomStringConvertible {
+    var endpoint: String
+    var description: String { "no answer from \(endpoint) in time; the lock session's connection was closed" }
 }

@@ -30,23 +30,38 @@ public struct ObjectClient: Sendable {
         public var commitSequence: UInt64?
     }
 
-    public let endpoint: String
+    /// The gateways; a request that cannot reach one is retried on the next.
+    public let endpoints: GatewayEndpoints
     public let credentials: SigV4Credentials
-    let host: String
     let signer: SigV4Signer
     let httpClient: HTTPClient
     let payloadSigning: PayloadSigning
 
-    /// A client of the gateway at `endpoint` (such as `http://127.0.0.1:9000`).
+    /// A client of the gateway at `endpoint` (such as `http://127.0.0.1:9000`), or of several
+    /// gateways separated by commas.
     public init(
         endpoint: String,
         credentials: SigV4Credentials,
         payloadSigning: PayloadSigning = .signed,
         httpClient: HTTPClient = LockClient.sharedHTTPClient
     ) {
-        self.endpoint = endpoint.hasSuffix("/") ? String(endpoint.dropLast()) : endpoint
+        self.init(
+            endpoints: GatewayEndpoints(parsing: endpoint),
+            credentials: credentials,
+            payloadSigning: payloadSigning,
+            httpClient: httpClient
+        )
+    }
+
+    /// A client of `endpoints`, which it shares with other clients made with them.
+    public init(
+        endpoints: GatewayEndpoints,
+        credentials: SigV4Credentials,
+        payloadSigning: PayloadSigning = .signed,
+        httpClient: HTTPClient = LockClient.sharedHTTPClient
+    ) {
+        self.endpoints = endpoints
         self.credentials = credentials
-        self.host = LockClient.authority(of: endpoint)
         self.signer = SigV4Signer(credentials: credentials)
         self.httpClient = httpClient
         self.payloadSigning = payloadSigning
@@ -100,7 +115,7 @@ public struct ObjectClient: Sendable {
 
     /// The lock client of the same server and credentials.
     public var locks: LockClient {
-        LockClient(configuration: .init(endpoint: endpoint, credentials: credentials), httpClient: httpClient)
+        LockClient(configuration: .init(endpoints: endpoints, credentials: credentials), httpClient: httpClient)
     }
 
     /// Takes `name` (such as `bucket/key`, `bucket/prefix/` or `bucket`), runs `body` holding it,
@@ -252,11 +267,53 @@ public struct ObjectClient: Sendable {
         return (response.status.code, response.headers, try await response.body.collect(upTo: 256 * 1024 * 1024))
     }
 
+    /// Sends one request; one that cannot reach its gateway, or that a gateway answers with 503
+    /// when there are others (it cannot reach its store, or it is shutting down), is sent again to
+    /// the next gateway, up
+    /// to ``maximumAttempts`` times — except a POST (creating or completing a multipart upload),
+    /// which is not idempotent. A PUT sent again is stored again, whole.
     private func execute(
         _ method: String,
         bucket: String,
         key: String?,
         query: String = "",
+        body: ByteBuffer,
+        headers: [(name: String, value: String)]
+    ) async throws -> HTTPClientResponse {
+        let attempts = method == "POST" ? 1 : Self.maximumAttempts
+        var attempt = 1
+        while true {
+            let endpoint = endpoints.current
+            do {
+                let response = try await execute(
+                    method,
+                    on: endpoint,
+                    bucket: bucket,
+                    key: key,
+                    query: query,
+                    body: body,
+                    headers: headers
+                )
+                guard response.status == .serviceUnavailable, endpoints.all.count > 1, attempt < attempts else {
+                    return response
+                }
+            } catch {
+                guard attempt < attempts, !Task.isCancelled else { throw error }
+            }
+            endpoints.failed(endpoint)
+            attempt += 1
+        }
+    }
+
+    /// Attempts per request when a gateway cannot be reached.
+    static let maximumAttempts = 3
+
+    private func execute(
+        _ method: String,
+        on endpoint: String,
+        bucket: String,
+        key: String?,
+        query: String,
         body: ByteBuffer,
         headers: [(name: String, value: String)]
     ) async throws -> HTTPClientResponse {
@@ -270,7 +327,7 @@ public struct ObjectClient: Sendable {
             method: method,
             path: path,
             query: query,
-            host: host,
+            host: LockClient.authority(of: endpoint),
             headers: headers,
             payloadHash: payloadHash
         ) {

@@ -159,6 +159,28 @@ def test_a_lease_outlives_its_gateway(gateways):
     assert status == 200 and checked["valid"], checked
 
 
+@pytest.mark.parametrize("transport", [[], ["--session"]], ids=["http", "session"])
+def test_lock_run_keeps_its_lock_when_its_gateway_dies(gateways, transport):
+    """`palisade lock run` given every gateway: its gateway is killed -9 while the command runs; the
+    keep-alives move to another gateway, the lease lives on, the command finishes holding the lock."""
+    (one, two, three), _ = gateways
+    environment = dict(one.environment, PALISADE_ENDPOINT=",".join(g.endpoint for g in (one, two, three)))
+    started = time.monotonic()
+    command = subprocess.Popen(
+        [palisade_binary(), "lock", "run", "job", "--ttl", "2s", *transport, "--",
+         "sh", "-c", 'sleep 5; echo "$PALISADE_FENCING_TOKEN"'],
+        env=environment, stdout=subprocess.PIPE, text=True)
+    time.sleep(1)
+    one.process.kill()
+    one.process.wait()
+    output, _ = command.communicate(timeout=60)
+    assert command.returncode == 0, f"exit {command.returncode}: the lease was lost with its gateway"
+    assert time.monotonic() - started >= 5
+    token = int(output.strip())
+    status, checked = call(two, "POST", "/_palisade/v1/locks/validate", {"name": "job", "token": token})
+    assert status == 200 and not checked["valid"], "the lock was not released at the end"
+
+
 class History:
     """Acknowledged fenced increments per key: (token, value)."""
 

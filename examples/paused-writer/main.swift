@@ -8,7 +8,7 @@ import PalisadeClient
 import PalisadeProtocol
 
 let locks = LockClient(configuration: .fromEnvironment(ProcessInfo.processInfo.environment))
-let store = ObjectClient(endpoint: locks.configuration.endpoint, credentials: locks.configuration.credentials)
+let store = ObjectClient(endpoints: locks.configuration.endpoints, credentials: locks.configuration.credentials)
 let bucket = "paused-writer-example"
 let key = "report.txt"
 let lockName = LockName(rawValue: "\(bucket)/\(key)")!
