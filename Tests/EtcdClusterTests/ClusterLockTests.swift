@@ -1,3 +1,4 @@
+import EtcdCluster
 import Foundation
 import PalisadeClient
 import PalisadeProtocol
@@ -107,6 +108,46 @@ struct ClusterLockTests {
             }
             #expect(order.all == [1, 2])
             #expect(try await gateways[2].client.status("q").waiters.isEmpty)
+        }
+    }
+
+    @Test("a release wakes the head of the queue, and each grant the next in line: not every waiter")
+    func releaseWakesOnlyTheHead() async throws {
+        try await withTestGateways(count: 2) { gateways in
+            let backends = try gateways.map { try #require($0.locks as? EtcdLockBackend) }
+            let holder = try await gateways[0].client.grantLease(ttl: .seconds(30))
+            var token = try await gateways[0].client.acquire("herd", lease: holder.leaseID, wait: .zero).token
+            let waiters = 8
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                var leases: [LeaseID] = []
+                for index in 0..<waiters {
+                    let client = gateways[index % 2].client
+                    let lease = try await client.grantLease(ttl: .seconds(30)).leaseID
+                    leases.append(lease)
+                    group.addTask { _ = try await client.acquire("herd", lease: lease, wait: .seconds(60)) }
+                }
+                while try await gateways[0].client.status("herd").waiters.count < waiters {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
+                // Each waiter may have woken while the queue formed behind it; count from here.
+                try await Task.sleep(for: .milliseconds(200))
+                let before = backends.map(\.waitWakeUps).reduce(0, +)
+                var owner = holder.leaseID
+                for _ in 0..<waiters {
+                    _ = try await gateways[0].client.release("herd", lease: owner, token: token)
+                    var status = try await gateways[1].client.status("herd")
+                    while status.holders.isEmpty {
+                        try await Task.sleep(for: .milliseconds(10))
+                        status = try await gateways[1].client.status("herd")
+                    }
+                    (owner, token) = (status.holders[0].leaseID, status.holders[0].token)
+                }
+                try await group.waitForAll()
+                let wakeUps = backends.map(\.waitWakeUps).reduce(0, +) - before
+                // The head wakes at each release, the next in line at each grant: 2 per hand-off,
+                // where waking every waiter would cost 8 + 7 + … + 1 = 36 or more.
+                #expect(wakeUps <= 2 * waiters, "\(wakeUps) wake-ups for \(waiters) hand-offs")
+            }
         }
     }
 

@@ -54,6 +54,24 @@ struct EtcdLockStateTests {
         )
     }
 
+    @Test(
+        "a waiter at the head (or among the shared waiters there) awaits the holders; one behind awaits its predecessor"
+    )
+    func awaited() {
+        let queue = state(
+            holders: [holder(1)],
+            waiters: [
+                waiter(2, .shared, arrival: 5), waiter(3, .shared, arrival: 6), waiter(4, arrival: 7),
+                waiter(5, .shared, arrival: 8),
+            ]
+        )
+        #expect(queue.awaited(by: lease(2), mode: .shared) == .holders)
+        #expect(queue.awaited(by: lease(3), mode: .shared) == .holders)
+        #expect(queue.awaited(by: lease(4), mode: .exclusive) == .predecessor(lease(3)))
+        #expect(queue.awaited(by: lease(5), mode: .shared) == .predecessor(lease(4)))
+        #expect(state(waiters: [waiter(2, arrival: 5)]).awaited(by: lease(2), mode: .exclusive) == .holders)
+    }
+
     @Test("a holding whose lease ended is cleared first; the lock-delay withholds the grant until it ends")
     func staleAndDelay() {
         let stale = state(holders: [holder(1, alive: false)])

@@ -242,21 +242,34 @@ extension EtcdLockBackend {
 
     // MARK: Waiting
 
-    /// Waits until a key of the lock or of a holder's lease changes after `lock` was read, the
-    /// deadline passes, or the lock-delay ends. Throws `cancelled` when the wait is given up.
+    /// Waits, after `lock` was read, until what `lease`'s blocked acquire in `mode` awaits changes
+    /// (``EtcdLockState/awaited(by:mode:)``: the holdings, the lock-delay and the holders' lease
+    /// records at the head of the queue, the predecessor's queue entry behind it), or its own queue
+    /// entry changes (superseded, given up), or the deadline passes, or the lock-delay ends.
+    /// Throws `cancelled` when the wait is given up.
     func waitForChange(
         of lock: EtcdLockRead,
+        lease: LeaseID,
+        mode: LockMode,
         until deadline: ContinuousClock.Instant,
         delayEndMs: Int64?
     ) async throws(LockError) {
         let name = lock.state.name
-        var ranges = [(key: layout.lock(name), end: EtcdKeyLayout.rangeEnd(of: layout.lock(name)))]
-        for holder in lock.state.holders { ranges.append((layout.lease(holder.lease), Data())) }
+        var ranges = [(key: layout.waiter(name, lease), end: Data())]
+        switch lock.state.awaited(by: lease, mode: mode) {
+        case .holders:
+            ranges.append((layout.holdings(name), EtcdKeyLayout.rangeEnd(of: layout.holdings(name))))
+            ranges.append((layout.lockDelay(name), Data()))
+            for holder in lock.state.holders { ranges.append((layout.lease(holder.lease), Data())) }
+        case .predecessor(let ahead):
+            ranges.append((layout.waiter(name, ahead), Data()))
+        }
         var until = deadline
         if let delayEndMs {
             until = min(until, ContinuousClock.now + .milliseconds(max(0, delayEndMs - nowMs())))
         }
         _ = try await changes(of: ranges, from: lock.revision + 1, until: until)
+        wakeUps.add(1, ordering: .relaxed)
     }
 
     /// The first batch of changes to `ranges` from `revision`, or none by `deadline`.

@@ -4,6 +4,7 @@ public import LockCore
 public import LockEngine
 public import PalisadeProtocol
 import PalisadeSupport
+import Synchronization
 
 /// The lock service of cluster mode: leases, locks, queues and watches kept in etcd, so that every
 /// gateway answers alike and a gateway's death loses nothing but its callers' connections.
@@ -12,7 +13,8 @@ import PalisadeSupport
 /// revision is its fencing token (so tokens increase in grant order, over all locks, across every
 /// gateway and crash). Each decision reads the lock at one revision, applies ``EtcdLockState``'s
 /// rules, and commits with compares on everything it read, or reads again. A waiting acquire watches
-/// the lock's keys (and its holders' leases) and decides again when they change.
+/// the waiter just ahead of it in the queue, or, at the head, the holders, their leases and the
+/// lock-delay, and decides again when they change.
 public final class EtcdLockBackend: LockBackend {
     public typealias Configuration = LockTable<ContinuousClock.Instant>.Configuration
 
@@ -21,6 +23,11 @@ public final class EtcdLockBackend: LockBackend {
     let configuration: Configuration
     /// Milliseconds since 1970 on this gateway's clock (lock-delays are wall-clock deadlines).
     let nowMs: @Sendable () -> Int64
+    let wakeUps = Atomic<Int>(0)
+
+    /// How many times a waiting acquire on this gateway has woken to decide again: what a release
+    /// costs in re-reads (with waiters watching their predecessor, about two per hand-off).
+    public var waitWakeUps: Int { wakeUps.load(ordering: .relaxed) }
 
     public init(
         client: EtcdClient,
@@ -184,7 +191,7 @@ public final class EtcdLockBackend: LockBackend {
                     guard ContinuousClock.now < deadline else {
                         throw LockError(.waitTimeout, "lock '\(name)' was not granted within the wait")
                     }
-                    try await waitForChange(of: lock, until: deadline, delayEndMs: until)
+                    try await waitForChange(of: lock, lease: lease, mode: mode, until: deadline, delayEndMs: until)
                 }
             }
         } catch {

@@ -74,6 +74,25 @@ struct EtcdLockState: Sendable, Equatable {
         return .grant
     }
 
+    /// What a blocked acquire by `lease` in `mode` waits for.
+    enum Awaited: Sendable, Equatable {
+        /// The holders (and the lock-delay): the lease is at the head of the queue, or in the run
+        /// of shared waiters there.
+        case holders
+        /// The waiter just ahead of it: only its grant or its leaving can move this one forward.
+        case predecessor(LeaseID)
+    }
+
+    /// What a blocked acquire by `lease` in `mode` must see change before it can be granted: a
+    /// release wakes the head of the queue alone, and each grant the next in line (etcd's own
+    /// lock recipe), not every waiter.
+    func awaited(by lease: LeaseID, mode: LockMode) -> Awaited {
+        let ahead = waiters.prefix { $0.lease != lease }
+        let blockedByAhead = mode == .shared ? ahead.contains { $0.mode == .exclusive } : !ahead.isEmpty
+        guard blockedByAhead, let predecessor = ahead.last else { return .holders }
+        return .predecessor(predecessor.lease)
+    }
+
     /// The 1-based queue position of `lease`, if it waits.
     func position(of lease: LeaseID) -> Int? {
         waiters.firstIndex { $0.lease == lease }.map { $0 + 1 }
