@@ -2,9 +2,11 @@
 
 Writes go to one gateway and reads to another; a fault run kills a gateway and an etcd member
 (kill -9, then restarts them) and stops a gateway (SIGSTOP) for longer than a lease, while clients
-do fenced read-modify-write increments through all three, then checks that no acknowledged write
-was lost and no stale write accepted. PALISADE_CLUSTER_FAULT_SECONDS makes the fault run longer.
+do fenced read-modify-write increments through all three, then checks that the history of every
+key is linearizable, that no acknowledged write was lost and no stale write accepted.
+PALISADE_CLUSTER_FAULT_SECONDS makes the fault run longer.
 """
+import math
 import os
 import random
 import shutil
@@ -23,6 +25,7 @@ import pytest
 import requests
 
 from conftest import Server, _free_port, call, palisade_binary
+from linearizability import Operation, is_linearizable
 
 pytestmark = pytest.mark.skipif(shutil.which("etcd") is None, reason="etcd-server is not installed")
 
@@ -182,17 +185,21 @@ def test_lock_run_keeps_its_lock_when_its_gateway_dies(gateways, transport):
 
 
 class History:
-    """Acknowledged fenced increments per key: (token, value)."""
+    """Per key: the acknowledged fenced increments (token, value), and every read and write as
+    clients saw them (for the linearizability check)."""
 
     def __init__(self):
         self.lock = threading.Lock()
         self.acknowledged = {}
-        self.attempts = 0
-        self.failures = 0
+        self.operations = {}
 
     def record(self, key, token, value):
         with self.lock:
             self.acknowledged.setdefault(key, []).append((token, value))
+
+    def operation(self, key, operation):
+        with self.lock:
+            self.operations.setdefault(key, []).append(operation)
 
 
 def increment(gateways, key, history, rng):
@@ -207,23 +214,38 @@ def increment(gateways, key, history, rng):
     if status != 200:
         return
     token = grant["token"]
-    s3 = s3_of(pick(), retries=False)
+    value = read_counter(s3_of(pick(), retries=False), key, history)
+    if value is None:
+        return
+    called = time.monotonic()
+    try:
+        response = fenced_put(pick(), key, value + 1, token)
+    except requests.RequestException:
+        # It may or may not have committed.
+        history.operation(key, Operation("write", str(value + 1), called))
+        return
+    if response.status_code == 200:
+        history.record(key, token, value + 1)
+        history.operation(key, Operation("write", str(value + 1), called, time.monotonic()))
+    elif response.status_code >= 500:
+        history.operation(key, Operation("write", str(value + 1), called))
+    call(pick(), "POST", "/_palisade/v1/locks/release",
+         {"name": f"bucket/{key}", "lease_id": lease["lease_id"], "token": token})
+
+
+def read_counter(s3, key, history):
+    """Counter `key`'s value (0 when absent), recorded as a read; None when the read failed."""
+    called = time.monotonic()
     try:
         value = int(s3.get_object(Bucket="bucket", Key=key)["Body"].read())
     except botocore.exceptions.ClientError as error:
         if error.response["Error"]["Code"] != "NoSuchKey":
-            return
+            return None
         value = 0
     except Exception:
-        return
-    try:
-        response = fenced_put(pick(), key, value + 1, token)
-    except requests.RequestException:
-        return
-    if response.status_code == 200:
-        history.record(key, token, value + 1)
-    call(pick(), "POST", "/_palisade/v1/locks/release",
-         {"name": f"bucket/{key}", "lease_id": lease["lease_id"], "token": token})
+        return None
+    history.operation(key, Operation("read", str(value) if value else None, called, time.monotonic()))
+    return value
 
 
 def signed_headers(gateway, path, body, extra):
@@ -349,6 +371,9 @@ def test_fault_run_loses_no_acknowledged_write_and_accepts_no_stale_one(etcd, ga
             thread.join(timeout=60)
     reader = s3_of(started[2])
     total = 0
+    for key in list(history.operations):
+        read_counter(reader, key, history)
+        assert is_linearizable(history.operations[key]), f"{key}: the history is not linearizable"
     for key, writes in history.acknowledged.items():
         values = [value for _, value in writes]
         assert len(values) == len(set(values)), f"{key}: two acknowledged writes wrote the same value: a lost update"
@@ -358,5 +383,7 @@ def test_fault_run_loses_no_acknowledged_write_and_accepts_no_stale_one(etcd, ga
         assert int(final["Body"].read()) >= max(values), f"{key}: an acknowledged write was lost"
         assert int(final["ResponseMetadata"]["HTTPHeaders"]["x-palisade-fencing-token"]) >= max(t for t, _ in writes)
         total += len(writes)
-    print(f"cluster fault run: {total} acknowledged increments over {len(history.acknowledged)} keys")
+    operations = sum(len(ops) for ops in history.operations.values())
+    print(f"cluster fault run: {total} acknowledged increments over {len(history.acknowledged)} keys, "
+          f"{operations} operations checked for linearizability")
     assert total >= 10, f"only {total} increments were acknowledged: the run did too little to mean anything"
