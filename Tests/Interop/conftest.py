@@ -1,6 +1,9 @@
 """A real `palisade serve` on 127.0.0.1 for the interoperability tests.
 
-PALISADE_BIN names the binary (`.ci/run` and `Tests/run-all.sh` set it after building).
+PALISADE_BIN names the binary (`.ci/run` and `Tests/run-all.sh` set it after building). With
+PALISADE_INTEROP_CLUSTER=1 the shared `server` is cluster mode instead: two `palisade serve --etcd`
+gateways on a 3-member etcd cluster, boto3's reads (GET, HEAD) sent to the second gateway and
+everything else to the first.
 """
 import json
 import os
@@ -108,20 +111,95 @@ class Server:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 
 
+class EtcdCluster:
+    """`members` etcd processes with fresh data folders; kill -9 and restart one at a time."""
+
+    def __init__(self, members=3):
+        self.directory = tempfile.mkdtemp(prefix="palisade-etcd-")
+        self.clients = [f"http://127.0.0.1:{_free_port()}" for _ in range(members)]
+        self.peers = [f"http://127.0.0.1:{_free_port()}" for _ in range(members)]
+        self.processes = [None] * members
+        for index in range(members):
+            self.start(index, "new")
+        self.wait_healthy()
+
+    @property
+    def endpoints(self):
+        return ",".join(self.clients)
+
+    def start(self, index, state):
+        cluster = ",".join(f"m{i}={peer}" for i, peer in enumerate(self.peers))
+        log = open(os.path.join(self.directory, f"m{index}.log"), "ab")
+        self.processes[index] = subprocess.Popen(
+            ["etcd", "--name", f"m{index}", "--data-dir", os.path.join(self.directory, f"m{index}"),
+             "--listen-client-urls", self.clients[index], "--advertise-client-urls", self.clients[index],
+             "--listen-peer-urls", self.peers[index], "--initial-advertise-peer-urls", self.peers[index],
+             "--initial-cluster", cluster, "--initial-cluster-state", state,
+             "--initial-cluster-token", "palisade-interop", "--logger", "zap", "--log-level", "error"],
+            stdout=subprocess.DEVNULL, stderr=log)
+
+    def wait_healthy(self, members=None, timeout=60):
+        deadline = time.monotonic() + timeout
+        for index in members if members is not None else range(len(self.clients)):
+            url = self.clients[index]
+            while self.processes[index] is not None:
+                try:
+                    if b'"health":"true"' in urllib.request.urlopen(url + "/health", timeout=1).read():
+                        break
+                except OSError:
+                    pass
+                assert time.monotonic() < deadline, f"etcd member {index} is not healthy"
+                time.sleep(0.1)
+
+    def kill(self, index):
+        self.processes[index].kill()
+        self.processes[index].wait()
+        self.processes[index] = None
+
+    def stop(self):
+        for index, process in enumerate(self.processes):
+            if process is not None:
+                self.kill(index)
+        shutil.rmtree(self.directory, ignore_errors=True)
+
+
+CLUSTER = os.environ.get("PALISADE_INTEROP_CLUSTER") == "1"
+
+
 @pytest.fixture(scope="session")
 def server():
     binary = palisade_binary()
-    started = Server(binary, os.path.dirname(binary))
-    yield started
-    started.stop()
+    if not CLUSTER:
+        started = Server(binary, os.path.dirname(binary))
+        yield started
+        started.stop()
+        return
+    etcd = EtcdCluster()
+    blobs = tempfile.mkdtemp(prefix="palisade-blobs-")
+    writer, reader = [Server(binary, os.path.dirname(binary), arguments=["--etcd", etcd.endpoints, "--blobs", blobs])
+                      for _ in range(2)]
+    writer.reader = reader
+    yield writer
+    for gateway in (writer, reader):
+        gateway.stop()
+    etcd.stop()
+    shutil.rmtree(blobs, ignore_errors=True)
 
 
 def s3_client(server):
-    """boto3 with its default settings, but SigV4 presigned URLs."""
-    return boto3.client(
+    """boto3 with its default settings, but SigV4 presigned URLs; against cluster mode, its reads go
+    to the second gateway."""
+    client = boto3.client(
         "s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
         aws_secret_access_key=server.secret_key, region_name="us-east-1",
         config=botocore.config.Config(signature_version="s3v4"), verify=server.tls[2] if server.tls else None)
+    reader = getattr(server, "reader", None)
+    if reader is not None:
+        def read_from_reader(request, **_):
+            if request.method in ("GET", "HEAD") and request.url.startswith(server.endpoint):
+                request.url = reader.endpoint + request.url[len(server.endpoint):]
+        client.meta.events.register("before-sign.s3", read_from_reader)
+    return client
 
 
 @pytest.fixture(scope="session")

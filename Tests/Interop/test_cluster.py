@@ -6,7 +6,6 @@ do fenced read-modify-write increments through all three, then checks that the h
 key is linearizable, that no acknowledged write was lost and no stale write accepted.
 PALISADE_CLUSTER_FAULT_SECONDS makes the fault run longer.
 """
-import math
 import os
 import random
 import shutil
@@ -15,7 +14,6 @@ import subprocess
 import tempfile
 import threading
 import time
-import urllib.request
 import uuid
 
 import boto3
@@ -24,62 +22,10 @@ import botocore.exceptions
 import pytest
 import requests
 
-from conftest import Server, _free_port, call, palisade_binary
+from conftest import EtcdCluster, Server, call, palisade_binary
 from linearizability import Operation, is_linearizable
 
 pytestmark = pytest.mark.skipif(shutil.which("etcd") is None, reason="etcd-server is not installed")
-
-
-class EtcdCluster:
-    """`members` etcd processes with fresh data folders; kill -9 and restart one at a time."""
-
-    def __init__(self, members=3):
-        self.directory = tempfile.mkdtemp(prefix="palisade-etcd-")
-        self.clients = [f"http://127.0.0.1:{_free_port()}" for _ in range(members)]
-        self.peers = [f"http://127.0.0.1:{_free_port()}" for _ in range(members)]
-        self.processes = [None] * members
-        for index in range(members):
-            self.start(index, "new")
-        self.wait_healthy()
-
-    @property
-    def endpoints(self):
-        return ",".join(self.clients)
-
-    def start(self, index, state):
-        cluster = ",".join(f"m{i}={peer}" for i, peer in enumerate(self.peers))
-        log = open(os.path.join(self.directory, f"m{index}.log"), "ab")
-        self.processes[index] = subprocess.Popen(
-            ["etcd", "--name", f"m{index}", "--data-dir", os.path.join(self.directory, f"m{index}"),
-             "--listen-client-urls", self.clients[index], "--advertise-client-urls", self.clients[index],
-             "--listen-peer-urls", self.peers[index], "--initial-advertise-peer-urls", self.peers[index],
-             "--initial-cluster", cluster, "--initial-cluster-state", state,
-             "--initial-cluster-token", "palisade-interop", "--logger", "zap", "--log-level", "error"],
-            stdout=subprocess.DEVNULL, stderr=log)
-
-    def wait_healthy(self, members=None, timeout=60):
-        deadline = time.monotonic() + timeout
-        for index in members if members is not None else range(len(self.clients)):
-            url = self.clients[index]
-            while self.processes[index] is not None:
-                try:
-                    if b'"health":"true"' in urllib.request.urlopen(url + "/health", timeout=1).read():
-                        break
-                except OSError:
-                    pass
-                assert time.monotonic() < deadline, f"etcd member {index} is not healthy"
-                time.sleep(0.1)
-
-    def kill(self, index):
-        self.processes[index].kill()
-        self.processes[index].wait()
-        self.processes[index] = None
-
-    def stop(self):
-        for index, process in enumerate(self.processes):
-            if process is not None:
-                self.kill(index)
-        shutil.rmtree(self.directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="module")

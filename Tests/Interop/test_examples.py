@@ -4,6 +4,10 @@ import re
 import subprocess
 import sys
 
+import pytest
+
+from conftest import CLUSTER
+
 REPOSITORY = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = REPOSITORY / "examples"
 
@@ -34,6 +38,8 @@ def test_boto3_paused_writer_example(server):
     assert "refused, StaleFencingToken" in output and "the object holds: written by B" in output
 
 
+@pytest.mark.skipif(CLUSTER, reason="the example's holders pause 2.3 s: past a 1 s lease, not past etcd's 2 s minimum "
+                                     "lease and the lock-delay, so without fencing no update is lost to show")
 def test_counter_example_loses_updates_without_fencing_and_none_with_it(server):
     output = run(server, [sys.executable, "counter.py", "--processes", "3", "--increments", "3"], timeout=300)
     assert "with fencing: 9 increments acknowledged, counter is 9, lost updates: 0" in output

@@ -61,7 +61,7 @@ def test_a_started_get_streams_its_whole_version_across_overwrite_and_delete(s3,
     old = os.urandom(24 * 1024 * 1024)
     s3.put_object(Bucket=bucket, Key="snap", Body=old)
     url = urllib.parse.urlsplit(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "snap"}))
-    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+    connection = http.client.HTTPConnection(url.hostname, url.port, timeout=30)
     connection.request("GET", url.path + "?" + url.query)
     response = connection.getresponse()
     assert response.status == 200
