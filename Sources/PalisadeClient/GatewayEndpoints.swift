@@ -25,6 +25,13 @@ public final class GatewayEndpoints: Sendable {
         self.init(list.isEmpty ? [text] : list)
     }
 
+    /// The same gateways, tried from the one at `offset` (round the list), with a current gateway
+    /// of their own: gives each client of a pool a different first gateway, to spread the load.
+    public func startingAt(_ offset: Int) -> GatewayEndpoints {
+        let start = (offset % all.count + all.count) % all.count
+        return GatewayEndpoints(Array(all[start...] + all[..<start]))
+    }
+
     /// The gateway calls go to now.
     public var current: String {
         all[currentIndex.withLock { $0 }]

@@ -35,7 +35,7 @@ public struct ObjectClient: Sendable {
     public let credentials: SigV4Credentials
     let signer: SigV4Signer
     let httpClient: HTTPClient
-    let payloadSigning: PayloadSigning
+    public let payloadSigning: PayloadSigning
 
     /// A client of the gateway at `endpoint` (such as `http://127.0.0.1:9000`), or of several
     /// gateways separated by commas.

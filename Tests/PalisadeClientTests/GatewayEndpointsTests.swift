@@ -29,6 +29,16 @@ struct GatewayEndpointsTests {
         #expect(endpoints.current == "a")
     }
 
+    @Test("startingAt gives a pool's clients different first gateways, each with a current of its own")
+    func startingAt() {
+        let endpoints = GatewayEndpoints(["a", "b", "c"])
+        #expect(endpoints.startingAt(1).all == ["b", "c", "a"])
+        #expect(endpoints.startingAt(5).all == ["c", "a", "b"])
+        let client = endpoints.startingAt(0)
+        client.failed("a")
+        #expect(client.current == "b" && endpoints.current == "a")
+    }
+
     /// `http://127.0.0.1:PORT` of a port nothing listens on.
     static func deadEndpoint() async throws -> String {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)

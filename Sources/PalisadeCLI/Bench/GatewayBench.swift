@@ -42,7 +42,7 @@ struct GatewayBench<Target: ObjectBenchTarget> {
                                     switch operation == .mixed ? ((count + failures) % 2 == 0 ? .put : .get) : operation
                                     {
                                     case .put: try await target.put(key, payload, by: writer)
-                                    default: _ = try await target.get(key)
+                                    default: _ = try await target.get(key, by: writer)
                                     }
                                 } catch {
                                     // Failed operations are counted apart, never as throughput.

@@ -37,11 +37,20 @@ struct PalisadeLockTarget: LockBenchTarget {
         let lease: LeaseID
     }
 
+    /// Each client's configuration is this one, with its gateways from ``gateways``.
     let configuration: LockClient.Configuration
+    let gateways: RoundRobin
     var name: String { configuration.transport == .session ? "palisade-session" : "palisade" }
     var issuesFencingTokens: Bool { true }
 
+    init(configuration: LockClient.Configuration) {
+        self.configuration = configuration
+        gateways = RoundRobin(configuration.endpoints)
+    }
+
     func withSession<Result: Sendable>(_ body: (Session) async throws -> Result) async throws -> Result {
+        var configuration = configuration
+        configuration.endpoints = gateways.next()
         let client = LockClient(configuration: configuration)
         do {
             let session = Session(client: client, lease: try await client.grantLease(ttl: .seconds(30)).leaseID)

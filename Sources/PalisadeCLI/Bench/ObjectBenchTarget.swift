@@ -25,14 +25,22 @@ protocol ObjectBenchTarget: Sendable {
     func put(_ key: String, _ body: ByteBuffer, by writer: Writer) async throws
 
     /// Reads `key` whole and returns its size, without keeping the bytes.
-    func get(_ key: String) async throws -> Int64
+    func get(_ key: String, by writer: Writer) async throws -> Int64
 }
 
-/// Palisade's S3 gateway through ``ObjectClient``. Fenced, each client holds the lock of its
-/// object (`bucket/key`) under a kept-alive lease, and every PUT carries its token, checked at the
+/// Palisade's S3 gateway through ``ObjectClient``: each client has one of its own, whose first
+/// gateway is the next of `--endpoint`'s. Fenced, each client holds the lock of its object
+/// (`bucket/key`) under a kept-alive lease, and every PUT carries its token, checked at the
 /// commit point.
 struct PalisadeObjectTarget: ObjectBenchTarget {
+    /// One client's: its object client, and its grant when fenced.
+    struct Writer: Sendable {
+        let client: ObjectClient
+        let grant: LockGrant?
+    }
+
     let client: ObjectClient
+    let gateways: RoundRobin
     let fenced: Bool
     let bucket = "palisade-bench"
 
@@ -42,28 +50,39 @@ struct PalisadeObjectTarget: ObjectBenchTarget {
         try await client.createBucket(bucket)
     }
 
+    init(client: ObjectClient, gateways: RoundRobin, fenced: Bool) {
+        self.client = client
+        self.gateways = gateways
+        self.fenced = fenced
+    }
+
     func withWriter<Result: Sendable>(
         of key: String,
-        _ body: @escaping @Sendable (LockGrant?) async throws -> Result
+        _ body: @escaping @Sendable (Writer) async throws -> Result
     ) async throws -> Result {
-        guard fenced else { return try await body(nil) }
+        let client = ObjectClient(
+            endpoints: gateways.next(),
+            credentials: client.credentials,
+            payloadSigning: client.payloadSigning
+        )
+        guard fenced else { return try await body(Writer(client: client, grant: nil)) }
         guard let lock = LockName(rawValue: "\(bucket)/\(key)") else { throw BenchError("bad lock name") }
         return try await client.locks.withLease(ttl: .seconds(10)) { session in
             let grant = try await session.acquire(lock, wait: .seconds(30))
-            return try await body(grant)
+            return try await body(Writer(client: client, grant: grant))
         }
     }
 
-    func put(_ key: String, _ body: ByteBuffer, by grant: LockGrant?) async throws {
-        if let grant {
-            _ = try await client.put(bucket: bucket, key: key, body: body, fencedBy: grant)
+    func put(_ key: String, _ body: ByteBuffer, by writer: Writer) async throws {
+        if let grant = writer.grant {
+            _ = try await writer.client.put(bucket: bucket, key: key, body: body, fencedBy: grant)
         } else {
-            _ = try await client.put(bucket: bucket, key: key, body: body)
+            _ = try await writer.client.put(bucket: bucket, key: key, body: body)
         }
     }
 
-    func get(_ key: String) async throws -> Int64 {
-        try await client.getDiscarding(bucket: bucket, key: key)
+    func get(_ key: String, by writer: Writer) async throws -> Int64 {
+        try await writer.client.getDiscarding(bucket: bucket, key: key)
     }
 }
 
@@ -99,7 +118,7 @@ struct NginxObjectTarget: ObjectBenchTarget {
         }
     }
 
-    func get(_ key: String) async throws -> Int64 {
+    func get(_ key: String, by writer: PlainWriter) async throws -> Int64 {
         let response = try await httpClient.execute(
             HTTPClientRequest(url: endpoint + "/palisade-bench/" + key),
             timeout: .minutes(10)

@@ -101,6 +101,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     ) async throws -> [GatewayBenchResult] {
         let target = try await options.target()
         let client = ObjectClient(endpoint: target.endpoint, credentials: target.credentials, payloadSigning: .unsigned)
+        let gateways = RoundRobin(client.endpoints)
         print(
             "palisade bench gateway: \(op) of \(size) objects, \(duration) per run, server \(target.started.map { "pid \($0.pid), \(options.durability)" } ?? target.endpoint)"
         )
@@ -112,7 +113,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
             var results: [GatewayBenchResult] = []
             for count in clientCounts {
                 for fencedRun in fenced ? [false, true] : [false] {
-                    let store = PalisadeObjectTarget(client: client, fenced: fencedRun)
+                    let store = PalisadeObjectTarget(client: client, gateways: gateways, fenced: fencedRun)
                     let bench = GatewayBench(
                         target: store,
                         operation: operation,
@@ -406,7 +407,7 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "How long each run lasts.")
     var duration = DurationArgument(.seconds(10))
 
-    @Option(help: "Use a running server instead of starting one.")
+    @Option(help: "Use a running server instead of starting one; several gateways, comma-separated, share the clients.")
     var endpoint: String?
 
     @Option(help: "durable or relaxed, for the server this command starts.")
