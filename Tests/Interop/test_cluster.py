@@ -22,7 +22,7 @@ import botocore.exceptions
 import pytest
 import requests
 
-from conftest import EtcdCluster, Server, call, palisade_binary
+from conftest import ACCESS_KEY, SECRET_KEY, EtcdCluster, Server, _free_port, call, palisade_binary
 from linearizability import Operation, is_linearizable
 
 pytestmark = pytest.mark.skipif(shutil.which("etcd") is None, reason="etcd-server is not installed")
@@ -52,6 +52,32 @@ def gateways(etcd):
     for gateway in started:
         gateway.stop()
     shutil.rmtree(blobs, ignore_errors=True)
+
+
+def test_a_first_start_on_a_blob_folder_not_yet_made_warns_of_nothing(etcd):
+    """The space reserve lives in the blob folder: a first start must make the folder before taking the
+    reserve, not report a disk short of space."""
+    root = tempfile.mkdtemp(prefix="palisade-fresh-")
+    port = _free_port()
+    process = subprocess.Popen(
+        [palisade_binary(), "serve", "--etcd", etcd.endpoints, "--blobs", os.path.join(root, "blobs"),
+         "--etcd-prefix", f"fresh-{uuid.uuid4().hex[:8]}/", "--data-dir", os.path.join(root, "data"),
+         "--port", str(port), "--access-key", ACCESS_KEY, "--secret-key", SECRET_KEY],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and process.poll() is None:
+            try:
+                requests.get(f"http://127.0.0.1:{port}/_palisade/health", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.05)
+    finally:
+        process.terminate()
+        _, errors = process.communicate(timeout=30)
+        shutil.rmtree(root, ignore_errors=True)
+    assert "listening on" in errors, errors
+    assert "short of space" not in errors, errors
 
 
 def s3_of(gateway, retries=True):

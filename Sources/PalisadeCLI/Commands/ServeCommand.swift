@@ -181,6 +181,8 @@ struct ServeCommand: AsyncParsableCommand {
         umask(0o077)
         try FileManager.default.createDirectory(atPath: dataDir, withIntermediateDirectories: true)
         chmod(dataDir, 0o700)
+        // The space reserve is taken in the blob folder: it must exist first.
+        if let blobs { try FileManager.default.createDirectory(atPath: blobs, withIntermediateDirectories: true) }
         let level = Logger.Level(rawValue: logLevel) ?? .info
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardError(label: label)
