@@ -65,6 +65,15 @@ func makeStore(_ kind: MetadataKind) async throws -> (ObjectStore, String) {
     return (store, directory)
 }
 
+/// A new store of `kind` with one bucket, and a second gateway onto the same data, for the racing
+/// side of a race: for etcd another store on the same keys and blob folder (as a second
+/// `palisade serve --etcd` is); for SQLite, which one process owns, the same store.
+func makeGateways(_ kind: MetadataKind) async throws -> (ObjectStore, ObjectStore, String) {
+    let (store, directory) = try await makeStore(kind)
+    let other = kind == .sqlite ? store : try await makeObjectStore(kind, directory: directory)
+    return (store, other, directory)
+}
+
 extension ObjectStore {
     @discardableResult
     func put(_ key: String, _ text: String, preconditions: WritePreconditions = .init()) async throws -> ObjectHead {
@@ -158,11 +167,11 @@ struct ObjectStoreTests {
         arguments: MetadataKind.allCases
     )
     func snapshotReads(kind: MetadataKind) async throws {
-        let (store, directory) = try await makeStore(kind)
+        let (store, other, directory) = try await makeGateways(kind)
         let original = String(repeating: "0123456789", count: 100_000)
         try await store.put("k", original)
         let first = try await store.open(bucket: "bucket", key: "k")
-        try await store.put("k", "overwritten")
+        try await other.put("k", "overwritten")
         #expect(try blobCount(directory) == 2, "the replaced version stays while it is being read")
         #expect(try await text(of: first.chunks(0..<first.head.size)) == original)
         await first.close()
@@ -170,7 +179,7 @@ struct ObjectStoreTests {
         #expect(try blobCount(directory) == 1, "and goes when its last reader closes")
 
         let second = try await store.open(bucket: "bucket", key: "k")
-        try await store.delete(bucket: "bucket", key: "k")
+        try await other.delete(bucket: "bucket", key: "k")
         #expect(try await text(of: second.chunks(0..<second.head.size)) == "overwritten")
         await second.close()
         #expect(await storageCode { _ = try await store.open(bucket: "bucket", key: "k") } == .noSuchKey)
@@ -183,12 +192,12 @@ struct ObjectStoreTests {
         arguments: MetadataKind.allCases
     )
     func lastCommitWins(kind: MetadataKind) async throws {
-        let (store, _) = try await makeStore(kind)
+        let (store, other, _) = try await makeGateways(kind)
         let early = ControlledBody()
         let late = ControlledBody()
         let earlyUpload = Task { try await store.put(PutRequest(bucket: "bucket", key: "k"), body: early) }
         await early.waitUntilStarted()
-        let lateUpload = Task { try await store.put(PutRequest(bucket: "bucket", key: "k"), body: late) }
+        let lateUpload = Task { try await other.put(PutRequest(bucket: "bucket", key: "k"), body: late) }
         await late.waitUntilStarted()
         late.send("started second, committed first")
         late.feed.finish()
@@ -197,7 +206,7 @@ struct ObjectStoreTests {
         early.feed.finish()
         let earlyHead = try await earlyUpload.value
         #expect(earlyHead.commitSequence > lateHead.commitSequence)
-        #expect(try await store.read("k") == "started first, committed last")
+        #expect(try await other.read("k") == "started first, committed last")
     }
 
     @Test(
@@ -205,17 +214,17 @@ struct ObjectStoreTests {
         arguments: MetadataKind.allCases
     )
     func deleteDuringUpload(kind: MetadataKind) async throws {
-        let (store, _) = try await makeStore(kind)
+        let (store, other, _) = try await makeGateways(kind)
         try await store.put("k", "V0")
         let upload = ControlledBody()
         let task = Task { try await store.put(PutRequest(bucket: "bucket", key: "k"), body: upload) }
         await upload.waitUntilStarted()
         upload.send("V1")
-        let deleted = try await store.delete(bucket: "bucket", key: "k")
+        let deleted = try await other.delete(bucket: "bucket", key: "k")
         upload.feed.finish()
         let committed = try await task.value
         #expect(committed.commitSequence > (deleted ?? 0))
-        #expect(try await store.read("k") == "V1")
+        #expect(try await other.read("k") == "V1")
     }
 
     @Test(
@@ -223,11 +232,11 @@ struct ObjectStoreTests {
         arguments: MetadataKind.allCases
     )
     func deleteAfterPut(kind: MetadataKind) async throws {
-        let (store, _) = try await makeStore(kind)
+        let (store, other, _) = try await makeGateways(kind)
         try await store.put("k", "V1")
-        try await store.delete(bucket: "bucket", key: "k")
-        for _ in 0..<3 {
-            #expect(await storageCode { _ = try await store.head(bucket: "bucket", key: "k") } == .noSuchKey)
+        try await other.delete(bucket: "bucket", key: "k")
+        for reader in [store, other, store] {
+            #expect(await storageCode { _ = try await reader.head(bucket: "bucket", key: "k") } == .noSuchKey)
         }
     }
 
@@ -236,7 +245,7 @@ struct ObjectStoreTests {
         arguments: MetadataKind.allCases
     )
     func conditionalConflict(kind: MetadataKind) async throws {
-        let (store, directory) = try await makeStore(kind)
+        let (store, other, directory) = try await makeGateways(kind)
         let original = try await store.put("k", "V1")
         let upload = ControlledBody()
         let task = Task {
@@ -246,7 +255,7 @@ struct ObjectStoreTests {
             )
         }
         await upload.waitUntilStarted()
-        try await store.put("k", "V2 by a racing writer")
+        try await other.put("k", "V2 by a racing writer")
         upload.send("V3")
         upload.feed.finish()
         let code = await storageCode { _ = try await task.value }
