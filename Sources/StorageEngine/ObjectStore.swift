@@ -360,15 +360,30 @@ public struct ObjectStore: Sendable {
         try await requireBucket(bucket)
         var page = ListPage()
         var cursor = after
+        // A marker that rolls up (a common prefix handed out as the last page's NextMarker or
+        // continuation, or a key below one) resumes past every key under that prefix: the common
+        // prefix was listed already, and is not listed again.
+        if let delimiter, !delimiter.isEmpty, after.utf8.starts(with: prefix.utf8),
+            let range = after.range(
+                of: delimiter,
+                range: after.index(after.startIndex, offsetBy: prefix.count)..<after.endIndex
+            )
+        {
+            cursor = String(after[..<range.upperBound]) + "\u{10FFFF}"
+        }
         guard maxKeys > 0 else {
             page.isTruncated = try await !metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: 1)
                 .isEmpty
             return page
         }
         while true {
-            let batch = try await metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: maxKeys + 1)
-            if batch.isEmpty { return page }
+            let limit = maxKeys + 1
+            let batch = try await metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: limit)
+            // The common prefix being rolled up: the batch's keys under it are passed over, and
+            // once the batch is used up the next one starts past all of them (one index seek).
+            var rolledUp: String?
             for head in batch {
+                if let rolledUp, head.key.utf8.starts(with: rolledUp.utf8) { continue }
                 if page.count == maxKeys {
                     page.isTruncated = true
                     return page
@@ -382,14 +397,15 @@ public struct ObjectStore: Sendable {
                     let common = String(head.key[..<range.upperBound])
                     page.commonPrefixes.append(common)
                     page.lastKey = common
-                    // Skip every other key under this common prefix.
+                    rolledUp = common
                     cursor = common + "\u{10FFFF}"
-                    break
+                    continue
                 }
                 page.contents.append(head)
                 page.lastKey = head.key
                 cursor = head.key
             }
+            if batch.count < limit { return page }
         }
     }
 

@@ -32,7 +32,7 @@ struct ClientFailoverTests {
             )
             let store = ObjectClient(endpoints: endpoints, credentials: gateways[0].credentials)
             try await store.createBucket("failover")
-            let ttl = Duration.seconds(8)
+            let ttl = Duration.seconds(12)
             let token = try await locks.withLock("failover/doc", ttl: ttl) { lock in
                 _ = try await store.put(bucket: "failover", key: "doc", body: ByteBuffer(string: "1"), fencedBy: lock)
                 switch fault {

@@ -327,7 +327,8 @@ struct LockClientTests {
             #expect(stillHeld.held)
             async let lockLoss = client.watchLock("w", token: grant.token, wait: .seconds(30))
             async let leaseLoss = client.watchLease(lease.leaseID, wait: .seconds(30))
-            for _ in 0..<100_000 where await server.locks.watchCount < 2 { await Task.yield() }
+            // Bounded by time, not by yields: a loaded machine may take a while to register them.
+            for _ in 0..<1_000 where await server.locks.watchCount < 2 { try await Task.sleep(for: .milliseconds(10)) }
             #expect(await server.locks.watchCount == 2, "both watches were registered")
             let forced = try await client.forceRelease("w")
             #expect(forced.released.map(\.token) == [grant.token])

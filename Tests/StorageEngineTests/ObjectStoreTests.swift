@@ -163,6 +163,54 @@ struct ObjectStoreTests {
     }
 
     @Test(
+        "listing with a delimiter, page by page, returns what a reference rolls up, however keys fall across batches",
+        arguments: MetadataKind.allCases
+    )
+    func delimiterListingMatchesReference(kind: MetadataKind) async throws {
+        let (store, _) = try await makeStore(kind)
+        var generator = SystemRandomNumberGenerator()
+        var keys = Set<String>()
+        // 40 of the 84 keys of one to three segments from "a" to "d".
+        while keys.count < 40 {
+            let depth = Int.random(in: 1...3, using: &generator)
+            keys.insert(
+                (0..<depth).map { _ in ["a", "b", "c", "d"].randomElement(using: &generator)! }.joined(separator: "/")
+            )
+        }
+        for key in keys { try await store.put(key, key) }
+        let sorted = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+        for prefix in ["", "a/", "b/c"] {
+            // The reference: keys under the prefix, rolled up at the first "/" after it.
+            var expected: [String] = []
+            for key in sorted where key.hasPrefix(prefix) {
+                let rest = key.dropFirst(prefix.count)
+                let entry = rest.firstIndex(of: "/").map { prefix + rest[...$0] } ?? key
+                if expected.last != entry { expected.append(entry) }
+            }
+            for maxKeys in [1, 2, 3, 7, 1000] {
+                var listed: [String] = []
+                var after = ""
+                for _ in 0...keys.count {
+                    let page = try await store.list(
+                        bucket: "bucket",
+                        prefix: prefix,
+                        delimiter: "/",
+                        after: after,
+                        maxKeys: maxKeys
+                    )
+                    #expect(page.contents.count + page.commonPrefixes.count <= maxKeys)
+                    listed += (page.contents.map(\.key) + page.commonPrefixes).sorted {
+                        $0.utf8.lexicographicallyPrecedes($1.utf8)
+                    }
+                    guard page.isTruncated, let last = page.lastKey else { break }
+                    after = last
+                }
+                #expect(listed == expected, "prefix '\(prefix)', \(maxKeys) a page")
+            }
+        }
+    }
+
+    @Test(
         "races 4 and 5: a read that has begun returns the whole version it began with, across overwrite and delete",
         arguments: MetadataKind.allCases
     )
