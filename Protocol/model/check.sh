@@ -34,9 +34,11 @@ check() {
         verify "$model" "$macro" "$variant"
         grep -E "assertion violated" "$model-$variant.txt" > /dev/null || { cat "$model-$variant.txt"; echo "FAIL: no counterexample $name"; exit 1; }
         echo "$model, $name: assertion violated ($(grep -Eo 'assertion violated \([^)]*\)' "$model-$variant.txt" | head -1 | sed 's/assertion violated //')); the counterexample:"
-        # The last steps that tell the story, up to the failed assertion.
+        # The last steps that tell the story, up to the failed assertion (awk reads to the end: an
+        # early exit would end spin with SIGPIPE, which pipefail turns into a failure).
         spin -D"$macro=$variant" -t -p "$model.pml" | sed -E 's/^ *[0-9]+: +//' \
-            | awk '/assert\(/ { print; exit } /holder = |leaseAlive\[holder\] = 0|net(\[[a-z0-9]+\])?[!?]|seenHighest = |committed = |accepted!/ { print }' | tail -7
+            | awk 'done { next } /assert\(/ { print; done = 1; next } /holder = |leaseAlive\[holder\] = 0|net(\[[a-z0-9]+\])?[!?]|seenHighest = |committed = |accepted!/ { print }' \
+            | tail -7
     done
 }
 
