@@ -95,8 +95,6 @@ final class LockSessionChannel: Sendable {
         var nextID: UInt64 = 0
         var pending: [UInt64: Waiting<Answer>] = [:]
         var connection: Task<Void, Never>?
-        /// The gateway of the connection that is opening or open.
-        var endpoint = ""
 
         /// Whether a call has waited past its deadline.
         func isOverdue(at now: ContinuousClock.Instant) -> Bool {
@@ -177,21 +175,20 @@ final class LockSessionChannel: Sendable {
                     return false
                 case .closed:
                     state.link = .opening([waiting])
-                    state.endpoint = endpoints.current
                     return true
                 }
             }
             if startConnection {
-                let task = Task { await self.runConnection() }
+                let endpoint = endpoints.current
+                let task = Task { await self.runConnection(to: endpoint) }
                 state.withLock { $0.connection = task }
             }
         }
     }
 
-    /// Runs one connection until it closes, or until a call waits past its deadline, then fails
-    /// whatever still waits on it.
-    private func runConnection() async {
-        let endpoint = state.withLock { $0.endpoint }
+    /// Runs one connection to `endpoint` until it closes, or until a call waits past its
+    /// deadline, then fails whatever still waits on it.
+    private func runConnection(to endpoint: String) async {
         var failure: any Error = LockSessionClosed()
         do {
             try await withThrowingTaskGroup(of: Void.self) { group in

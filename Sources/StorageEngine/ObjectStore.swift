@@ -363,13 +363,8 @@ public struct ObjectStore: Sendable {
         // A marker that rolls up (a common prefix handed out as the last page's NextMarker or
         // continuation, or a key below one) resumes past every key under that prefix: the common
         // prefix was listed already, and is not listed again.
-        if let delimiter, !delimiter.isEmpty, after.utf8.starts(with: prefix.utf8),
-            let range = after.range(
-                of: delimiter,
-                range: after.index(after.startIndex, offsetBy: prefix.count)..<after.endIndex
-            )
-        {
-            cursor = String(after[..<range.upperBound]) + "\u{10FFFF}"
+        if after.utf8.starts(with: prefix.utf8), let common = Self.commonPrefix(of: after, prefix, delimiter) {
+            cursor = common + "\u{10FFFF}"
         }
         guard maxKeys > 0 else {
             page.isTruncated = try await !metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: 1)
@@ -388,13 +383,7 @@ public struct ObjectStore: Sendable {
                     page.isTruncated = true
                     return page
                 }
-                if let delimiter, !delimiter.isEmpty,
-                    let range = head.key.range(
-                        of: delimiter,
-                        range: head.key.index(head.key.startIndex, offsetBy: prefix.count)..<head.key.endIndex
-                    )
-                {
-                    let common = String(head.key[..<range.upperBound])
+                if let common = Self.commonPrefix(of: head.key, prefix, delimiter) {
                     page.commonPrefixes.append(common)
                     page.lastKey = common
                     rolledUp = common
@@ -407,6 +396,18 @@ public struct ObjectStore: Sendable {
             }
             if batch.count < limit { return page }
         }
+    }
+
+    /// The common prefix `key` (under `prefix`) rolls up into: up to and including the first
+    /// `delimiter` after the prefix; nil when there is none, or no delimiter.
+    private static func commonPrefix(of key: String, _ prefix: String, _ delimiter: String?) -> String? {
+        guard let delimiter, !delimiter.isEmpty,
+            let range = key.range(
+                of: delimiter,
+                range: key.index(key.startIndex, offsetBy: prefix.count)..<key.endIndex
+            )
+        else { return nil }
+        return String(key[..<range.upperBound])
     }
 
     private static func verify(_ digests: Digests, against request: PutRequest) throws(StorageError) {
