@@ -9,19 +9,18 @@ public enum CommitRules {
     /// known about fencing. Fencing is checked first: a stale writer learns nothing about the object.
     ///
     /// A broken precondition is `conditionalRequestConflict` when a commit changed the key after the
-    /// request observed it (the conditions were checked then), and `preconditionFailed` otherwise.
+    /// request observed it (the conditions were checked then), `noSuchKey` when `If-Match` finds
+    /// the key absent as the request did, and `preconditionFailed` otherwise.
     public static func decide(
         _ intent: WriteIntent,
         current: ObjectHead?,
         fence: FenceCheck = .unfenced
     ) -> CommitDecision {
         if let rejection = fenceRejection(fence) { return .reject(rejection) }
-        guard intent.preconditions.hold(for: current) else {
-            return .reject(
-                current?.commitSequence == intent.observedSequence ? .preconditionFailed : .conditionalRequestConflict
-            )
-        }
-        return .accept
+        let outcome = intent.preconditions.evaluate(current)
+        guard outcome != .hold else { return .accept }
+        guard current?.commitSequence == intent.observedSequence else { return .reject(.conditionalRequestConflict) }
+        return .reject(outcome == .keyAbsent ? .noSuchKey : .preconditionFailed)
     }
 }
 
@@ -48,6 +47,8 @@ public enum CommitDecision: Sendable, Equatable {
 public enum CommitRejection: Error, Sendable, Equatable {
     /// `If-Match` / `If-None-Match` did not hold, and the object is as the request found it (412).
     case preconditionFailed
+    /// `If-Match` on a key that does not exist, and did not when the request began (404).
+    case noSuchKey
     /// The conditions held when the request began, but a racing commit changed the object since (409).
     case conditionalRequestConflict
     /// The write's token is lower than the highest recorded for its lock: a former holder (409).

@@ -30,27 +30,39 @@ public struct WriteIntent: Sendable, Equatable {
     }
 }
 
-/// The conditional-write headers: `If-Match: <etag>` and `If-None-Match: *`.
+/// The conditional-write headers: `If-Match` (an ETag or `*`) and `If-None-Match` (an ETag or `*`).
 public struct WritePreconditions: Sendable, Equatable {
     /// The ETag the current version must have (unquoted; `*` means "any version exists").
     public var ifMatch: String?
-    /// True for `If-None-Match: *`: the key must not exist.
-    public var ifNoneMatchAny: Bool
+    /// The ETag the current version must not have (unquoted; `*` means "the key must not exist").
+    public var ifNoneMatch: String?
 
-    public init(ifMatch: String? = nil, ifNoneMatchAny: Bool = false) {
+    public init(ifMatch: String? = nil, ifNoneMatch: String? = nil) {
         self.ifMatch = ifMatch
-        self.ifNoneMatchAny = ifNoneMatchAny
+        self.ifNoneMatch = ifNoneMatch
     }
 
-    public var isEmpty: Bool { ifMatch == nil && !ifNoneMatchAny }
+    public var isEmpty: Bool { ifMatch == nil && ifNoneMatch == nil }
+
+    /// How the conditions fare against a key's current version.
+    public enum Outcome: Sendable, Equatable {
+        case hold
+        /// A condition does not hold (412).
+        case fail
+        /// `If-Match` names a version of a key that does not exist (404, as S3 answers).
+        case keyAbsent
+    }
+
+    /// How these conditions fare for `current` (nil: the key is absent).
+    public func evaluate(_ current: ObjectHead?) -> Outcome {
+        if let ifNoneMatch, let current, ifNoneMatch == "*" || ifNoneMatch == current.etag { return .fail }
+        if let ifMatch {
+            guard let current else { return .keyAbsent }
+            if ifMatch != "*" && ifMatch != current.etag { return .fail }
+        }
+        return .hold
+    }
 
     /// Whether these conditions hold for `current` (nil: the key is absent).
-    public func hold(for current: ObjectHead?) -> Bool {
-        if ifNoneMatchAny, current != nil { return false }
-        if let ifMatch {
-            guard let current else { return false }
-            if ifMatch != "*" && ifMatch != current.etag { return false }
-        }
-        return true
-    }
+    public func hold(for current: ObjectHead?) -> Bool { evaluate(current) == .hold }
 }

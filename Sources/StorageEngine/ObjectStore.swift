@@ -237,7 +237,11 @@ public struct ObjectStore: Sendable {
     /// point compares to tell a racing change (409) from a condition that never held.
     func observe(bucket: String, key: String, preconditions: WritePreconditions) async throws -> UInt64? {
         let current = try await currentHead(bucket: bucket, key: key)
-        guard preconditions.hold(for: current) else { throw StorageError(CommitRejection.preconditionFailed) }
+        switch preconditions.evaluate(current) {
+        case .hold: break
+        case .fail: throw StorageError(CommitRejection.preconditionFailed)
+        case .keyAbsent: throw StorageError(CommitRejection.noSuchKey)
+        }
         return current?.commitSequence
     }
 

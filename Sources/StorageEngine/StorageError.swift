@@ -90,6 +90,8 @@ extension StorageError {
         switch rejection {
         case .preconditionFailed:
             self.init(.preconditionFailed, "at least one of the preconditions you specified did not hold")
+        case .noSuchKey:
+            self.init(.noSuchKey, "the specified key does not exist (If-Match names one of its versions)")
         case .conditionalRequestConflict:
             self.init(.conditionalRequestConflict, "a conflicting operation changed the object while this request ran")
         case .staleFencingToken(let presented, let highest):

@@ -58,7 +58,7 @@ struct EtcdMetadataStoreTests {
             for writer in 0..<32 {
                 group.addTask {
                     let store = writer.isMultiple(of: 2) ? first : second
-                    let request = PutRequest(bucket: "bucket", key: "k", preconditions: .init(ifNoneMatchAny: true))
+                    let request = PutRequest(bucket: "bucket", key: "k", preconditions: .init(ifNoneMatch: "*"))
                     do {
                         _ = try await store.put(request, body: body("writer \(writer)"))
                         return "writer \(writer)"

@@ -22,6 +22,7 @@ import botocore.auth
 import botocore.awsrequest
 import botocore.config
 import botocore.credentials
+import botocore.exceptions
 import pytest
 import requests
 
@@ -36,16 +37,30 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
+def signed(server, method, path, headers=None, body=b"", secret=None):
+    """Sends a request signed by botocore's S3 SigV4 signer (every header given is signed) and
+    returns the `requests` response."""
+    request = botocore.awsrequest.AWSRequest(method=method, url=server.endpoint + path, data=body,
+                                             headers=dict(headers or {}))
+    credentials = botocore.credentials.Credentials(server.access_key, secret or server.secret_key)
+    botocore.auth.S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
+    prepared = request.prepare()
+    return requests.request(method, prepared.url, headers=dict(prepared.headers), data=body, timeout=30)
+
+
 def call(server, method, path, body=None, secret=None):
     """Sends a lock API request signed by botocore's S3 SigV4 signer and returns (status, json)."""
     data = json.dumps(body).encode() if body is not None else b""
     headers = {"content-type": "application/json"} if body is not None else {}
-    request = botocore.awsrequest.AWSRequest(method=method, url=server.endpoint + path, data=data, headers=headers)
-    credentials = botocore.credentials.Credentials(server.access_key, secret or server.secret_key)
-    botocore.auth.S3SigV4Auth(credentials, "s3", "us-east-1").add_auth(request)
-    prepared = request.prepare()
-    response = requests.request(method, prepared.url, headers=dict(prepared.headers), data=data, timeout=30)
+    response = signed(server, method, path, headers, data, secret)
     return response.status_code, response.json()
+
+
+def error_of(call):
+    """The (HTTP status, S3 error code) of a boto3 call that must fail."""
+    with pytest.raises(botocore.exceptions.ClientError) as caught:
+        call()
+    return caught.value.response["ResponseMetadata"]["HTTPStatusCode"], caught.value.response["Error"]["Code"]
 
 
 def palisade_binary() -> str:

@@ -4,14 +4,9 @@ import http.client
 import os
 import urllib.parse
 
-import botocore.exceptions
 import pytest
 
-
-def error_of(call):
-    with pytest.raises(botocore.exceptions.ClientError) as caught:
-        call()
-    return caught.value.response["ResponseMetadata"]["HTTPStatusCode"], caught.value.response["Error"]["Code"]
+from conftest import error_of
 
 
 def test_copy_preconditions(s3, bucket):

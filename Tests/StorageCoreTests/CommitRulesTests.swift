@@ -25,13 +25,17 @@ struct CommitRulesTests {
     @Test(
         "write preconditions",
         arguments: [
-            (WritePreconditions(ifNoneMatchAny: true), nil, true),
-            (WritePreconditions(ifNoneMatchAny: true), "a", false),
+            (WritePreconditions(ifNoneMatch: "*"), nil, true),
+            (WritePreconditions(ifNoneMatch: "*"), "a", false),
             (WritePreconditions(ifMatch: "a"), "a", true),
             (WritePreconditions(ifMatch: "a"), "b", false),
             (WritePreconditions(ifMatch: "a"), nil, false),
             (WritePreconditions(ifMatch: "*"), "b", true),
             (WritePreconditions(ifMatch: "*"), nil, false),
+            (WritePreconditions(ifNoneMatch: "a"), "a", false),
+            (WritePreconditions(ifNoneMatch: "a"), "b", true),
+            (WritePreconditions(ifNoneMatch: "a"), nil, true),
+            (WritePreconditions(ifMatch: "*", ifNoneMatch: "a"), "b", true),
         ] as [(WritePreconditions, String?, Bool)]
     )
     func writePreconditions(preconditions: WritePreconditions, currentETag: String?, holds: Bool) {
@@ -45,11 +49,20 @@ struct CommitRulesTests {
         #expect(
             CommitRules.decide(ifMatch, current: head(etag: "b", sequence: 2)) == .reject(.conditionalRequestConflict)
         )
-        let create = WriteIntent(kind: .put, preconditions: .init(ifNoneMatchAny: true), observedSequence: nil)
+        let create = WriteIntent(kind: .put, preconditions: .init(ifNoneMatch: "*"), observedSequence: nil)
         #expect(
             CommitRules.decide(create, current: head(etag: "x", sequence: 3)) == .reject(.conditionalRequestConflict)
         )
         #expect(CommitRules.decide(create, current: nil) == .accept)
+    }
+
+    @Test("If-Match on an absent key is 404 NoSuchKey, unless a racing commit removed the key (409)")
+    func ifMatchOnAnAbsentKey() {
+        let neverThere = WriteIntent(kind: .delete, preconditions: .init(ifMatch: "*"), observedSequence: nil)
+        #expect(WritePreconditions(ifMatch: "a").evaluate(nil) == .keyAbsent)
+        #expect(CommitRules.decide(neverThere, current: nil) == .reject(.noSuchKey))
+        let removedSince = WriteIntent(kind: .put, preconditions: .init(ifMatch: "a"), observedSequence: 4)
+        #expect(CommitRules.decide(removedSince, current: nil) == .reject(.conditionalRequestConflict))
     }
 
     @Test(

@@ -75,7 +75,7 @@ struct FenceRulesTests {
         #expect(CommitRules.fenceRejection(fence) == rejection)
         let conditional = WriteIntent(
             kind: .put,
-            preconditions: .init(ifNoneMatchAny: true),
+            preconditions: .init(ifNoneMatch: "*"),
             observedSequence: 1,
             fence: fence.claim
         )

@@ -24,7 +24,7 @@ public struct S3Error: Error, Sendable, Equatable {
     init(_ error: StorageError) {
         let status: HTTPResponse.Status =
             switch error.code {
-            case .noSuchBucket, .noSuchKey: .notFound
+            case .noSuchBucket, .noSuchKey, .noSuchUpload: .notFound
             case .bucketAlreadyOwnedByYou, .bucketNotEmpty, .conditionalRequestConflict, .staleFencingToken,
                 .lockNotHeld:
                 .conflict

@@ -11,6 +11,7 @@ extension S3Gateway {
                 case .put: "s3:CreateBucket"
                 case .delete: "s3:DeleteBucket"
                 case .get where s3.query["uploads"] != nil: "s3:ListBucketMultipartUploads"
+                case .get where s3.query["versioning"] != nil: "s3:GetBucketVersioning"
                 case .post where s3.query["delete"] != nil: ""
                 default: "s3:ListBucket"
                 }

@@ -7,36 +7,67 @@ import StorageCore
 import StorageEngine
 
 extension S3Gateway {
-    func listBuckets() async throws -> Response {
-        let buckets = try await store.listBuckets().map { bucket in
+    /// ListBuckets, by name; `prefix`, and pages of `max-buckets` (1–10 000) continued with the
+    /// `continuation-token` the previous page answered.
+    func listBuckets(_ s3: S3Request) async throws -> Response {
+        let prefix = s3.query["prefix"] ?? ""
+        var maxBuckets = 10_000
+        if let text = s3.query["max-buckets"] {
+            guard let value = Int(text), (1...10_000).contains(value) else {
+                throw S3Error.invalidArgument("max-buckets must be an integer between 1 and 10000")
+            }
+            maxBuckets = value
+        }
+        var after = ""
+        if let token = s3.query["continuation-token"] {
+            guard let data = Data(base64Encoded: token), let name = String(data: data, encoding: .utf8) else {
+                throw S3Error.invalidArgument("the continuation token provided is incorrect")
+            }
+            after = name
+        }
+        let matching = try await store.listBuckets().filter { $0.name.hasPrefix(prefix) && $0.name > after }
+        let page = matching.prefix(maxBuckets)
+        let buckets = page.map { bucket in
             S3XML.Node.element(
                 "Bucket",
                 [.text("Name", bucket.name), .text("CreationDate", HTTPDate.iso8601(milliseconds: bucket.created))]
             )
         }
-        return Self.xml(
-            S3XML.document(
-                "ListAllMyBucketsResult",
-                [
-                    .element("Owner", [.text("ID", "palisade"), .text("DisplayName", "palisade")]),
-                    .element("Buckets", buckets),
-                ]
-            )
-        )
+        var nodes: [S3XML.Node] = [
+            .element("Owner", [.text("ID", "palisade"), .text("DisplayName", "palisade")]),
+            .element("Buckets", buckets),
+        ]
+        if matching.count > page.count, let last = page.last {
+            nodes.append(.text("ContinuationToken", Data(last.name.utf8).base64EncodedString()))
+        }
+        if s3.query["prefix"] != nil { nodes.append(.text("Prefix", prefix)) }
+        return Self.xml(S3XML.document("ListAllMyBucketsResult", nodes))
     }
 
-    /// CreateBucket; a body, when sent, must be a `CreateBucketConfiguration` (its location is not kept).
+    /// CreateBucket; a body, when sent, must be a `CreateBucketConfiguration` (its location is not
+    /// kept). Creating a bucket you already own answers 200 and changes nothing in us-east-1 (S3's
+    /// legacy rule, which clients retrying a creation rely on) and 409 `BucketAlreadyOwnedByYou`
+    /// for a bucket asked for in another region.
     func createBucket(
         _ bucket: String,
         s3: S3Request,
         request: Request,
         verified: SigV4Verifier.Verified
     ) async throws -> Response {
+        try UnsupportedFeatures.refuseInBucketCreation(s3)
         let body = try await Self.signedDocument(request, s3: s3, verified: verified, upTo: 64 * 1024)
-        if !body.isEmpty, try S3XML.parse(body).name != "CreateBucketConfiguration" {
-            throw S3Error.malformedXML
+        var region = "us-east-1"
+        if !body.isEmpty {
+            let document = try S3XML.parse(body)
+            guard document.name == "CreateBucketConfiguration" else { throw S3Error.malformedXML }
+            if let constraint = document.child("LocationConstraint")?.text, !constraint.isEmpty { region = constraint }
         }
-        try await store.createBucket(bucket)
+        do {
+            try await store.createBucket(bucket)
+        } catch {
+            // Already there, and ours: in us-east-1, the legacy answer is success.
+            guard error.code == .bucketAlreadyOwnedByYou, region == "us-east-1" else { throw error }
+        }
         return Response(status: .ok, headers: [.location: "/\(bucket)"])
     }
 
@@ -109,7 +140,8 @@ extension S3Gateway {
         return Self.xml(S3XML.document("ListBucketResult", nodes))
     }
 
-    /// DeleteObjects: up to 1000 keys, each its own commit; quiet mode reports only errors.
+    /// DeleteObjects: up to 1000 keys, each its own commit (conditional on its `ETag`, when given);
+    /// quiet mode reports only errors.
     func deleteObjects(
         _ bucket: String,
         s3: S3Request,
@@ -120,22 +152,31 @@ extension S3Gateway {
         let data = try await Self.signedDocument(request, s3: s3, verified: verified, upTo: 2 * 1024 * 1024)
         let document = try S3XML.parse(data)
         guard document.name == "Delete" else { throw S3Error.malformedXML }
-        let keys = document.all("Object").compactMap { $0.child("Key")?.text }
-        guard !keys.isEmpty, keys.count <= 1000, keys.count == document.all("Object").count else {
+        let objects = document.all("Object").compactMap { object in
+            object.child("Key").map { key in
+                (
+                    key: key.text,
+                    preconditions: WritePreconditions(
+                        ifMatch: object.child("ETag")?.text.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+                    )
+                )
+            }
+        }
+        guard !objects.isEmpty, objects.count <= 1000, objects.count == document.all("Object").count else {
             throw S3Error(.badRequest, "MalformedXML", "a Delete request names 1 to 1000 objects, each with a Key")
         }
         try await store.requireBucket(bucket)
         let fence = try Self.fenceClaim(of: s3)
         let quiet = document.child("Quiet")?.text.lowercased() == "true"
         var results: [S3XML.Node] = []
-        for key in keys {
+        for (key, preconditions) in objects {
             do {
                 try Self.require(
                     [.s3("s3:DeleteObject", bucket: bucket, key: key)],
                     policy: policy,
                     accessKeyID: verified.accessKeyID
                 )
-                try await store.delete(bucket: bucket, key: key, fence: fence)
+                try await store.delete(bucket: bucket, key: key, preconditions: preconditions, fence: fence)
                 if !quiet { results.append(.element("Deleted", [.text("Key", key)])) }
             } catch {
                 let failure = Self.s3Error(for: error)

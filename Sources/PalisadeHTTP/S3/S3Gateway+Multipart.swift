@@ -92,10 +92,7 @@ extension S3Gateway {
         do {
             var range: Range<Int64> = 0..<reader.head.size
             if let header = s3.header("x-amz-copy-source-range") {
-                guard let requested = try Self.byteRange(header, size: reader.head.size) else {
-                    throw S3Error.invalidArgument("x-amz-copy-source-range must be bytes=first-last")
-                }
-                range = requested
+                range = try Self.copySourceRange(header, size: reader.head.size)
             }
             put.expectedMD5Base64 = nil
             put.expectedChecksums = [:]
@@ -150,7 +147,7 @@ extension S3Gateway {
             bucket: bucket,
             key: key,
             parts: parts,
-            preconditions: try Self.writePreconditions(of: s3),
+            preconditions: Self.writePreconditions(of: s3),
             fence: try Self.fenceClaim(of: s3)
         )
         var headers: HTTPFields = [.contentType: "application/xml"]
@@ -223,18 +220,32 @@ extension S3Gateway {
         return Self.xml(S3XML.document("ListMultipartUploadsResult", nodes))
     }
 
-    /// The bucket and key of an `x-amz-copy-source` header (`/bucket/key` or `bucket/key`, URL-encoded).
+    /// The bytes of an `x-amz-copy-source-range` header, `bytes=first-last` within an object of `size`.
+    static func copySourceRange(_ header: String, size: Int64) throws -> Range<Int64> {
+        let bounds = header.hasPrefix("bytes=") ? header.dropFirst("bytes=".count).split(separator: "-") : []
+        guard bounds.count == 2, let first = Int64(bounds[0]), let last = Int64(bounds[1]), first <= last else {
+            throw S3Error.invalidArgument(
+                "the x-amz-copy-source-range value must be of the form bytes=first-last where first and last are the zero-based offsets of the first and last bytes to copy"
+            )
+        }
+        guard first >= 0, last < size else {
+            throw S3Error.invalidArgument("range specified is not valid for source object of size: \(size)")
+        }
+        return first..<(last + 1)
+    }
+
+    /// The bucket and key of an `x-amz-copy-source` header: `/bucket/key` or `bucket/key`, URL-encoded,
+    /// optionally followed by `?versionId=…`. It is split at its first `?` before it is decoded, so a
+    /// key holding an encoded `?` (`what%3Fx`) is a key.
     static func copySource(_ header: String) throws -> (bucket: String, key: String) {
-        guard var source = SigV4.percentDecodeExactly(header) else {
+        let mark = header.firstIndex(of: "?")
+        if let mark, !header[header.index(after: mark)...].hasPrefix("versionId=null") {
+            throw S3Error.notImplemented("copying a specific version")
+        }
+        guard var source = SigV4.percentDecodeExactly(String(header[..<(mark ?? header.endIndex)])) else {
             throw S3Error.invalidArgument("x-amz-copy-source does not decode to UTF-8")
         }
         if source.hasPrefix("/") { source.removeFirst() }
-        if let mark = source.firstIndex(of: "?") {
-            guard source[source.index(after: mark)...].hasPrefix("versionId=null") else {
-                throw S3Error.notImplemented("copying a specific version")
-            }
-            source = String(source[..<mark])
-        }
         guard let slash = source.firstIndex(of: "/"), slash != source.startIndex,
             source.index(after: slash) != source.endIndex
         else {

@@ -104,6 +104,7 @@ extension S3Gateway {
 
     /// The stored headers, metadata, checksums and conditions of a PutObject.
     static func putRequest(bucket: String, key: String, s3: S3Request) throws -> PutRequest {
+        try UnsupportedFeatures.refuseInObjectWrite(s3)
         var put = PutRequest(bucket: bucket, key: key)
         for name in storedContentHeaders {
             guard var value = s3.header(name) else { continue }
@@ -115,7 +116,7 @@ extension S3Gateway {
             put.contentHeaders[name] = value
         }
         put.userMetadata = userMetadata(of: s3)
-        put.preconditions = try writePreconditions(of: s3)
+        put.preconditions = writePreconditions(of: s3)
         put.fence = try fenceClaim(of: s3)
         if let md5 = s3.header("content-md5") {
             guard let bytes = Data(base64Encoded: md5), bytes.count == 16 else {
@@ -142,18 +143,12 @@ extension S3Gateway {
         return metadata
     }
 
-    static func writePreconditions(of s3: S3Request) throws -> WritePreconditions {
-        var preconditions = WritePreconditions()
-        if let ifNoneMatch = s3.header("if-none-match") {
-            guard ifNoneMatch.trimmingCharacters(in: .whitespaces) == "*" else {
-                throw S3Error.notImplemented("If-None-Match with an ETag on a write (only * is supported)")
-            }
-            preconditions.ifNoneMatchAny = true
+    /// `If-Match` and `If-None-Match` of a write, each an ETag (quoted or not) or `*`.
+    static func writePreconditions(of s3: S3Request) -> WritePreconditions {
+        func etag(_ name: String) -> String? {
+            s3.header(name).map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
         }
-        if let ifMatch = s3.header("if-match") {
-            preconditions.ifMatch = ifMatch.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
-        }
-        return preconditions
+        return WritePreconditions(ifMatch: etag("if-match"), ifNoneMatch: etag("if-none-match"))
     }
 
     /// The fencing claim of a write: `x-palisade-lock` and `x-palisade-fencing-token`, both or neither.
@@ -253,8 +248,15 @@ extension S3Gateway {
         var range: Range<Int64> = 0..<head.size
         var status = HTTPResponse.Status.ok
         if let partNumber = s3.query["partNumber"] {
-            guard let number = Int(partNumber), let partRange = reader.partRange(number) else {
-                throw S3Error(.rangeNotSatisfiable, "InvalidPartNumber", "the requested partnumber is not satisfiable")
+            guard let number = Int(partNumber), (1...10_000).contains(number) else {
+                throw S3Error.invalidArgument("part number must be an integer between 1 and 10000, inclusive")
+            }
+            guard let partRange = reader.partRange(number) else {
+                throw S3Error(
+                    .badRequest,
+                    "InvalidPart",
+                    "the object has \(head.segments.count) part(s): part \(number) does not exist"
+                )
             }
             range = partRange
             headers[HTTPField.Name("x-amz-mp-parts-count")!] = String(head.segments.count)
@@ -332,7 +334,7 @@ extension S3Gateway {
         let sequence = try await store.delete(
             bucket: bucket,
             key: key,
-            preconditions: try Self.writePreconditions(of: s3),
+            preconditions: Self.writePreconditions(of: s3),
             fence: try Self.fenceClaim(of: s3)
         )
         var headers = HTTPFields()

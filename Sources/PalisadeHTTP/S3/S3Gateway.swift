@@ -39,8 +39,8 @@ public struct S3Gateway: RouterMiddleware {
     /// Sub-resources that Palisade does not implement: 501, never a wrong success.
     static let unsupportedSubresources: Set<String> = [
         "acl", "policy", "cors", "lifecycle", "website", "logging", "notification", "replication", "encryption",
-        "object-lock", "retention", "legal-hold", "torrent", "restore", "select", "attributes", "versioning",
-        "versions", "tagging", "requestPayment", "accelerate", "analytics", "inventory", "metrics",
+        "object-lock", "retention", "legal-hold", "torrent", "restore", "select", "attributes", "versions", "tagging",
+        "requestPayment", "accelerate", "analytics", "inventory", "metrics",
         "intelligent-tiering", "ownershipControls", "publicAccessBlock", "policyStatus", "versionId",
     ]
 
@@ -55,6 +55,11 @@ public struct S3Gateway: RouterMiddleware {
         do {
             guard !s3.hasUndecodablePath else {
                 throw S3Error(.badRequest, "InvalidURI", "the path's percent-escapes do not decode to UTF-8")
+            }
+            if s3.isBrowserFormUpload {
+                throw S3Error.notImplemented(
+                    "a browser form upload (POST Object, generate_presigned_post); a presigned PUT URL does the same"
+                )
             }
             let verified = try authenticate(s3)
             response = try await route(s3, request: request, verified: verified, context: context)
@@ -123,6 +128,9 @@ public struct S3Gateway: RouterMiddleware {
         verified: SigV4Verifier.Verified,
         context: Context
     ) async throws -> Response {
+        if s3.query["versioning"] != nil, s3.key == nil, s3.bucket != nil, s3.method != .get {
+            throw S3Error.notImplemented("versioning")
+        }
         if let unsupported = s3.query.keys.first(where: Self.unsupportedSubresources.contains) {
             throw S3Error.notImplemented("the ?\(unsupported) sub-resource")
         }
@@ -130,7 +138,7 @@ public struct S3Gateway: RouterMiddleware {
         try Self.authorize(s3, policy: policy, accessKeyID: verified.accessKeyID)
         guard let bucket = s3.bucket else {
             guard s3.method == .get else { throw S3Error.methodNotAllowed }
-            return try await listBuckets()
+            return try await listBuckets(s3)
         }
         guard let key = s3.key else {
             switch s3.method {
@@ -144,6 +152,10 @@ public struct S3Gateway: RouterMiddleware {
             case .get where s3.query["location"] != nil:
                 try await store.requireBucket(bucket)
                 return Self.xml(S3XML.document("LocationConstraint", []))
+            case .get where s3.query["versioning"] != nil:
+                // Never versioned: the empty configuration S3 answers for such a bucket.
+                try await store.requireBucket(bucket)
+                return Self.xml(S3XML.document("VersioningConfiguration", []))
             case .get where s3.query["uploads"] != nil:
                 return try await listMultipartUploads(bucket, s3: s3)
             case .get where s3.query["list-type"] == "2":
@@ -157,6 +169,7 @@ public struct S3Gateway: RouterMiddleware {
             }
         }
         try StorageError.requireValidKey(key)
+        try UnsupportedFeatures.refuseCustomerKeys(s3)
         if s3.query["uploads"] != nil || s3.query["uploadId"] != nil {
             return try await routeMultipart(bucket: bucket, key: key, s3: s3, request: request, verified: verified)
         }

@@ -70,6 +70,12 @@ struct S3Request: Sendable {
         return fields
     }
 
+    /// A POST of an HTML form to a bucket (S3's POST Object, made by `generate_presigned_post`).
+    var isBrowserFormUpload: Bool {
+        method == .post && key == nil && bucket != nil
+            && header("content-type")?.lowercased().hasPrefix("multipart/form-data") == true
+    }
+
     /// `/bucket/key` as S3 names it in `<Resource>`.
     var resource: String {
         "/" + (bucket ?? "") + (key.map { "/" + $0 } ?? "")

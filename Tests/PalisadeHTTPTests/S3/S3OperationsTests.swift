@@ -18,7 +18,12 @@ struct S3OperationsTests {
         try await withTestServer { server in
             let s3 = server.s3
             #expect(try await s3.send("PUT", "/alpha").status == 200)
-            #expect(try await s3.send("PUT", "/alpha").errorCode == "BucketAlreadyOwnedByYou")
+            #expect(try await s3.send("PUT", "/alpha").status == 200)
+            let elsewhere = Array(
+                "<CreateBucketConfiguration><LocationConstraint>eu-west-1</LocationConstraint></CreateBucketConfiguration>"
+                    .utf8
+            )
+            #expect(try await s3.send("PUT", "/alpha", body: elsewhere).errorCode == "BucketAlreadyOwnedByYou")
             #expect(try await s3.send("PUT", "/no").errorCode == "InvalidBucketName")
             #expect(try await s3.send("GET", "/").values(of: "Name") == ["alpha"])
             #expect(try await s3.send("HEAD", "/alpha").status == 200)
