@@ -49,11 +49,12 @@ def release(lease):
         pass  # the lease had expired already
 
 
-def s3_client(fencing=None):
-    """A boto3 client whose writes carry the lock and token in `fencing` (a dict the caller updates)."""
+def s3_client(fencing=None, **config):
+    """A boto3 client whose writes carry the lock and token in `fencing` (a dict the caller updates);
+    `config` adds botocore Config options (timeouts, retries)."""
     client = boto3.client("s3", endpoint_url=ENDPOINT, aws_access_key_id=CREDENTIALS.access_key,
                           aws_secret_access_key=CREDENTIALS.secret_key, region_name="us-east-1",
-                          config=botocore.config.Config(signature_version="s3v4"))
+                          config=botocore.config.Config(signature_version="s3v4", **config))
     if fencing is not None:
         def add_fencing_headers(request, **_):
             if fencing.get("lock"):

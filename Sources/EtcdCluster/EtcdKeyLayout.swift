@@ -48,6 +48,10 @@ public struct EtcdKeyLayout: Sendable {
     func fencedPaths(_ bucket: String) -> Data { key("fp/\(bucket)/") }
     var allFencedPaths: Data { key("fp/") }
 
+    /// `wr/NAME`: the record of a named write (``WriteRecord``).
+    func writeRecord(_ name: String) -> Data { key("wr/\(name)") }
+    var writeRecords: Data { key("wr/") }
+
     // MARK: Locks
 
     /// `ls/LEASE`: a live lease (owner, TTL), attached to its etcd lease, so it ends with it.

@@ -103,6 +103,7 @@ public final class EtcdMetadataStore: MetadataStore {
             reads.append(.init(key: layout.upload(upload)))
             reads.append(prefix(layout.parts(upload)))
         }
+        reads += scope.writeNames.map { .init(key: layout.writeRecord($0)) }
         return reads
     }
 
@@ -190,6 +191,25 @@ public final class EtcdMetadataStore: MetadataStore {
         try await keyValues(prefix(layout.allFencedPaths)).compactMap {
             FencedPath(layout.suffix(of: $0.key, after: layout.allFencedPaths))
         }
+    }
+
+    /// Reads every record and deletes the old ones, at most 100 keys per etcd transaction.
+    public func removeWriteRecords(recordedBefore time: Int64) async throws -> Int {
+        var old: [Data] = []
+        for kv in try await keyValues(prefix(layout.writeRecords))
+        where try EtcdValues.decode(EtcdValues.Record.self, kv.value).recordedMs < time {
+            old.append(kv.key)
+        }
+        for start in stride(from: 0, to: old.count, by: 100) {
+            var request = Etcdserverpb_TxnRequest()
+            request.success = old[start..<min(start + 100, old.count)].map(EtcdRequests.delete)
+            do {
+                _ = try await client.txn(request)
+            } catch {
+                throw Self.unavailable(error)
+            }
+        }
+        return old.count
     }
 
     public func referencedBlobIDs() async throws -> Set<String> {

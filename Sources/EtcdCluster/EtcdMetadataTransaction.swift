@@ -141,6 +141,12 @@ final class EtcdMetadataTransaction: MetadataTransaction {
         try range(layout.parts(uploadID)).map { try EtcdValues.decode(EtcdValues.Part.self, $0.value).part }
     }
 
+    func writeRecord(_ name: String) throws -> WriteRecord? {
+        try value(layout.writeRecord(name)).map { kv in
+            try EtcdValues.decode(EtcdValues.Record.self, kv.value).record(name: name, modRevision: kv.modRevision)
+        }
+    }
+
     // MARK: Changes
 
     private func put(_ key: Data, _ value: Data) {
@@ -200,6 +206,10 @@ final class EtcdMetadataTransaction: MetadataTransaction {
         delete(layout.upload(id))
         delete(layout.uploadIndex(upload))
         rangeDeletes.append(layout.parts(id))
+    }
+
+    func putWriteRecord(_ record: WriteRecord) throws {
+        put(layout.writeRecord(record.name), EtcdValues.encode(EtcdValues.Record(record, sequenced: changesHead)))
     }
 
     func setFenced(_ path: FencedPath, _ fenced: Bool) throws {

@@ -153,6 +153,56 @@ enum EtcdValues {
         }
     }
 
+    /// `wr/NAME`: a write record. Its commit sequence, when it has one, is the key's mod revision
+    /// (the record is written by the write's own commit).
+    struct Record: Codable {
+        var recordedMs: Int64
+        var kind: String?
+        var bucket: String?
+        var key: String?
+        var versionID: String?
+        var etag: String?
+        /// Whether the commit that wrote the record put or removed a head.
+        var sequenced: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case recordedMs = "recorded_ms"
+            case kind
+            case bucket
+            case key
+            case versionID = "version_id"
+            case etag
+            case sequenced
+        }
+
+        init(_ record: WriteRecord, sequenced: Bool) {
+            recordedMs = record.recordedAt
+            kind = record.committed?.kind.rawValue
+            bucket = record.committed?.bucket
+            key = record.committed?.key
+            versionID = record.committed?.versionID
+            etag = record.committed?.etag
+            self.sequenced = sequenced && record.committed != nil
+        }
+
+        func record(name: String, modRevision: Int64) -> WriteRecord {
+            WriteRecord(
+                name: name,
+                recordedAt: recordedMs,
+                committed: kind.flatMap(WriteIntent.Kind.init(rawValue:)).map { kind in
+                    CommittedWrite(
+                        kind: kind,
+                        bucket: bucket ?? "",
+                        key: key ?? "",
+                        versionID: versionID,
+                        etag: etag,
+                        commitSequence: sequenced ? UInt64(modRevision) : nil
+                    )
+                }
+            )
+        }
+    }
+
     static func encode(_ value: some Encodable) -> Data {
         let encoder = JSONEncoder()
         encoder.outputFormatting = .sortedKeys

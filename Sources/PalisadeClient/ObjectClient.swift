@@ -28,6 +28,10 @@ public struct ObjectClient: Sendable {
         public var etag: String
         /// The server-wide commit sequence of the write (`x-palisade-commit-sequence`).
         public var commitSequence: UInt64?
+        /// The id the write was sent under (`x-palisade-write-id`): ask ``writeOutcome(_:settle:)``.
+        public var writeID: String?
+        /// True when an earlier attempt under the same id had committed: this is its outcome.
+        public var replayed = false
     }
 
     /// The gateways; a request that cannot reach one is retried on the next.
@@ -73,7 +77,8 @@ public struct ObjectClient: Sendable {
         if status != 200, Self.errorCode(body) != "BucketAlreadyOwnedByYou" { throw Self.error(status, headers, body) }
     }
 
-    /// Stores `body` as `key`.
+    /// Stores `body` as `key`, as a named write: under a fresh `x-palisade-write-id` unless
+    /// `headers` carry one, so a retry after a lost answer is answered, never stored twice.
     public func put(
         bucket: String,
         key: String,
@@ -82,6 +87,7 @@ public struct ObjectClient: Sendable {
     ) async throws
         -> WriteResult
     {
+        let (headers, writeID) = Self.named(headers)
         let (status, responseHeaders, answer) = try await send(
             "PUT",
             bucket: bucket,
@@ -92,8 +98,26 @@ public struct ObjectClient: Sendable {
         guard status == 200 else { throw Self.error(status, responseHeaders, answer) }
         return WriteResult(
             etag: (responseHeaders.first(name: "etag") ?? "").trimmingCharacters(in: CharacterSet(charactersIn: "\"")),
-            commitSequence: responseHeaders.first(name: PalisadeHeaders.commitSequence).flatMap(UInt64.init)
+            commitSequence: responseHeaders.first(name: PalisadeHeaders.commitSequence).flatMap(UInt64.init),
+            writeID: writeID,
+            replayed: responseHeaders.first(name: PalisadeHeaders.writeReplayed) == "true"
         )
+    }
+
+    /// `headers` with a write id (a fresh one unless they carry one), and the id.
+    static func named(_ headers: [(name: String, value: String)]) -> ([(name: String, value: String)], String) {
+        if let given = headers.first(where: { $0.name.lowercased() == PalisadeHeaders.writeID }) {
+            return (headers, given.value)
+        }
+        let id = UUID().uuidString.lowercased()
+        return (headers + [(PalisadeHeaders.writeID, id)], id)
+    }
+
+    /// What became of the write sent under `writeID` by these credentials; with `settle`, the
+    /// final answer (`notCommitted` then means it never will be: `Protocol/s3-compatibility.md`).
+    public func writeOutcome(_ writeID: String, settle: Bool = false) async throws -> WriteOutcomeResponse {
+        let path = "/writes/" + SigV4.uriEncode(writeID) + (settle ? "/settle" : "")
+        return try await locks.call(settle ? "POST" : "GET", path)
     }
 
     /// Stores `body` as `key` under `lock`: the gateway refuses it (`StaleFencingToken`,
@@ -148,14 +172,14 @@ public struct ObjectClient: Sendable {
         return count
     }
 
-    /// Deletes `key` (absent keys too).
+    /// Deletes `key` (absent keys too), as a named write like ``put(bucket:key:body:headers:)``.
     public func delete(bucket: String, key: String, headers: [(name: String, value: String)] = []) async throws {
         let (status, responseHeaders, body) = try await send(
             "DELETE",
             bucket: bucket,
             key: key,
             body: ByteBuffer(),
-            headers: headers
+            headers: Self.named(headers).0
         )
         guard status == 204 else { throw Self.error(status, responseHeaders, body) }
     }
@@ -226,13 +250,14 @@ public struct ObjectClient: Sendable {
                 completion += "<Part><PartNumber>\(index + 1)</PartNumber><ETag>\(etag)</ETag></Part>"
             }
             completion += "</CompleteMultipartUpload>"
+            let (named, writeID) = Self.named(fencing)
             let (doneStatus, doneHeaders, answer) = try await send(
                 "POST",
                 bucket: bucket,
                 key: key,
                 query: "uploadId=\(uploadID)",
                 body: ByteBuffer(string: completion),
-                headers: fencing
+                headers: named
             )
             guard doneStatus == 200 else { throw Self.error(doneStatus, doneHeaders, answer) }
             return WriteResult(
@@ -240,7 +265,9 @@ public struct ObjectClient: Sendable {
                     .replacingOccurrences(of: "&quot;", with: "").trimmingCharacters(
                         in: CharacterSet(charactersIn: "\"")
                     ),
-                commitSequence: doneHeaders.first(name: PalisadeHeaders.commitSequence).flatMap(UInt64.init)
+                commitSequence: doneHeaders.first(name: PalisadeHeaders.commitSequence).flatMap(UInt64.init),
+                writeID: writeID,
+                replayed: doneHeaders.first(name: PalisadeHeaders.writeReplayed) == "true"
             )
         } catch {
             _ = try? await send("DELETE", bucket: bucket, key: key, query: "uploadId=\(uploadID)", headers: fencing)
@@ -269,9 +296,9 @@ public struct ObjectClient: Sendable {
 
     /// Sends one request; one that cannot reach its gateway, or that a gateway answers with 503
     /// when there are others (it cannot reach its store, or it is shutting down), is sent again to
-    /// the next gateway, up
-    /// to ``maximumAttempts`` times — except a POST (creating or completing a multipart upload),
-    /// which is not idempotent. A PUT sent again is stored again, whole.
+    /// the next gateway, up to ``maximumAttempts`` times — except a POST that is not a named write
+    /// (creating a multipart upload). Writes are named (`x-palisade-write-id`), so one sent again
+    /// after its answer was lost is answered with the first outcome, not stored twice.
     private func execute(
         _ method: String,
         bucket: String,
@@ -280,7 +307,8 @@ public struct ObjectClient: Sendable {
         body: ByteBuffer,
         headers: [(name: String, value: String)]
     ) async throws -> HTTPClientResponse {
-        let attempts = method == "POST" ? 1 : Self.maximumAttempts
+        let isNamed = headers.contains { $0.name == PalisadeHeaders.writeID }
+        let attempts = method == "POST" && !isNamed ? 1 : Self.maximumAttempts
         var attempt = 1
         while true {
             let endpoint = endpoints.current

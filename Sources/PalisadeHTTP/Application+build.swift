@@ -152,6 +152,7 @@ public func buildRouter(
     let authorizer = LockAuthorizer(users: verifier.users, locks: locks)
     LockRoutes(locks: locks, authorizer: authorizer).register(on: api)
     FencingRoutes(store: store, authorizer: authorizer).register(on: api)
+    WriteRoutes(store: store).register(on: api)
     api.get(RouterPath(PalisadePaths.session)) { _, _ -> Response in
         throw LockAPIError(
             .upgradeRequired,

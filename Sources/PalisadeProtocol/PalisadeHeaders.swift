@@ -7,6 +7,12 @@ public enum PalisadeHeaders {
     /// On every committed storage write and on reads: the server-wide commit sequence of the version
     /// (strictly increasing in commit order, so "who won" never depends on clocks).
     public static let commitSequence = "x-palisade-commit-sequence"
+    /// On a storage write (PutObject, CopyObject, CompleteMultipartUpload, DeleteObject): the
+    /// client's name for the write, 1–128 of `A–Z a–z 0–9 . _ : -`. A retry under the same id is
+    /// answered with the first attempt's outcome; `/_palisade/v1/writes/ID` tells what became of it.
+    public static let writeID = "x-palisade-write-id"
+    /// On the answer to a named write that committed before: `true` (nothing was written again).
+    public static let writeReplayed = "x-palisade-write-replayed"
     /// On every response: the id of the request, also found in JSON error bodies and logs.
     public static let requestID = "x-palisade-request-id"
 }

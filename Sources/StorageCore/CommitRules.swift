@@ -6,7 +6,9 @@ public import PalisadeProtocol
 /// commit transaction, so the decision and the write are one atomic step.
 public enum CommitRules {
     /// Decides whether `intent` may commit over `current` (nil: the key is absent), given what is
-    /// known about fencing. Fencing is checked first: a stale writer learns nothing about the object.
+    /// known about fencing and the `records` already made under the write's names. A recorded name
+    /// refuses first (the write committed already, or was declared abandoned: either way it must
+    /// not commit now); then fencing: a stale writer learns nothing about the object.
     ///
     /// A broken precondition is `conditionalRequestConflict` when a commit changed the key after the
     /// request observed it (the conditions were checked then), `noSuchKey` when `If-Match` finds
@@ -14,8 +16,10 @@ public enum CommitRules {
     public static func decide(
         _ intent: WriteIntent,
         current: ObjectHead?,
-        fence: FenceCheck = .unfenced
+        fence: FenceCheck = .unfenced,
+        records: [WriteRecord] = []
     ) -> CommitDecision {
+        if let record = records.first { return .reject(record.committed == nil ? .writeAbandoned : .writeNameTaken) }
         if let rejection = fenceRejection(fence) { return .reject(rejection) }
         let outcome = intent.preconditions.evaluate(current)
         guard outcome != .hold else { return .accept }
@@ -57,4 +61,9 @@ public enum CommitRejection: Error, Sendable, Equatable {
     case lockNotHeld
     /// The path is fenced and the write carries no token (403).
     case fencingTokenRequired
+    /// A write under the same name has committed already (409); the client's retry is answered
+    /// from the record before it reaches a commit, so this is a retry that raced the first attempt.
+    case writeNameTaken
+    /// The write's name was declared abandoned by a client asking what became of it (409).
+    case writeAbandoned
 }

@@ -1,7 +1,7 @@
 /// A write as the commit rules see it: what it wants to do, and the conditions it was sent with.
 public struct WriteIntent: Sendable, Equatable {
     /// What the write does to the key.
-    public enum Kind: Sendable, Equatable {
+    public enum Kind: String, Sendable, Equatable {
         /// Makes a new version current (PutObject, CopyObject, CompleteMultipartUpload).
         case put
         /// Removes the current version (DeleteObject, a key of DeleteObjects).
@@ -16,17 +16,26 @@ public struct WriteIntent: Sendable, Equatable {
     public var observedSequence: UInt64?
     /// The lock and token the write claims to hold, if it carries them.
     public var fence: FenceClaim?
+    /// The names the write is recorded under when it commits (``WriteRecord``); a name already
+    /// recorded refuses the write.
+    public var names: [String]
+    /// The time its records carry, ms since 1970.
+    public var recordedAt: Int64
 
     public init(
         kind: Kind,
         preconditions: WritePreconditions = .init(),
         observedSequence: UInt64? = nil,
-        fence: FenceClaim? = nil
+        fence: FenceClaim? = nil,
+        names: [String] = [],
+        recordedAt: Int64 = 0
     ) {
         self.kind = kind
         self.preconditions = preconditions
         self.observedSequence = observedSequence
         self.fence = fence
+        self.names = names
+        self.recordedAt = recordedAt
     }
 }
 

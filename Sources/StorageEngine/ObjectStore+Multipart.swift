@@ -102,7 +102,8 @@ extension ObjectStore {
     }
 
     /// Completes an upload: the listed parts become the object's bytes (no copy), in one commit
-    /// that also checks `preconditions`. Parts that were uploaded but not listed are removed.
+    /// that also checks `preconditions`. Parts that were uploaded but not listed are removed. The
+    /// completion is recorded under ``completionName(of:)`` (and `writeName`, when given).
     /// - Throws: `NoSuchUpload`, `InvalidPart`, `InvalidPartOrder`, `EntityTooSmall`, `PreconditionFailed`.
     public func completeMultipartUpload(
         uploadID: String,
@@ -110,20 +111,30 @@ extension ObjectStore {
         key: String,
         parts: [RequestedPart],
         preconditions: WritePreconditions = .init(),
-        fence: FenceClaim? = nil
+        fence: FenceClaim? = nil,
+        writeName: String? = nil
     ) async throws -> ObjectHead {
+        let now = Self.now()
         try await precheck(fence, bucket: bucket, key: key)
         let observed = try await observe(bucket: bucket, key: key, preconditions: preconditions)
         let intent = WriteIntent(
             kind: .put,
             preconditions: preconditions,
             observedSequence: observed,
-            fence: fence
+            fence: fence,
+            names: [Self.completionName(of: uploadID)] + (writeName.map { [$0] } ?? []),
+            recordedAt: now
         )
-        let now = Self.now()
         await beforeCommit?(bucket, key)
+        try Self.requireTimely(intent)
         let versionID = RandomUUID.hex()
-        let scope = TransactionScope(bucket: bucket, key: key, fence: fence, uploadID: uploadID)
+        let scope = TransactionScope(
+            bucket: bucket,
+            key: key,
+            fence: fence,
+            uploadID: uploadID,
+            writeNames: intent.names
+        )
         let commit = try await metadata.commit(scope, freesSpace: false) {
             try CommitPoint.completeUpload(
                 uploadID,

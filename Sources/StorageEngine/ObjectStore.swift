@@ -249,6 +249,7 @@ public struct ObjectStore: Sendable {
     /// - Throws: ``StorageError`` (nothing is committed and no blob is left), or the body's error.
     public func put<Body: AsyncSequence>(_ request: PutRequest, body: Body) async throws -> ObjectHead
     where Body.Element == ByteBuffer {
+        let arrivedAt = Self.now()
         try StorageError.requireValidKey(request.key)
         try await precheck(request.fence, bucket: request.bucket, key: request.key)
         let observed = try await observe(bucket: request.bucket, key: request.key, preconditions: request.preconditions)
@@ -273,11 +274,19 @@ public struct ObjectStore: Sendable {
             kind: .put,
             preconditions: request.preconditions,
             observedSequence: observed,
-            fence: request.fence
+            fence: request.fence,
+            names: request.writeName.map { [$0] } ?? [],
+            recordedAt: arrivedAt
         )
         do {
             await beforeCommit?(request.bucket, request.key)
-            let scope = TransactionScope(bucket: request.bucket, key: request.key, fence: request.fence)
+            try Self.requireTimely(intent)
+            let scope = TransactionScope(
+                bucket: request.bucket,
+                key: request.key,
+                fence: request.fence,
+                writeNames: intent.names
+            )
             let commit = try await metadata.commit(scope, freesSpace: false) {
                 try CommitPoint.put(head, intent: intent, in: $0)
             }
@@ -322,12 +331,15 @@ public struct ObjectStore: Sendable {
     /// Deletes the current version of a key; deleting an absent key succeeds and commits nothing.
     /// - Returns: the delete's commit sequence, or nil when there was nothing to delete.
     @discardableResult
+    /// - Parameter writeName: the name the delete is recorded under (``WriteRecord``).
     public func delete(
         bucket: String,
         key: String,
         preconditions: WritePreconditions = .init(),
-        fence: FenceClaim? = nil
+        fence: FenceClaim? = nil,
+        writeName: String? = nil
     ) async throws -> UInt64? {
+        let arrivedAt = Self.now()
         try StorageError.requireValidKey(key)
         try await precheck(fence, bucket: bucket, key: key)
         let observed = try await observe(bucket: bucket, key: key, preconditions: preconditions)
@@ -335,11 +347,14 @@ public struct ObjectStore: Sendable {
             kind: .delete,
             preconditions: preconditions,
             observedSequence: observed,
-            fence: fence
+            fence: fence,
+            names: writeName.map { [$0] } ?? [],
+            recordedAt: arrivedAt
         )
         await beforeCommit?(bucket, key)
+        try Self.requireTimely(intent)
         let commit = try await metadata.commit(
-            TransactionScope(bucket: bucket, key: key, fence: fence),
+            TransactionScope(bucket: bucket, key: key, fence: fence, writeNames: intent.names),
             freesSpace: true
         ) {
             try CommitPoint.delete(bucket: bucket, key: key, intent: intent, in: $0)
@@ -434,7 +449,7 @@ public struct ObjectStore: Sendable {
         }
     }
 
-    static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
+    public static func now() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded(.down)) }
 }
 
 /// What a PutObject asks for, beyond its body.
@@ -458,6 +473,8 @@ public struct PutRequest: Sendable {
     public var trailingChecksums: (@Sendable () -> [ChecksumAlgorithm: String])?
     /// The lock and token the write claims to hold (`x-palisade-lock`, `x-palisade-fencing-token`).
     public var fence: FenceClaim?
+    /// The name the write is recorded under when it commits (``WriteRecord``).
+    public var writeName: String?
 
     public init(
         bucket: String,

@@ -37,6 +37,9 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let fencingTokenRequired = Code(rawValue: "FencingTokenRequired")
         public static let fencingLockMismatch = Code(rawValue: "FencingLockMismatch")
         public static let insufficientStorage = Code(rawValue: "InsufficientStorage")
+        public static let writeIDAlreadyCommitted = Code(rawValue: "WriteIdAlreadyCommitted")
+        public static let writeIDAbandoned = Code(rawValue: "WriteIdAbandoned")
+        public static let writeIDMismatch = Code(rawValue: "WriteIdMismatch")
         /// The metadata store cannot be reached (cluster mode: no etcd member answers).
         public static let serviceUnavailable = Code(rawValue: "ServiceUnavailable")
     }
@@ -86,7 +89,7 @@ extension StorageError {
     }
 
     /// The error for a write refused at its commit point.
-    init(_ rejection: CommitRejection) {
+    public init(_ rejection: CommitRejection) {
         switch rejection {
         case .preconditionFailed:
             self.init(.preconditionFailed, "at least one of the preconditions you specified did not hold")
@@ -108,6 +111,16 @@ extension StorageError {
             self.init(
                 .fencingTokenRequired,
                 "this path is fenced: writes must carry x-palisade-lock and x-palisade-fencing-token"
+            )
+        case .writeNameTaken:
+            self.init(
+                .writeIDAlreadyCommitted,
+                "another attempt of this write (the same write id) committed while this one ran: nothing more was written; ask again to get its outcome"
+            )
+        case .writeAbandoned:
+            self.init(
+                .writeIDAbandoned,
+                "this write id was settled as not committed, so no write under it commits: send the write again under a new id"
             )
         }
     }

@@ -38,6 +38,13 @@ def test_boto3_paused_writer_example(server):
     assert "refused, StaleFencingToken" in output and "the object holds: written by B" in output
 
 
+def test_timed_out_write_example(server):
+    output = run(server, [sys.executable, "timed_out_write.py"])
+    assert "no answer (read timeout)" in output or "answered in time" in output
+    assert "settled: committed" in output or "settled: not committed, and it never will be" in output
+    assert "replayed=true" in output and "(stored once)" in output
+
+
 @pytest.mark.skipif(CLUSTER, reason="the example's holders pause 2.3 s: past a 1 s lease, not past etcd's 2 s minimum "
                                      "lease and the lock-delay, so without fencing no update is lost to show")
 def test_counter_example_loses_updates_without_fencing_and_none_with_it(server):

@@ -4,7 +4,6 @@ import http.client
 import os
 import urllib.parse
 
-import pytest
 
 from conftest import error_of
 

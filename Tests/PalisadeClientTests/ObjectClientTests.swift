@@ -44,6 +44,30 @@ struct ObjectClientTests {
         }
     }
 
+    @Test("every put is a named write: the same id again is answered with the first outcome; settling tells the rest")
+    func namedWrites() async throws {
+        try await withTestServer { server in
+            let store = ObjectClient(endpoint: server.endpoint, credentials: server.credentials)
+            try await store.createBucket("named")
+            let first = try await store.put(bucket: "named", key: "k", body: ByteBuffer(string: "first"))
+            let id = try #require(first.writeID)
+            #expect(!first.replayed)
+            _ = try await store.put(bucket: "named", key: "k", body: ByteBuffer(string: "second"))
+            let retry = try await store.put(
+                bucket: "named",
+                key: "k",
+                body: ByteBuffer(string: "first"),
+                headers: [(PalisadeHeaders.writeID, id)]
+            )
+            #expect(retry.replayed && retry.commitSequence == first.commitSequence && retry.etag == first.etag)
+            #expect(String(buffer: try await store.get(bucket: "named", key: "k")) == "second")
+            let outcome = try await store.writeOutcome(id)
+            #expect(outcome.status == .committed && outcome.commitSequence == first.commitSequence)
+            #expect(try await store.writeOutcome("never-sent").status == .unknown)
+            #expect(try await store.writeOutcome("never-sent", settle: true).status == .notCommitted)
+        }
+    }
+
     @Test("list pages through keys; a fenced multipart upload commits, and a former holder's is refused and aborted")
     func listAndMultipart() async throws {
         try await withTestServer { server in

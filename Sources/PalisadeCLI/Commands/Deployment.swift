@@ -41,7 +41,12 @@ struct Deployment {
             reserve: reserve
         )
         try await store.removeUnreferencedBlobs()
-        return Deployment(locks: locks, store: store, services: [locks], description: "data in \(directory)")
+        return Deployment(
+            locks: locks,
+            store: store,
+            services: [locks, WriteRecordExpiry(store: store)],
+            description: "data in \(directory)"
+        )
     }
 
     /// Cluster mode: locks and object metadata in etcd under `prefix`, blobs in the shared `blobs`
@@ -72,7 +77,7 @@ struct Deployment {
         return Deployment(
             locks: EtcdLockBackend(client: client, layout: layout, configuration: rules),
             store: store,
-            services: [EtcdConnections(client: client, sweeper: sweeper)],
+            services: [EtcdConnections(client: client, sweeper: sweeper), WriteRecordExpiry(store: store)],
             description: "cluster mode: etcd \(etcd.map(\.description).joined(separator: ",")), blobs in \(blobs)"
         )
     }
@@ -92,6 +97,26 @@ struct EtcdConnections: Service {
             }
         } onGracefulShutdown: {
             client.shutDown()
+        }
+    }
+}
+
+/// Removes write records past their retention (``ObjectStore/writeRecordRetention``), at start
+/// and then hourly, until the server shuts down.
+struct WriteRecordExpiry: Service {
+    let store: ObjectStore
+    let logger = Logger(label: "palisade.write-records")
+
+    func run() async throws {
+        await cancelWhenGracefulShutdown {
+            while !Task.isCancelled {
+                do {
+                    try await store.removeExpiredWriteRecords()
+                } catch {
+                    logger.warning("could not remove expired write records", metadata: ["error": "\(error)"])
+                }
+                try? await Task.sleep(for: .seconds(3600))
+            }
         }
     }
 }

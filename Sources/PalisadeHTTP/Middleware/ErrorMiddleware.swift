@@ -44,6 +44,8 @@ public struct ErrorMiddleware: RouterMiddleware {
         case let error as DecodingError: return LockAPIError(error)
         case let error as StorageError where error.code == .insufficientStorage:
             return LockAPIError(.serviceUnavailable, LockAPIErrorCode.storageUnavailable, error.message)
+        case let error as StorageError where error.code == .serviceUnavailable:
+            return LockAPIError(.serviceUnavailable, LockAPIErrorCode.serviceUnavailable, error.message)
         case let error as StorageError:
             return LockAPIError(.internalServerError, LockAPIErrorCode.internalError, error.message)
         case let error as any HTTPResponseError where error.status == .notFound:

@@ -26,7 +26,7 @@ public struct S3Error: Error, Sendable, Equatable {
             switch error.code {
             case .noSuchBucket, .noSuchKey, .noSuchUpload: .notFound
             case .bucketAlreadyOwnedByYou, .bucketNotEmpty, .conditionalRequestConflict, .staleFencingToken,
-                .lockNotHeld:
+                .lockNotHeld, .writeIDAlreadyCommitted, .writeIDAbandoned, .writeIDMismatch:
                 .conflict
             case .fencingTokenRequired, .fencingLockMismatch: .forbidden
             case .preconditionFailed: .preconditionFailed

@@ -142,21 +142,59 @@ extension S3Gateway {
                 RequestedPart(number: number, etag: etag.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")))
             )
         }
+        let writeName = try Self.writeName(of: s3, accessKeyID: verified.accessKeyID)
+        if let earlier = try await earlierCompletion(of: uploadID, writeName: writeName, bucket: bucket, key: key) {
+            return Self.completionResult(
+                bucket: bucket,
+                key: key,
+                etag: earlier.etag ?? "",
+                headers: Self.replayedHeaders(earlier)
+            )
+        }
         let head = try await store.completeMultipartUpload(
             uploadID: uploadID,
             bucket: bucket,
             key: key,
             parts: parts,
             preconditions: Self.writePreconditions(of: s3),
-            fence: try Self.fenceClaim(of: s3)
+            fence: try Self.fenceClaim(of: s3),
+            writeName: writeName
         )
-        var headers: HTTPFields = [.contentType: "application/xml"]
+        var headers = HTTPFields()
         headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
+        return Self.completionResult(bucket: bucket, key: key, etag: head.etag, headers: headers)
+    }
+
+    /// The completion of `uploadID` that committed already (a client retrying after a lost answer
+    /// gets the same result, and nothing changes), found by the upload's own record or the write id.
+    func earlierCompletion(
+        of uploadID: String,
+        writeName: String?,
+        bucket: String,
+        key: String
+    ) async throws -> CommittedWrite? {
+        let completion = try await store.writeRecord(named: ObjectStore.completionName(of: uploadID))
+        if let committed = completion?.committed {
+            guard committed.bucket == bucket, committed.key == key else {
+                throw S3Error(
+                    .notFound,
+                    StorageError.Code.noSuchUpload.rawValue,
+                    "the upload '\(uploadID)' does not exist"
+                )
+            }
+            return committed
+        }
+        return try await earlierAttempt(named: writeName, kind: .put, bucket: bucket, key: key)
+    }
+
+    static func completionResult(bucket: String, key: String, etag: String, headers: HTTPFields) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/xml"
         let result = S3XML.document(
             "CompleteMultipartUploadResult",
             [
                 .text("Location", "/\(bucket)/\(key)"), .text("Bucket", bucket), .text("Key", key),
-                .text("ETag", "\"\(head.etag)\""),
+                .text("ETag", "\"\(etag)\""),
             ]
         )
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: result)))

@@ -25,6 +25,11 @@ extension S3Gateway {
         async throws -> Response
     {
         var put = try Self.putRequest(bucket: bucket, key: key, s3: s3)
+        put.writeName = try Self.writeName(of: s3, accessKeyID: verified.accessKeyID)
+        if let earlier = try await earlierAttempt(named: put.writeName, kind: .put, bucket: bucket, key: key) {
+            try await Self.discardBody(of: request)
+            return Response(status: .ok, headers: Self.replayedHeaders(earlier))
+        }
         let body = try Self.uploadBody(s3, request: request, verified: verified, into: &put)
         let head = try await store.put(put, body: body)
         var headers: HTTPFields = [.eTag: "\"\(head.etag)\""]
@@ -330,12 +335,17 @@ extension S3Gateway {
         return first..<(last == Int64.max ? size : min(last + 1, size))
     }
 
-    func deleteObject(bucket: String, key: String, s3: S3Request) async throws -> Response {
+    func deleteObject(bucket: String, key: String, s3: S3Request, accessKeyID: String) async throws -> Response {
+        let name = try Self.writeName(of: s3, accessKeyID: accessKeyID)
+        if let earlier = try await earlierAttempt(named: name, kind: .delete, bucket: bucket, key: key) {
+            return Response(status: .noContent, headers: Self.replayedHeaders(earlier))
+        }
         let sequence = try await store.delete(
             bucket: bucket,
             key: key,
             preconditions: Self.writePreconditions(of: s3),
-            fence: try Self.fenceClaim(of: s3)
+            fence: try Self.fenceClaim(of: s3),
+            writeName: name
         )
         var headers = HTTPFields()
         if let sequence { headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(sequence) }
@@ -343,8 +353,12 @@ extension S3Gateway {
     }
 
     /// CopyObject: the destination gets a new version whose bytes are read from a snapshot of the source.
-    func copyObject(bucket: String, key: String, s3: S3Request, request: Request) async throws -> Response {
+    func copyObject(bucket: String, key: String, s3: S3Request, accessKeyID: String) async throws -> Response {
         let (sourceBucket, sourceKey) = try Self.copySource(s3.header("x-amz-copy-source") ?? "")
+        let name = try Self.writeName(of: s3, accessKeyID: accessKeyID)
+        if let earlier = try await earlierAttempt(named: name, kind: .put, bucket: bucket, key: key) {
+            return Self.copyResult(etag: earlier.etag ?? "", lastModified: nil, headers: Self.replayedHeaders(earlier))
+        }
         let reader = try await store.open(bucket: sourceBucket, key: sourceKey)
         let head: ObjectHead
         do {
@@ -353,21 +367,27 @@ extension S3Gateway {
                 toBucket: bucket,
                 key: key,
                 sameObject: sourceBucket == bucket && sourceKey == key,
-                s3: s3
+                s3: s3,
+                writeName: name
             )
         } catch {
             await reader.close()
             throw error
         }
         await reader.close()
-        var headers: HTTPFields = [.contentType: "application/xml"]
+        var headers = HTTPFields()
         headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
+        return Self.copyResult(etag: head.etag, lastModified: head.lastModified, headers: headers)
+    }
+
+    /// A `CopyObjectResult` document; a replayed copy knows no LastModified of its own.
+    static func copyResult(etag: String, lastModified: Int64?, headers: HTTPFields) -> Response {
+        var headers = headers
+        headers[.contentType] = "application/xml"
         let document = S3XML.document(
             "CopyObjectResult",
-            [
-                .text("LastModified", HTTPDate.iso8601(milliseconds: head.lastModified)),
-                .text("ETag", "\"\(head.etag)\""),
-            ]
+            (lastModified.map { [S3XML.Node.text("LastModified", HTTPDate.iso8601(milliseconds: $0))] } ?? [])
+                + [.text("ETag", "\"\(etag)\"")]
         )
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: document)))
     }
@@ -378,7 +398,8 @@ extension S3Gateway {
         toBucket bucket: String,
         key: String,
         sameObject: Bool,
-        s3: S3Request
+        s3: S3Request,
+        writeName: String? = nil
     ) async throws
         -> ObjectHead
     {
@@ -416,6 +437,7 @@ extension S3Gateway {
         }
         put.checksumsToCompute = Set(sourceHead.checksums.keys.compactMap(ChecksumAlgorithm.init(rawValue:)))
         put.expectedSize = sourceHead.size
+        put.writeName = writeName
         return try await store.put(put, body: reader.chunks(0..<sourceHead.size))
     }
 }

@@ -175,13 +175,13 @@ public struct S3Gateway: RouterMiddleware {
         }
         switch s3.method {
         case .put where s3.header("x-amz-copy-source") != nil:
-            return try await copyObject(bucket: bucket, key: key, s3: s3, request: request)
+            return try await copyObject(bucket: bucket, key: key, s3: s3, accessKeyID: verified.accessKeyID)
         case .put:
             return try await putObject(bucket: bucket, key: key, s3: s3, request: request, verified: verified)
         case .get, .head:
             return try await getObject(bucket: bucket, key: key, s3: s3)
         case .delete:
-            return try await deleteObject(bucket: bucket, key: key, s3: s3)
+            return try await deleteObject(bucket: bucket, key: key, s3: s3, accessKeyID: verified.accessKeyID)
         default:
             throw S3Error.methodNotAllowed
         }

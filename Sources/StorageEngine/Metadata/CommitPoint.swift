@@ -32,6 +32,11 @@ enum CommitPoint {
         var committed = head
         committed.fence = intent.fence
         try transaction.putHead(committed)
+        try record(
+            intent,
+            CommittedWrite(kind: .put, bucket: head.bucket, key: head.key, versionID: head.versionID, etag: head.etag),
+            in: transaction
+        )
         return current
     }
 
@@ -46,6 +51,7 @@ enum CommitPoint {
         let current = try transaction.head(bucket: bucket, key: key)
         try check(intent, current: current, bucket: bucket, key: key, in: transaction)
         if current != nil { try transaction.removeHead(bucket: bucket, key: key) }
+        try record(intent, CommittedWrite(kind: .delete, bucket: bucket, key: key), in: transaction)
         return current
     }
 
@@ -128,6 +134,32 @@ enum CommitPoint {
         return (head, replaced, uploaded.map(\.blobID).filter { !used.contains($0) })
     }
 
+    /// The record of the write named `name`; when there is none, the name is declared abandoned
+    /// in this commit, so no write under it commits after — the answer "not committed" stays true.
+    static func settle(
+        writeNamed name: String,
+        at time: Int64,
+        in transaction: any MetadataTransaction
+    ) throws
+        -> WriteRecord
+    {
+        if let record = try transaction.writeRecord(name) { return record }
+        let abandoned = WriteRecord(name: name, recordedAt: time, committed: nil)
+        try transaction.putWriteRecord(abandoned)
+        return abandoned
+    }
+
+    /// Records a committed write under each of its names.
+    private static func record(
+        _ intent: WriteIntent,
+        _ committed: CommittedWrite,
+        in transaction: any MetadataTransaction
+    ) throws {
+        for name in intent.names {
+            try transaction.putWriteRecord(WriteRecord(name: name, recordedAt: intent.recordedAt, committed: committed))
+        }
+    }
+
     /// What the fencing rule needs to judge a write of `bucket/key` carrying `claim`.
     static func fenceCheck(
         claim: FenceClaim?,
@@ -152,7 +184,8 @@ enum CommitPoint {
         in transaction: any MetadataTransaction
     ) throws {
         let fence = try fenceCheck(claim: intent.fence, bucket: bucket, key: key, in: transaction)
-        switch CommitRules.decide(intent, current: current, fence: fence) {
+        let records = try intent.names.compactMap { try transaction.writeRecord($0) }
+        switch CommitRules.decide(intent, current: current, fence: fence, records: records) {
         case .accept:
             if let claim = intent.fence { try transaction.raiseHighestToken(claim) }
         case .reject(let rejection):

@@ -47,6 +47,8 @@ public protocol MetadataStore: Sendable {
     func fencedPaths() async throws -> [FencedPath]
     /// Every blob referenced by a current version or an uploaded part.
     func referencedBlobIDs() async throws -> Set<String>
+    /// Removes the write records made before `time` (ms since 1970). - Returns: how many.
+    func removeWriteRecords(recordedBefore time: Int64) async throws -> Int
 }
 
 /// What a transaction will read, declared up front: a store that reads over the network fetches it
@@ -60,12 +62,21 @@ public struct TransactionScope: Sendable {
     public var fence: FenceClaim?
     /// The multipart upload the transaction works on, if any.
     public var uploadID: String?
+    /// The names of the write whose records the transaction reads.
+    public var writeNames: [String]
 
-    public init(bucket: String? = nil, key: String? = nil, fence: FenceClaim? = nil, uploadID: String? = nil) {
+    public init(
+        bucket: String? = nil,
+        key: String? = nil,
+        fence: FenceClaim? = nil,
+        uploadID: String? = nil,
+        writeNames: [String] = []
+    ) {
         self.bucket = bucket
         self.key = key
         self.fence = fence
         self.uploadID = uploadID
+        self.writeNames = writeNames
     }
 }
 

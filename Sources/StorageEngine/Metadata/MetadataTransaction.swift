@@ -26,6 +26,8 @@ public protocol MetadataTransaction: AnyObject {
     func upload(_ id: String) throws -> MultipartUpload?
     /// Every part uploaded so far (the last upload of each number).
     func parts(of uploadID: String) throws -> [UploadedPart]
+    /// The record of the write named `name`, with its commit's sequence, or nil.
+    func writeRecord(_ name: String) throws -> WriteRecord?
 
     // MARK: Changes
 
@@ -43,4 +45,7 @@ public protocol MetadataTransaction: AnyObject {
     /// Ends an upload and forgets its parts.
     func removeUpload(_ id: String) throws
     func setFenced(_ path: FencedPath, _ fenced: Bool) throws
+    /// Records a named write's outcome; a committed write whose commit puts or removes a head is
+    /// recorded with that commit's sequence (whatever `record` says of it).
+    func putWriteRecord(_ record: WriteRecord) throws
 }

@@ -55,6 +55,17 @@ enum SQLiteMetadataSchema {
                     prefix TEXT NOT NULL,
                     PRIMARY KEY (bucket, prefix)
                 ) WITHOUT ROWID;
+                CREATE TABLE IF NOT EXISTS write_record (
+                    name TEXT PRIMARY KEY NOT NULL,
+                    recorded_ms INTEGER NOT NULL,
+                    kind TEXT,
+                    bucket TEXT,
+                    key TEXT,
+                    version_id TEXT,
+                    etag TEXT,
+                    commit_sequence INTEGER
+                ) WITHOUT ROWID;
+                CREATE INDEX IF NOT EXISTS write_record_by_time ON write_record (recorded_ms);
                 CREATE TABLE IF NOT EXISTS counter (
                     name TEXT PRIMARY KEY NOT NULL,
                     value INTEGER NOT NULL

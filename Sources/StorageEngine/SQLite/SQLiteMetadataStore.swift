@@ -135,6 +135,13 @@ public final class SQLiteMetadataStore: MetadataStore {
         }
     }
 
+    public func removeWriteRecords(recordedBefore time: Int64) throws -> Int {
+        try database.write { db in
+            try db.execute(sql: "DELETE FROM write_record WHERE recorded_ms < ?", arguments: [time])
+            return db.changesCount
+        }
+    }
+
     public func referencedBlobIDs() throws -> Set<String> {
         try database.read { db in
             var ids = Set(try String.fetchAll(db, sql: "SELECT blob_id FROM part"))

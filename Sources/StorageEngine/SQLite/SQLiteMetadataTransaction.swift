@@ -121,6 +121,26 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
         try db.execute(sql: "DELETE FROM upload WHERE upload_id = ?", arguments: [id])
     }
 
+    // MARK: Write records
+
+    func writeRecord(_ name: String) throws -> WriteRecord? {
+        let statement = try db.cachedStatement(sql: "SELECT * FROM write_record WHERE name = ?")
+        return try Row.fetchOne(statement, arguments: [name]).map(SQLiteRows.writeRecord(from:))
+    }
+
+    func putWriteRecord(_ record: WriteRecord) throws {
+        let committed = record.committed
+        try db.cachedStatement(
+            sql: """
+                INSERT INTO write_record (name, recorded_ms, kind, bucket, key, version_id, etag, commit_sequence)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+                """
+        ).execute(arguments: [
+            record.name, record.recordedAt, committed?.kind.rawValue, committed?.bucket, committed?.key,
+            committed?.versionID, committed?.etag, committed == nil ? nil : sequence.map { Int64(bitPattern: $0) },
+        ])
+    }
+
     // MARK: Fencing
 
     func fencedPaths(in bucket: String) throws -> [FencedPath] {

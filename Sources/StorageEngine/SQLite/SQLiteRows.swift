@@ -56,6 +56,24 @@ enum SQLiteRows {
         )
     }
 
+    static func writeRecord(from row: Row) -> WriteRecord {
+        let kind = (row["kind"] as String?).flatMap(WriteIntent.Kind.init(rawValue:))
+        return WriteRecord(
+            name: row["name"],
+            recordedAt: row["recorded_ms"],
+            committed: kind.map { kind in
+                CommittedWrite(
+                    kind: kind,
+                    bucket: row["bucket"],
+                    key: row["key"],
+                    versionID: row["version_id"],
+                    etag: row["etag"],
+                    commitSequence: (row["commit_sequence"] as Int64?).map { UInt64(bitPattern: $0) }
+                )
+            }
+        )
+    }
+
     static func token(_ value: Int64?) -> FencingToken? {
         value.map { FencingToken(rawValue: UInt64(bitPattern: $0)) }
     }
