@@ -28,6 +28,8 @@ public struct ServerConfiguration: Sendable {
     public var limits: ConnectionLimits
     /// With a configuration, the listener speaks TLS only (HTTPS, and WSS for lock sessions).
     public var tls: TLSConfiguration?
+    /// Logs one line per request (label `palisade.access`, level info).
+    public var accessLog: Bool
 
     public init(
         host: String = "127.0.0.1",
@@ -36,7 +38,8 @@ public struct ServerConfiguration: Sendable {
         domain: String? = nil,
         users: UserDirectory? = nil,
         limits: ConnectionLimits = .init(),
-        tls: TLSConfiguration? = nil
+        tls: TLSConfiguration? = nil,
+        accessLog: Bool = false
     ) {
         self.users = users
         self.host = host
@@ -45,6 +48,7 @@ public struct ServerConfiguration: Sendable {
         self.domain = domain
         self.limits = limits
         self.tls = tls
+        self.accessLog = accessLog
     }
 }
 
@@ -74,7 +78,8 @@ public func buildApplication(
         verifier: verifier,
         domain: configuration.domain,
         registry: registry,
-        metricsFactory: metricsFactory
+        metricsFactory: metricsFactory,
+        accessLog: configuration.accessLog ? Logger(label: "palisade.access") : nil
     )
     // No authentication middleware here: the connection's SessionUpgradeGate lets only signed
     // session upgrades reach this router.
@@ -122,10 +127,11 @@ public func buildRouter(
     verifier: SigV4Verifier,
     domain: String? = nil,
     registry: PrometheusCollectorRegistry,
-    metricsFactory: any MetricsFactory
+    metricsFactory: any MetricsFactory,
+    accessLog: Logger? = nil
 ) -> Router<PalisadeRequestContext> {
     let router = Router(context: PalisadeRequestContext.self)
-    router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
+    router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory, accessLog: accessLog))
     router.add(middleware: ErrorMiddleware())
     router.add(middleware: S3Gateway(store: store, verifier: verifier, domain: domain, metricsFactory: metricsFactory))
     router.get("_palisade/health") { _, _ in

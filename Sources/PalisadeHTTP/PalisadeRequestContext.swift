@@ -13,6 +13,8 @@ public struct PalisadeRequestContext: RequestContext, WebSocketRequestContext {
     public let webSocket: WebSocketHandlerReference<PalisadeRequestContext>
     /// The access key that signed the request (empty until it is authenticated).
     public var accessKeyID = ""
+    /// What the handlers learn about the request, for its metrics and access log line.
+    public let notes = RequestNotes()
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)

@@ -1,7 +1,8 @@
-"""Command-line promises: `palisade serve --fenced` and `palisade lock run --shared`."""
+"""Command-line promises: `palisade serve --fenced`, `--access-log`, and `palisade lock run --shared`."""
 import os
 import subprocess
 import tempfile
+import urllib.request
 import uuid
 
 import botocore.exceptions
@@ -50,3 +51,27 @@ def test_lock_run_shared_lets_two_readers_hold_the_lock_at_once(server):
     os.unlink(os.path.join(folder, "a"))
     os.unlink(os.path.join(folder, "b"))
     os.rmdir(folder)
+
+
+def test_access_log_and_metrics_name_each_s3_operation(tmp_path):
+    log = tmp_path / "stderr.log"
+    binary = palisade_binary()
+    server = Server(binary, os.path.dirname(binary), wrapper=("sh", "-c", f'exec "$0" "$@" 2>>{log}'),
+                    arguments=["--access-log", "--log-level", "info"])
+    try:
+        s3 = s3_client(server)
+        s3.create_bucket(Bucket="logged")
+        s3.put_object(Bucket="logged", Key="a/b", Body=b"12345")
+        s3.list_objects_v2(Bucket="logged")
+        metrics = urllib.request.urlopen(server.endpoint + "/_palisade/metrics", timeout=10).read().decode()
+    finally:
+        server.stop()
+    lines = [line for line in log.read_text().splitlines() if "palisade.access" in line]
+    put = [line for line in lines if "operation=PutObject" in line]
+    assert len(put) == 1, lines
+    for field in ["bucket=logged", "key=a/b", "status=200", "bytes_in=5", "method=PUT",
+                  f"access_key={server.access_key}", "request_id=", "duration_ms="]:
+        assert field in put[0], (field, put[0])
+    assert any("operation=ListObjectsV2" in line for line in lines)
+    assert 'route="PutObject"' in metrics and 'route="CreateBucket"' in metrics
+    assert 'route="unmatched"' not in metrics

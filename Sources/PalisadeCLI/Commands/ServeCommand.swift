@@ -140,6 +140,14 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error, critical.")
     var logLevel: String = "info"
 
+    @Flag(
+        help: """
+            Log one line per request (label palisade.access, level info): operation, bucket, key, status, \
+            bytes, duration, request id, access key.
+            """
+    )
+    var accessLog = false
+
     func validate() throws {
         if secretKey != nil && secretKeyFile != nil {
             throw ValidationError("give the secret key once: --secret-key or --secret-key-file")
@@ -242,7 +250,8 @@ struct ServeCommand: AsyncParsableCommand {
                     bodyTimeout: bodyTimeout.duration,
                     maximumConnections: maxConnections ?? Self.defaultMaximumConnections()
                 ),
-                tls: try tlsConfiguration()
+                tls: try tlsConfiguration(),
+                accessLog: accessLog
             ),
             locks: deployment.locks,
             store: store,

@@ -1,13 +1,20 @@
 public import Hummingbird
+public import Logging
 public import Metrics
 
-/// Records each request's latency as a histogram labelled by route, method and status.
+/// Records each request once it is answered: its latency as a histogram labelled by route (the
+/// S3 operation for S3 requests), method and status, and — with an access log — one line with the
+/// operation, bucket, key, status, bytes, duration, request id and access key.
 public struct RequestMetricsMiddleware: RouterMiddleware {
     public typealias Context = PalisadeRequestContext
 
     let factory: any MetricsFactory
+    let accessLog: Logger?
 
-    public init(factory: any MetricsFactory) { self.factory = factory }
+    public init(factory: any MetricsFactory, accessLog: Logger? = nil) {
+        self.factory = factory
+        self.accessLog = accessLog
+    }
 
     public func handle(
         _ request: Request,
@@ -17,14 +24,27 @@ public struct RequestMetricsMiddleware: RouterMiddleware {
         let start = ContinuousClock.now
         let response = try await next(request, context)
         let elapsed = start.duration(to: .now)
+        let notes = context.notes.current
+        let route = context.endpointPath ?? notes.operation ?? "unmatched"
         let dimensions = [
-            ("route", context.endpointPath ?? "unmatched"), ("method", request.method.rawValue),
-            ("status", String(response.status.code)),
+            ("route", route), ("method", request.method.rawValue), ("status", String(response.status.code)),
         ]
+        let nanoseconds =
+            Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
         Metrics.Timer(label: "palisade_http_request_duration_seconds", dimensions: dimensions, factory: factory)
-            .recordNanoseconds(
-                Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-            )
+            .recordNanoseconds(nanoseconds)
+        accessLog?.info(
+            "request",
+            metadata: [
+                "operation": "\(notes.operation ?? route)", "method": "\(request.method.rawValue)",
+                "bucket": "\(notes.bucket ?? "")", "key": "\(notes.key ?? "")", "status": "\(response.status.code)",
+                "bytes_in": "\(request.headers[.contentLength] ?? "-")",
+                "bytes_out":
+                    "\(response.headers[.contentLength] ?? response.body.contentLength.map(String.init) ?? "-")",
+                "duration_ms": "\(Double(nanoseconds / 1000) / 1000)", "request_id": "\(context.requestID)",
+                "access_key": "\(notes.accessKeyID ?? "-")",
+            ]
+        )
         return response
     }
 }

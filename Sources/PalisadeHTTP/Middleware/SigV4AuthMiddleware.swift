@@ -45,6 +45,7 @@ public struct SigV4AuthMiddleware: RouterMiddleware {
         )
         var context = context
         context.accessKeyID = verified.accessKeyID
+        context.notes.update { $0.accessKeyID = verified.accessKeyID }
         return try await next(request, context)
     }
 }

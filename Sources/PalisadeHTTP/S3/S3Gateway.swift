@@ -51,6 +51,11 @@ public struct S3Gateway: RouterMiddleware {
     ) async throws -> Response {
         if PalisadePaths.isReserved(request.head.path ?? "/") { return try await next(request, context) }
         let s3 = S3Request(request, domain: domain)
+        context.notes.update {
+            $0.operation = S3Operation.name(of: s3)
+            $0.bucket = s3.bucket
+            $0.key = s3.key
+        }
         var response: Response
         do {
             guard !s3.hasUndecodablePath else {
@@ -62,6 +67,7 @@ public struct S3Gateway: RouterMiddleware {
                 )
             }
             let verified = try authenticate(s3)
+            context.notes.update { $0.accessKeyID = verified.accessKeyID }
             response = try await route(s3, request: request, verified: verified, context: context)
         } catch {
             let s3Error = Self.s3Error(for: error)
