@@ -48,9 +48,14 @@ let package = Package(
     targets: [
         // Wire vocabulary shared by server and client: standard library only.
         .target(name: "PalisadeProtocol", swiftSettings: swiftSettings),
-        // Low-level helpers every layer may use: random ids (lease, request, upload and version
-        // ids) and lowercase hex (digests, signatures, ETags). Standard library only.
+        // Low-level helpers every layer may use: lowercase hex (digests, signatures, ETags), folder
+        // sync, the space reserve. Standard library only.
         .target(name: "PalisadeSupport", swiftSettings: swiftSettings),
+        // libuuid (Debian's uuid-dev), as the design card names it.
+        .systemLibrary(name: "CUUID", pkgConfig: "uuid", providers: [.apt(["uuid-dev"])]),
+        // Random ids of the server (lease, request, upload and version ids), from libuuid; the
+        // client library does not link it.
+        .target(name: "PalisadeIDs", dependencies: ["CUUID"], swiftSettings: swiftSettings),
         // AWS Signature V4: pure signing and verification, used by the server and the client.
         .target(
             name: "PalisadeAuth",
@@ -82,7 +87,7 @@ let package = Package(
         .target(
             name: "LockEngine",
             dependencies: [
-                "LockCore", "PalisadeProtocol", "PalisadeSupport", "PalisadeSQLite",
+                "LockCore", "PalisadeProtocol", "PalisadeSupport", "PalisadeIDs", "PalisadeSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "Logging", package: "swift-log"),
@@ -95,7 +100,7 @@ let package = Package(
         .target(
             name: "StorageEngine",
             dependencies: [
-                "StorageCore", "PalisadeProtocol", "PalisadeSupport", "PalisadeSQLite",
+                "StorageCore", "PalisadeProtocol", "PalisadeSupport", "PalisadeIDs", "PalisadeSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
@@ -121,7 +126,7 @@ let package = Package(
             name: "EtcdCluster",
             dependencies: [
                 "EtcdAPI", "StorageEngine", "StorageCore", "LockCore", "LockEngine", "PalisadeProtocol",
-                "PalisadeSupport",
+                "PalisadeSupport", "PalisadeIDs",
                 .product(name: "GRPCCore", package: "grpc-swift-2"),
                 .product(name: "GRPCNIOTransportHTTP2Posix", package: "grpc-swift-nio-transport"),
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
@@ -133,8 +138,8 @@ let package = Package(
         .target(
             name: "PalisadeHTTP",
             dependencies: [
-                "LockCore", "LockEngine", "PalisadeProtocol", "PalisadeAuth", "PalisadeSupport", "StorageEngine",
-                "StorageCore",
+                "LockCore", "LockEngine", "PalisadeProtocol", "PalisadeAuth", "PalisadeSupport", "PalisadeIDs",
+                "StorageEngine", "StorageCore",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -171,8 +176,8 @@ let package = Package(
         .executableTarget(
             name: "PalisadeCLI",
             dependencies: [
-                "PalisadeHTTP", "PalisadeClient", "PalisadeAuth", "PalisadeProtocol", "PalisadeSupport", "LockCore",
-                "EtcdCluster",
+                "PalisadeHTTP", "PalisadeClient", "PalisadeAuth", "PalisadeProtocol", "PalisadeSupport", "PalisadeIDs",
+                "LockCore", "EtcdCluster",
                 "LockEngine", "StorageEngine", "StorageCore",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
@@ -231,6 +236,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(name: "PalisadeSupportTests", dependencies: ["PalisadeSupport"], swiftSettings: swiftSettings),
+        .testTarget(name: "PalisadeIDsTests", dependencies: ["PalisadeIDs"], swiftSettings: swiftSettings),
         .testTarget(
             name: "PalisadeTestSupportTests",
             dependencies: ["PalisadeTestSupport"],

@@ -11,6 +11,7 @@ export PALISADE_STRICT=1
 
 missing=()
 pkg-config --exists sqlite3 2>/dev/null || missing+=(libsqlite3-dev)
+pkg-config --exists uuid 2>/dev/null || missing+=(uuid-dev)
 command -v pkg-config >/dev/null || missing+=(pkg-config)
 command -v curl >/dev/null || missing+=(curl)
 command -v spin >/dev/null || missing+=(spin)

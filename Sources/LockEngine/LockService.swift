@@ -1,6 +1,7 @@
 public import LockCore
 public import Logging
 public import Metrics
+import PalisadeIDs
 public import PalisadeProtocol
 public import PalisadeSupport
 public import ServiceLifecycle

@@ -109,8 +109,18 @@ public struct ObjectClient: Sendable {
         if let given = headers.first(where: { $0.name.lowercased() == PalisadeHeaders.writeID }) {
             return (headers, given.value)
         }
-        let id = UUID().uuidString.lowercased()
+        let id = newWriteID()
         return (headers + [(PalisadeHeaders.writeID, id)], id)
+    }
+
+    /// A fresh write id: 128 random bits from the standard library's generator (`getrandom()`) as
+    /// 32 hex digits. (Foundation's `UUID()` opens `/dev/urandom` for each id on Linux.)
+    public static func newWriteID() -> String {
+        var generator = SystemRandomNumberGenerator()
+        return [generator.next() as UInt64, generator.next() as UInt64].map { word in
+            let digits = String(word, radix: 16)
+            return String(repeating: "0", count: 16 - digits.count) + digits
+        }.joined()
     }
 
     /// What became of the write sent under `writeID` by these credentials; with `settle`, the

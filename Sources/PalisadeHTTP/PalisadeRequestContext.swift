@@ -1,7 +1,7 @@
 public import Hummingbird
 public import HummingbirdWebSocket
 import Logging
-import PalisadeSupport
+import PalisadeIDs
 
 /// The request context of every Palisade route: Hummingbird's core context and the request id
 /// that every response and error body carries.

@@ -1,5 +1,6 @@
 import Crypto
 public import NIOCore
+import PalisadeIDs
 import PalisadeSupport
 public import StorageCore
 

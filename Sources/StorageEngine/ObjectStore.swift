@@ -1,5 +1,6 @@
 import Foundation
 public import NIOCore
+import PalisadeIDs
 public import PalisadeProtocol
 import PalisadeSupport
 public import StorageCore

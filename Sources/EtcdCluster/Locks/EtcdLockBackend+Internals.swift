@@ -2,8 +2,8 @@ import EtcdAPI
 import Foundation
 import LockCore
 import LockEngine
+import PalisadeIDs
 import PalisadeProtocol
-import PalisadeSupport
 
 /// One lock as read from etcd at one revision, with what a decision's transaction compares.
 struct EtcdLockRead: Sendable {

@@ -1,7 +1,7 @@
 import Foundation
 import PalisadeAuth
 import PalisadeClient
-import PalisadeSupport
+import PalisadeIDs
 
 #if canImport(Glibc)
 import Glibc

@@ -8,7 +8,9 @@ struct BenchCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bench",
         abstract: "Measure Palisade on this machine.",
-        subcommands: [GatewayBenchCommand.self, LocksBenchCommand.self, ContentionBenchCommand.self]
+        subcommands: [
+            GatewayBenchCommand.self, LocksBenchCommand.self, ContentionBenchCommand.self, IDBenchCommand.self,
+        ]
     )
 }
 

@@ -8,6 +8,7 @@ import Metrics
 import NIOSSL
 import PalisadeAuth
 import PalisadeHTTP
+import PalisadeIDs
 import PalisadeSupport
 import Prometheus
 import ServiceLifecycle

@@ -1,6 +1,6 @@
 import NIOCore
+import PalisadeIDs
 import PalisadeProtocol
-import PalisadeSupport
 
 /// A 400 answer that a connection handler writes itself (a request the parser rejected, a body
 /// that stopped arriving), in the protocol of the request's target: the lock API's JSON under

@@ -1,4 +1,4 @@
-import PalisadeSupport
+import PalisadeIDs
 import Testing
 
 @Suite("RandomUUID: version 4 ids as 32 hex digits")
