@@ -37,9 +37,16 @@ MUTANTS = [
     Mutant(
         "commit-time-fence", "the fencing check runs inside the commit transaction",
         "Sources/StorageEngine/Metadata/CommitPoint.swift",
-        "switch CommitRules.decide(intent, current: current, fence: fence)",
-        "switch CommitRules.decide(intent, current: current, fence: fence.claim == nil ? fence : .unfenced)",
+        "switch CommitRules.decide(intent, current: current, fence: fence, records: records)",
+        "switch CommitRules.decide(intent, current: current, fence: fence.claim == nil ? fence : .unfenced, "
+        "records: records)",
         swift_filter="InFlightFencingTests"),
+    Mutant(
+        "named-write-once", "a named write commits at most once, and never after it was settled as not committed",
+        "Sources/StorageEngine/Metadata/CommitPoint.swift",
+        "switch CommitRules.decide(intent, current: current, fence: fence, records: records)",
+        "switch CommitRules.decide(intent, current: current, fence: fence, records: [])",
+        swift_filter="WriteRecordTests"),
     Mutant(
         "etcd-commit-compares", "cluster mode commits only if nothing the commit read has changed (etcd compares)",
         "Sources/EtcdCluster/EtcdMetadataTransaction.swift",

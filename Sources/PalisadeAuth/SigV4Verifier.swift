@@ -143,9 +143,18 @@ public struct SigV4Verifier: Sendable {
         guard parameters["X-Amz-Algorithm"] == SigV4.algorithm, let credential = parameters["X-Amz-Credential"],
             let dateText = parameters["X-Amz-Date"], let date = AmzDate(dateText),
             let expiresText = parameters["X-Amz-Expires"], let expires = Int(expiresText),
-            (1...604_800).contains(expires),
             let signedHeaders = parameters["X-Amz-SignedHeaders"], let signature = parameters["X-Amz-Signature"]
         else { throw malformed }
+        // AWS's own words for an expiry out of range.
+        guard expires >= 0 else {
+            throw SigV4Error(.authorizationQueryParametersError, "X-Amz-Expires must be non-negative")
+        }
+        guard expires <= 604_800 else {
+            throw SigV4Error(
+                .authorizationQueryParametersError,
+                "X-Amz-Expires must be less than a week (in seconds) that is 604800"
+            )
+        }
         let parsed = try AuthorizationHeader(
             "\(SigV4.algorithm) Credential=\(credential), SignedHeaders=\(signedHeaders), Signature=\(signature)"
         )
@@ -156,7 +165,7 @@ public struct SigV4Verifier: Sendable {
         guard now.timeIntervalSince(date.date) <= TimeInterval(expires) else {
             throw SigV4Error(
                 .expiredRequest,
-                "the presigned URL expired at \(AmzDate(date.date.addingTimeInterval(TimeInterval(expires))).timestamp)"
+                "Request has expired (at \(AmzDate(date.date.addingTimeInterval(TimeInterval(expires))).timestamp))"
             )
         }
         guard date.date.timeIntervalSince(now) <= maximumSkew else {
@@ -204,7 +213,7 @@ public struct SigV4Verifier: Sendable {
         }
     }
 
-    private func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
+    func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
         let a = Array(lhs.utf8)
         let b = Array(rhs.utf8)
         guard a.count == b.count else { return false }

@@ -1,10 +1,17 @@
 """S3 behaviours real clients and others' test suites rely on (Protocol/s3-compatibility.md): retried
 completions, unknown uploads, conditional writes and deletes, bucket creation and listing, part
 reads, copy sources, listing encodings — and never a wrong success for a feature Palisade lacks."""
+import time
 import uuid
 import xml.etree.ElementTree as ElementTree
 
+import boto3
+import botocore.auth
+import botocore.awsrequest
+import botocore.config
+import botocore.credentials
 import pytest
+import requests
 
 from conftest import error_of, signed
 
@@ -276,3 +283,79 @@ def test_max_keys_zero_lists_nothing_and_is_not_truncated_when_empty(s3, bucket)
     for page in [s3.list_objects_v2(Bucket=bucket, MaxKeys=0), s3.list_objects(Bucket=bucket, MaxKeys=0)]:
         assert "Contents" not in page and page["MaxKeys"] == 0
     assert s3.list_objects_v2(Bucket=bucket, MaxKeys=0)["KeyCount"] == 0
+
+
+# Presigned URLs.
+
+def test_presigned_url_expiry_answers_as_aws(s3, bucket):
+    s3.put_object(Bucket=bucket, Key="k", Body=b"x")
+    expired = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=1)
+    time.sleep(2)
+    response = requests.get(expired, timeout=10)
+    assert error_code(response) == (403, "AccessDenied")
+    assert ElementTree.fromstring(response.content).findtext("Message").startswith("Request has expired")
+    url = s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "k"}, ExpiresIn=60)
+    for value, message in [("604801", "X-Amz-Expires must be less than a week (in seconds) that is 604800"),
+                           ("-1", "X-Amz-Expires must be non-negative")]:
+        response = requests.get(url.replace("X-Amz-Expires=60", f"X-Amz-Expires={value}"), timeout=10)
+        assert error_code(response) == (400, "AuthorizationQueryParametersError")
+        assert ElementTree.fromstring(response.content).findtext("Message") == message
+
+
+# AWS Signature Version 2.
+
+def sigv2_client(server, secret=None):
+    return boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                        aws_secret_access_key=secret or server.secret_key, region_name="us-east-1",
+                        config=botocore.config.Config(signature_version="s3"))
+
+
+def test_sigv2_header_signed_requests_work_as_sigv4_ones(server, s3, bucket):
+    v2 = sigv2_client(server)
+    v2.put_object(Bucket=bucket, Key="dir/ü k", Body=b"signed with v2", Metadata={"owner": "v2"},
+                  ContentType="text/plain")
+    got = v2.get_object(Bucket=bucket, Key="dir/ü k")
+    assert got["Body"].read() == b"signed with v2" and got["Metadata"] == {"owner": "v2"}
+    assert [item["Key"] for item in v2.list_objects_v2(Bucket=bucket, Prefix="dir/")["Contents"]] == ["dir/ü k"]
+    upload = v2.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    etag = v2.upload_part(Bucket=bucket, Key="mp", UploadId=upload, PartNumber=1, Body=b"part")["ETag"]
+    v2.complete_multipart_upload(Bucket=bucket, Key="mp", UploadId=upload,
+                                 MultipartUpload={"Parts": [{"PartNumber": 1, "ETag": etag}]})
+    v2.copy_object(Bucket=bucket, Key="copy", CopySource={"Bucket": bucket, "Key": "mp"})
+    assert s3.get_object(Bucket=bucket, Key="copy")["Body"].read() == b"part"
+    v2.delete_object(Bucket=bucket, Key="copy")
+    assert error_of(lambda: sigv2_client(server, secret="wrong").list_objects(Bucket=bucket)) \
+        == (403, "SignatureDoesNotMatch")
+
+
+def test_a_header_added_to_a_sigv2_request_breaks_its_signature(server, bucket):
+    request = botocore.awsrequest.AWSRequest(method="PUT", url=f"{server.endpoint}/{bucket}/k", data=b"x",
+                                             headers={"x-amz-meta-a": "1"})
+    botocore.auth.HmacV1Auth(botocore.credentials.Credentials(server.access_key, server.secret_key)) \
+        .add_auth(request)
+    prepared = request.prepare()
+    honest = dict(prepared.headers)
+    for tampered in [{**honest, "x-amz-meta-a": "2"}, {**honest, "x-amz-copy-source": f"/{bucket}/k"},
+                     {**honest, "Content-Type": "text/html"}]:
+        response = requests.put(prepared.url, headers=tampered, data=b"x", timeout=10)
+        assert error_code(response) == (403, "SignatureDoesNotMatch"), tampered
+    assert requests.put(prepared.url, headers=honest, data=b"x", timeout=10).status_code == 200
+    stale = dict(honest, Date="Mon, 01 Jan 2024 00:00:00 GMT")
+    assert error_code(requests.put(prepared.url, headers=stale, data=b"x", timeout=10))[0] == 403
+
+
+def test_boto3_default_presigned_urls_are_sigv2_and_work(server, s3, bucket):
+    default = boto3.client("s3", endpoint_url=server.endpoint, aws_access_key_id=server.access_key,
+                           aws_secret_access_key=server.secret_key, region_name="us-east-1")
+    put = default.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "shared"})
+    assert "AWSAccessKeyId=" in put and "Signature=" in put, put
+    assert requests.put(put, data=b"presigned v2", timeout=10).status_code == 200
+    get = default.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"})
+    assert requests.get(get, timeout=10).content == b"presigned v2"
+    other_key = get.replace("/shared?", "/other?")
+    assert error_code(requests.get(other_key, timeout=10)) == (403, "SignatureDoesNotMatch")
+    expired = default.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": "shared"}, ExpiresIn=1)
+    time.sleep(2)
+    response = requests.get(expired, timeout=10)
+    assert error_code(response) == (403, "AccessDenied")
+    assert ElementTree.fromstring(response.content).findtext("Message") == "Request has expired"

@@ -103,10 +103,13 @@ public struct S3Gateway: RouterMiddleware {
 
     func authenticate(_ s3: S3Request) throws -> SigV4Verifier.Verified {
         if s3.query["Signature"] != nil || s3.header("authorization")?.hasPrefix("AWS ") == true {
-            throw S3Error(
-                .badRequest,
-                "InvalidRequest",
-                "the authorization mechanism you have provided is not supported: please use AWS4-HMAC-SHA256 (boto3: Config(signature_version='s3v4'))"
+            return try verifier.verifyV2(
+                method: s3.method.rawValue,
+                path: s3.rawPath,
+                query: s3.rawQuery,
+                headers: s3.signableHeaders,
+                bucketFromHost: s3.isVirtualHosted ? s3.bucket : nil,
+                now: Date()
             )
         }
         if s3.query["X-Amz-Signature"] != nil {

@@ -14,6 +14,8 @@ struct S3Request: Sendable {
     let query: [String: String]
     let bucket: String?
     let key: String?
+    /// The bucket is named by the Host header (`bucket.domain`), not the path.
+    let isVirtualHosted: Bool
     /// The path's escapes decode to bytes that are not UTF-8: no bucket or key can be named so.
     let hasUndecodablePath: Bool
     let headers: HTTPFields
@@ -43,9 +45,11 @@ struct S3Request: Sendable {
             return decoded
         }
         if let domain, hostname.hasSuffix("." + domain.lowercased()) {
+            isVirtualHosted = true
             bucket = String(hostname.dropLast(domain.count + 1))
             key = decode(path)
         } else {
+            isVirtualHosted = false
             let slash = path.firstIndex(of: "/")
             bucket = decode(slash.map { path[..<$0] } ?? path)
             key = decode(slash.map { path[path.index(after: $0)...] } ?? "")
