@@ -97,8 +97,14 @@ final class EtcdMetadataTransaction: MetadataTransaction {
         try value(layout.bucket(name)) != nil
     }
 
-    func bucketHasContent(_ name: String) throws -> Bool {
-        try !range(layout.objects(name), limit: 1).isEmpty || !range(layout.uploadIndex(name), limit: 1).isEmpty
+    func bucketHasObjects(_ name: String) throws -> Bool {
+        try !range(layout.objects(name), limit: 1).isEmpty
+    }
+
+    func uploads(in bucket: String, limit: Int) throws -> [MultipartUpload] {
+        try range(layout.uploadIndex(bucket), limit: Int64(limit)).map {
+            try EtcdValues.decode(EtcdValues.Upload.self, $0.value).upload
+        }
     }
 
     func head(bucket: String, key: String) throws -> ObjectHead? {

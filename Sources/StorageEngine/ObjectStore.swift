@@ -145,9 +145,17 @@ public struct ObjectStore: Sendable {
         guard try await metadata.bucketExists(name) else { throw StorageError.noSuchBucket(name) }
     }
 
-    /// Deletes an empty bucket.
-    /// - Throws: `NoSuchBucket`, `BucketNotEmpty`.
+    /// Deletes a bucket that holds no object; uploads in progress in it are aborted first (as S3
+    /// deletes such a bucket), a few per commit.
+    /// - Throws: `NoSuchBucket`, `BucketNotEmpty` (an object, or an upload begun meanwhile).
     public func deleteBucket(_ name: String) async throws(StorageError) {
+        for _ in 0..<10_000 {
+            let aborted = try await metadata.commit(TransactionScope(bucket: name), freesSpace: true) {
+                try CommitPoint.abortUploads(ofEmptyBucket: name, limit: 16, in: $0)
+            }.value
+            for blob in aborted.blobs { await blobs.remove(blob) }
+            if !aborted.more { break }
+        }
         _ = try await metadata.commit(TransactionScope(bucket: name), freesSpace: true) {
             try CommitPoint.deleteBucket(name, in: $0)
         }

@@ -359,3 +359,16 @@ def test_boto3_default_presigned_urls_are_sigv2_and_work(server, s3, bucket):
     response = requests.get(expired, timeout=10)
     assert error_code(response) == (403, "AccessDenied")
     assert ElementTree.fromstring(response.content).findtext("Message") == "Request has expired"
+
+
+def test_a_bucket_whose_only_content_is_uploads_in_progress_is_deleted_as_on_aws(s3):
+    name = "t-" + uuid.uuid4().hex[:12]
+    s3.create_bucket(Bucket=name)
+    upload = s3.create_multipart_upload(Bucket=name, Key="unfinished")["UploadId"]
+    s3.upload_part(Bucket=name, Key="unfinished", UploadId=upload, PartNumber=1, Body=b"part")
+    s3.delete_bucket(Bucket=name)
+    assert error_of(lambda: s3.head_bucket(Bucket=name))[0] == 404
+    s3.create_bucket(Bucket=name)
+    assert s3.list_multipart_uploads(Bucket=name).get("Uploads", []) == []
+    assert error_of(lambda: s3.list_parts(Bucket=name, Key="unfinished", UploadId=upload)) == (404, "NoSuchUpload")
+    s3.delete_bucket(Bucket=name)

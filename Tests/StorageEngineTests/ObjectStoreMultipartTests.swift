@@ -25,6 +25,33 @@ struct ObjectStoreMultipartTests {
     let big = Int(MultipartRules.minimumPartSize)
 
     @Test(
+        "deleting a bucket whose only content is uploads in progress aborts them (as S3) and removes their parts",
+        arguments: MetadataKind.allCases
+    )
+    func deleteBucketAbortsUploads(kind: MetadataKind) async throws {
+        let (store, directory) = try await makeStore(kind)
+        for index in 0..<20 {  // more than one commit's worth
+            let upload = try await store.createMultipartUpload(
+                bucket: "bucket",
+                key: "k\(index)",
+                contentHeaders: [:],
+                userMetadata: [:]
+            )
+            _ = try await store.part(upload, 1, "part \(index)")
+        }
+        try await store.put("kept", "an object")
+        #expect(await storageCode { try await store.deleteBucket("bucket") } == .bucketNotEmpty)
+        #expect(try await store.listMultipartUploads(bucket: "bucket", prefix: "", maxUploads: 100).uploads.count == 20)
+        try await store.delete(bucket: "bucket", key: "kept")
+        try await store.deleteBucket("bucket")
+        #expect(await storageCode { try await store.requireBucket("bucket") } == .noSuchBucket)
+        try await sweepRetiredBlobs(kind, directory: directory)
+        #expect(try blobCount(directory) == 0, "the parts' blobs are removed with their uploads")
+        try await store.createBucket("bucket")
+        #expect(try await store.listMultipartUploads(bucket: "bucket", prefix: "", maxUploads: 100).uploads.isEmpty)
+    }
+
+    @Test(
         "parts complete into one object without copying; the ETag is the MD5 of the part MD5s, -N",
         arguments: MetadataKind.allCases
     )

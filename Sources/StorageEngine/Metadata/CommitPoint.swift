@@ -14,10 +14,31 @@ enum CommitPoint {
 
     static func deleteBucket(_ name: String, in transaction: any MetadataTransaction) throws {
         guard try transaction.bucketExists(name) else { throw StorageError.noSuchBucket(name) }
-        if try transaction.bucketHasContent(name) {
+        if try transaction.bucketHasObjects(name) || !transaction.uploads(in: name, limit: 1).isEmpty {
             throw StorageError(.bucketNotEmpty, "the bucket '\(name)' is not empty")
         }
         try transaction.removeBucket(name)
+    }
+
+    /// Ends up to `limit` uploads in progress of a bucket that holds no object, as S3 does when
+    /// such a bucket is deleted (no fencing check: nothing is overwritten).
+    /// - Returns: the blobs of their parts, and whether more uploads remain.
+    static func abortUploads(
+        ofEmptyBucket name: String,
+        limit: Int,
+        in transaction: any MetadataTransaction
+    ) throws -> (blobs: [String], more: Bool) {
+        guard try transaction.bucketExists(name) else { throw StorageError.noSuchBucket(name) }
+        if try transaction.bucketHasObjects(name) {
+            throw StorageError(.bucketNotEmpty, "the bucket '\(name)' is not empty")
+        }
+        let uploads = try transaction.uploads(in: name, limit: limit + 1)
+        var blobs: [String] = []
+        for upload in uploads.prefix(limit) {
+            blobs += try transaction.parts(of: upload.id).map(\.blobID)
+            try transaction.removeUpload(upload.id)
+        }
+        return (blobs, uploads.count > limit)
     }
 
     /// Makes `head` current. - Returns: the version it replaced.

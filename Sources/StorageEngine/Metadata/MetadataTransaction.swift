@@ -12,8 +12,10 @@ public protocol MetadataTransaction: AnyObject {
     // MARK: Reads
 
     func bucketExists(_ name: String) throws -> Bool
-    /// Whether the bucket holds an object or an upload in progress.
-    func bucketHasContent(_ name: String) throws -> Bool
+    /// Whether the bucket holds an object.
+    func bucketHasObjects(_ name: String) throws -> Bool
+    /// Uploads in progress in the bucket, at most `limit`, by key then initiation.
+    func uploads(in bucket: String, limit: Int) throws -> [MultipartUpload]
     /// The current version of a key, or nil.
     func head(bucket: String, key: String) throws -> ObjectHead?
     /// The fenced paths of one bucket.

@@ -23,14 +23,8 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
         return try Bool.fetchOne(statement, arguments: [name]) ?? false
     }
 
-    func bucketHasContent(_ name: String) throws -> Bool {
-        try Bool.fetchOne(
-            db,
-            sql: """
-                SELECT EXISTS (SELECT 1 FROM object WHERE bucket = ?) OR EXISTS (SELECT 1 FROM upload WHERE bucket = ?)
-                """,
-            arguments: [name, name]
-        ) == true
+    func bucketHasObjects(_ name: String) throws -> Bool {
+        try Bool.fetchOne(db, sql: "SELECT EXISTS (SELECT 1 FROM object WHERE bucket = ?)", arguments: [name]) == true
     }
 
     func insertBucket(_ name: String, createdAt: Int64) throws {
@@ -83,6 +77,14 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
     func upload(_ id: String) throws -> MultipartUpload? {
         try Row.fetchOne(db, sql: "SELECT * FROM upload WHERE upload_id = ?", arguments: [id])
             .map(SQLiteRows.upload(from:))
+    }
+
+    func uploads(in bucket: String, limit: Int) throws -> [MultipartUpload] {
+        try Row.fetchAll(
+            db,
+            sql: "SELECT * FROM upload WHERE bucket = ? ORDER BY key, initiated_ms LIMIT ?",
+            arguments: [bucket, limit]
+        ).map(SQLiteRows.upload(from:))
     }
 
     func parts(of uploadID: String) throws -> [UploadedPart] {
