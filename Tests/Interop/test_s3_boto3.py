@@ -92,6 +92,9 @@ def test_streamed_upload_with_checksum_trailer(s3, bucket):
     data = bytes(range(256)) * 4096
     s3.upload_fileobj(Unseekable(data), bucket, "streamed")
     assert s3.get_object(Bucket=bucket, Key="streamed")["Body"].read() == data
+    # The client's own content coding survives aws-chunked's removal (botocore sends "gzip,aws-chunked").
+    s3.upload_fileobj(Unseekable(data), bucket, "coded", ExtraArgs={"ContentEncoding": "gzip"})
+    assert s3.head_object(Bucket=bucket, Key="coded")["ContentEncoding"] == "gzip"
 
 
 def test_ranges(s3, bucket):

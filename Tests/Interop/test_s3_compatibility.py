@@ -1,6 +1,8 @@
 """S3 behaviours real clients and others' test suites rely on (Protocol/s3-compatibility.md): retried
 completions, unknown uploads, conditional writes and deletes, bucket creation and listing, part
 reads, copy sources, listing encodings — and never a wrong success for a feature Palisade lacks."""
+import os
+import subprocess
 import time
 import uuid
 import xml.etree.ElementTree as ElementTree
@@ -372,3 +374,21 @@ def test_a_bucket_whose_only_content_is_uploads_in_progress_is_deleted_as_on_aws
     assert s3.list_multipart_uploads(Bucket=name).get("Uploads", []) == []
     assert error_of(lambda: s3.list_parts(Bucket=name, Key="unfinished", UploadId=upload)) == (404, "NoSuchUpload")
     s3.delete_bucket(Bucket=name)
+
+
+# Bodies and metadata.
+
+def test_a_put_streamed_with_chunked_transfer_encoding_and_no_length_is_stored(s3, bucket):
+    data = os.urandom(300 * 1024)
+    url = s3.generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": "streamed"})
+    result = subprocess.run(["curl", "-sS", "-w", "%{http_code}", "-o", "/dev/null", "-T", "-", url],
+                            input=data, capture_output=True, timeout=60)
+    assert result.stdout == b"200", result.stdout + result.stderr
+    assert s3.get_object(Bucket=bucket, Key="streamed")["Body"].read() == data
+    upload = s3.create_multipart_upload(Bucket=bucket, Key="mp")["UploadId"]
+    part_url = s3.generate_presigned_url("upload_part", Params={"Bucket": bucket, "Key": "mp", "UploadId": upload,
+                                                                "PartNumber": 1})
+    result = subprocess.run(["curl", "-sS", "-D", "-", "-o", "/dev/null", "-T", "-", part_url],
+                            input=b"part bytes", capture_output=True, timeout=60)
+    assert b"HTTP/1.1 200 OK" in result.stdout, result.stdout
+    assert s3.list_parts(Bucket=bucket, Key="mp", UploadId=upload)["Parts"][0]["Size"] == len(b"part bytes")

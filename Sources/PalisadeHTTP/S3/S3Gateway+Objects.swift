@@ -89,16 +89,20 @@ extension S3Gateway {
         case let other where other.hasPrefix("STREAMING-"):
             throw S3Error.notImplemented("the payload signing mode \(other)")
         default:
+            if payload != SigV4.unsignedPayload { put.expectedSHA256Hex = payload }
             guard let length = s3.header("content-length").flatMap(Int64.init) else {
-                throw S3Error(
-                    .lengthRequired,
-                    "MissingContentLength",
-                    "you must provide the Content-Length HTTP header"
-                )
+                // `curl -T -` and streaming SDKs: a body sent in HTTP chunks, its length known at its end.
+                guard s3.header("transfer-encoding")?.lowercased().contains("chunked") == true else {
+                    throw S3Error(
+                        .lengthRequired,
+                        "MissingContentLength",
+                        "you must provide the Content-Length HTTP header"
+                    )
+                }
+                return .unannounced(request.body, limit: maximumObjectSize, tooLarge: entityTooLarge)
             }
             guard length <= maximumObjectSize else { throw entityTooLarge }
             put.expectedSize = length
-            if payload != SigV4.unsignedPayload { put.expectedSHA256Hex = payload }
             return .plain(request.body)
         }
     }
@@ -143,7 +147,7 @@ extension S3Gateway {
     static func userMetadata(of s3: S3Request) -> [String: String] {
         var metadata: [String: String] = [:]
         for field in s3.headers where field.name.canonicalName.hasPrefix("x-amz-meta-") {
-            metadata[String(field.name.canonicalName.dropFirst("x-amz-meta-".count))] = field.value
+            metadata[String(field.name.canonicalName.dropFirst("x-amz-meta-".count))] = RFC2047.decode(field.value)
         }
         return metadata
     }
@@ -289,7 +293,7 @@ extension S3Gateway {
         ]
         for (name, value) in head.contentHeaders { headers[HTTPField.Name(name)!] = value }
         for (name, value) in head.userMetadata.sorted(by: { $0.key < $1.key }) {
-            if let field = HTTPField.Name("x-amz-meta-\(name)") { headers[field] = value }
+            if let field = HTTPField.Name("x-amz-meta-\(name)") { headers[field] = RFC2047.encode(value) }
         }
         headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
         if let fence = head.fence {

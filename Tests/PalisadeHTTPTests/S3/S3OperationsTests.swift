@@ -13,6 +13,31 @@ extension S3TestClient.Answer {
 
 @Suite("S3 gateway operations against a live server")
 struct S3OperationsTests {
+    @Test("metadata that is not US-ASCII is stored decoded and returned as an RFC 2047 word, as S3 does")
+    func nonASCIIMetadata() async throws {
+        try await withTestServer { server in
+            let s3 = server.s3
+            _ = try await s3.send("PUT", "/meta")
+            let put = try await s3.send(
+                "PUT",
+                "/meta/k",
+                headers: [
+                    ("x-amz-meta-raw", "Zürich"), ("x-amz-meta-q", "=?UTF-8?Q?Z=C3=BCrich?="),
+                    ("x-amz-meta-b", "=?UTF-8?B?5p2x5Lqs?="), ("x-amz-meta-plain", "just ascii"),
+                    ("x-amz-meta-odd", "=?ISO-8859-1?Q?caf=E9?="),
+                ],
+                body: [1]
+            )
+            #expect(put.status == 200)
+            let head = try await s3.send("HEAD", "/meta/k")
+            #expect(head.header("x-amz-meta-raw") == "=?UTF-8?B?WsO8cmljaA==?=")
+            #expect(head.header("x-amz-meta-q") == "=?UTF-8?B?WsO8cmljaA==?=")
+            #expect(head.header("x-amz-meta-b") == "=?UTF-8?B?5p2x5Lqs?=")
+            #expect(head.header("x-amz-meta-plain") == "just ascii")
+            #expect(head.header("x-amz-meta-odd") == "=?ISO-8859-1?Q?caf=E9?=", "only UTF-8 words are decoded")
+        }
+    }
+
     @Test("buckets: create, list, head, location, delete; naming rules and non-empty buckets")
     func buckets() async throws {
         try await withTestServer { server in
