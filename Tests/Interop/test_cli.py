@@ -8,7 +8,7 @@ import uuid
 import botocore.exceptions
 import pytest
 
-from conftest import Server, call, palisade_binary, s3_client
+from conftest import Server, call, palisade_binary, s3_client, signed
 
 
 def test_serve_fenced_refuses_writes_without_a_token_and_accepts_the_holders():
@@ -53,7 +53,7 @@ def test_lock_run_shared_lets_two_readers_hold_the_lock_at_once(server):
     os.rmdir(folder)
 
 
-def test_access_log_and_metrics_name_each_s3_operation(tmp_path):
+def test_access_log_and_metrics_name_each_s3_operation_and_fencing_refusal(tmp_path):
     log = tmp_path / "stderr.log"
     binary = palisade_binary()
     server = Server(binary, os.path.dirname(binary), wrapper=("sh", "-c", f'exec "$0" "$@" 2>>{log}'),
@@ -63,11 +63,14 @@ def test_access_log_and_metrics_name_each_s3_operation(tmp_path):
         s3.create_bucket(Bucket="logged")
         s3.put_object(Bucket="logged", Key="a/b", Body=b"12345")
         s3.list_objects_v2(Bucket="logged")
+        refused = signed(server, "PUT", "/logged/x", {"x-palisade-lock": "logged/x", "x-palisade-fencing-token": "5"},
+                         b"no such grant")
+        assert refused.status_code == 409 and b"LockNotHeld" in refused.content
         metrics = urllib.request.urlopen(server.endpoint + "/_palisade/metrics", timeout=10).read().decode()
     finally:
         server.stop()
     lines = [line for line in log.read_text().splitlines() if "palisade.access" in line]
-    put = [line for line in lines if "operation=PutObject" in line]
+    put = [line for line in lines if "operation=PutObject" in line and "key=a/b" in line]
     assert len(put) == 1, lines
     for field in ["bucket=logged", "key=a/b", "status=200", "bytes_in=5", "method=PUT",
                   f"access_key={server.access_key}", "request_id=", "duration_ms="]:
@@ -75,3 +78,4 @@ def test_access_log_and_metrics_name_each_s3_operation(tmp_path):
     assert any("operation=ListObjectsV2" in line for line in lines)
     assert 'route="PutObject"' in metrics and 'route="CreateBucket"' in metrics
     assert 'route="unmatched"' not in metrics
+    assert 'palisade_fencing_refusals_total{reason="LockNotHeld"} 1' in metrics, metrics

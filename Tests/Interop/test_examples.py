@@ -20,7 +20,9 @@ def run(server, command, timeout=180):
 
 
 def test_curl_example(server):
-    assert '"outcome":"released"' in run(server, [str(EXAMPLES / "lock-with-curl.sh")])
+    output = run(server, [str(EXAMPLES / "lock-with-curl.sh")])
+    assert '"outcome":"released"' in output
+    assert "write:   200 (fenced" in output and "late:    409" in output, output
 
 
 def test_swift_lock_client_example(server):

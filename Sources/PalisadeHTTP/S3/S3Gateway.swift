@@ -21,6 +21,11 @@ public struct S3Gateway: RouterMiddleware {
     let domain: String?
     /// Requests refused because the disk is full.
     let insufficientStorage: Counter
+    let metricsFactory: any MetricsFactory
+    /// The S3 error codes of fencing refusals, each counted in `palisade_fencing_refusals_total{reason}`.
+    static let fencingRefusals: Set<String> = [
+        "StaleFencingToken", "LockNotHeld", "FencingTokenRequired", "FencingLockMismatch",
+    ]
 
     /// A gateway over `store`, accepting requests signed by `verifier`'s credentials.
     /// - Parameter domain: enables virtual-host style: `bucket.domain` in the Host header.
@@ -34,6 +39,7 @@ public struct S3Gateway: RouterMiddleware {
         self.verifier = verifier
         self.domain = domain
         self.insufficientStorage = Counter(label: "palisade_insufficient_storage_total", factory: metricsFactory)
+        self.metricsFactory = metricsFactory
     }
 
     /// Sub-resources that Palisade does not implement: 501, never a wrong success.
@@ -76,6 +82,12 @@ public struct S3Gateway: RouterMiddleware {
                     "S3 request failed",
                     metadata: ["error": "\(error)", "request_id": "\(context.requestID)"]
                 )
+            } else if Self.fencingRefusals.contains(s3Error.code) {
+                Counter(
+                    label: "palisade_fencing_refusals_total",
+                    dimensions: [("reason", s3Error.code)],
+                    factory: metricsFactory
+                ).increment()
             } else if s3Error.status == S3Error.insufficientStorage {
                 insufficientStorage.increment()
                 context.logger.warning(
