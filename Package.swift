@@ -1,9 +1,10 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
-/// Warnings are errors in our own targets only (never in dependencies): `PALISADE_STRICT=1 swift build`.
-let strictSettings: [SwiftSetting] =
-    Context.environment["PALISADE_STRICT"] == "1" ? [.unsafeFlags(["-warnings-as-errors"])] : []
+/// Warnings are errors in our own targets, in every build: the test command and `swift run palisade`
+/// build with the same flags, so neither rebuilds after the other. (SwiftPM drops warning settings
+/// of a package used as a dependency.)
+let strictSettings: [SwiftSetting] = [.treatAllWarnings(as: .error)]
 
 /// `PALISADE_FUZZ=1 swift build --scratch-path .build-fuzz --product …Fuzzer` (see `Fuzz/run.sh`):
 /// our own targets get libFuzzer's coverage instrumentation, and the fuzzers are added.

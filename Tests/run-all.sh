@@ -7,7 +7,6 @@
 # Exits non-zero when anything fails. Our own targets are built with warnings as errors.
 set -uo pipefail
 cd "$(dirname "$0")/.."
-export PALISADE_STRICT=1
 
 missing=()
 pkg-config --exists sqlite3 2>/dev/null || missing+=(libsqlite3-dev)
