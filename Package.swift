@@ -161,7 +161,7 @@ let package = Package(
         .target(
             name: "PalisadeClient",
             dependencies: [
-                "PalisadeProtocol", "PalisadeAuth",
+                "PalisadeProtocol", "PalisadeAuth", "PalisadeSupport",
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "WSClient", package: "swift-websocket"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -26,7 +26,7 @@ public enum SigV2 {
         resource: String
     ) -> String {
         func header(_ name: String) -> String {
-            headers.first { $0.name.lowercased() == name }?.value.trimmingCharacters(in: .whitespaces) ?? ""
+            SigV4.value(of: name, in: headers)?.trimmingCharacters(in: .whitespaces) ?? ""
         }
         var amzHeaders: [String: [String]] = [:]
         for (name, value) in headers where name.lowercased().hasPrefix("x-amz-") {

@@ -179,6 +179,11 @@ public enum SigV4 {
 
     /// `name` in lowercase; the string itself, without a copy, when it has no uppercase letter
     /// (header names usually arrive lowercase).
+    /// The value of the first of `headers` named `name` (lowercase), whatever the case it was sent in.
+    static func value(of name: String, in headers: [(name: String, value: String)]) -> String? {
+        headers.first { lowercasedASCII($0.name) == name }?.value
+    }
+
     static func lowercasedASCII(_ name: String) -> String {
         name.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) } ? name.lowercased() : name
     }

@@ -16,7 +16,7 @@ extension SigV4Verifier {
         bucketFromHost: String?,
         now: Date
     ) throws(SigV4Error) -> Verified {
-        func header(_ name: String) -> String? { headers.first { SigV4.lowercasedASCII($0.name) == name }?.value }
+        func header(_ name: String) -> String? { SigV4.value(of: name, in: headers) }
         var parameters: [String: String] = [:]
         for item in SigV4.rawQueryItems(query) {
             parameters[SigV4.percentDecode(String(item.name))] = item.value.map { SigV4.percentDecode(String($0)) }

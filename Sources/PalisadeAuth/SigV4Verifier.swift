@@ -48,7 +48,7 @@ public struct SigV4Verifier: Sendable {
         bodyHash: String?,
         now: Date
     ) throws(SigV4Error) -> Verified {
-        func header(_ name: String) -> String? { headers.first { SigV4.lowercasedASCII($0.name) == name }?.value }
+        func header(_ name: String) -> String? { SigV4.value(of: name, in: headers) }
         guard let authorization = header("authorization") else {
             throw SigV4Error(
                 .missingAuthentication,

@@ -5,6 +5,7 @@ import NIOFoundationCompat
 import NIOHTTP1
 public import PalisadeAuth
 import PalisadeProtocol
+import PalisadeSupport
 
 /// A small S3 client for Palisade's gateway: signed PUT, GET and DELETE of objects, and buckets,
 /// with writes fenced by a lock held through ``locks``.
@@ -117,10 +118,8 @@ public struct ObjectClient: Sendable {
     /// 32 hex digits. (Foundation's `UUID()` opens `/dev/urandom` for each id on Linux.)
     public static func newWriteID() -> String {
         var generator = SystemRandomNumberGenerator()
-        return [generator.next() as UInt64, generator.next() as UInt64].map { word in
-            let digits = String(word, radix: 16)
-            return String(repeating: "0", count: 16 - digits.count) + digits
-        }.joined()
+        let bits = (generator.next() as UInt64, generator.next() as UInt64)
+        return withUnsafeBytes(of: bits) { Hex.lowercase($0) }
     }
 
     /// What became of the write sent under `writeID` by these credentials; with `settle`, the

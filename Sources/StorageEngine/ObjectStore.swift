@@ -146,19 +146,17 @@ public struct ObjectStore: Sendable {
     }
 
     /// Deletes a bucket that holds no object; uploads in progress in it are aborted first (as S3
-    /// deletes such a bucket), a few per commit.
-    /// - Throws: `NoSuchBucket`, `BucketNotEmpty` (an object, or an upload begun meanwhile).
+    /// deletes such a bucket), a few per commit — one commit when there are few.
+    /// - Throws: `NoSuchBucket`, `BucketNotEmpty` (an object, or uploads begun faster than they end).
     public func deleteBucket(_ name: String) async throws(StorageError) {
         for _ in 0..<10_000 {
-            let aborted = try await metadata.commit(TransactionScope(bucket: name), freesSpace: true) {
-                try CommitPoint.abortUploads(ofEmptyBucket: name, limit: 16, in: $0)
+            let step = try await metadata.commit(TransactionScope(bucket: name), freesSpace: true) {
+                try CommitPoint.deleteBucket(name, endingUploadsUpTo: 16, in: $0)
             }.value
-            for blob in aborted.blobs { await blobs.remove(blob) }
-            if !aborted.more { break }
+            for blob in step.blobs { await blobs.remove(blob) }
+            if step.deleted { return }
         }
-        _ = try await metadata.commit(TransactionScope(bucket: name), freesSpace: true) {
-            try CommitPoint.deleteBucket(name, in: $0)
-        }
+        throw StorageError(.bucketNotEmpty, "uploads keep being started in the bucket '\(name)'")
     }
 
     /// Why `name` is not a valid S3 bucket name, or nil.

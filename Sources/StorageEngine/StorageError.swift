@@ -129,7 +129,7 @@ extension StorageError {
         StorageError(.noSuchBucket, "the bucket '\(name)' does not exist")
     }
 
-    static func noSuchUpload(_ id: String) -> StorageError {
+    public static func noSuchUpload(_ id: String) -> StorageError {
         StorageError(.noSuchUpload, "the upload '\(id)' does not exist: it was completed, aborted or never created")
     }
 

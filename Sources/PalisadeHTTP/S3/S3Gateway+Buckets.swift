@@ -157,7 +157,7 @@ extension S3Gateway {
                 (
                     key: key.text,
                     preconditions: WritePreconditions(
-                        ifMatch: object.child("ETag")?.text.trimmingCharacters(in: CharacterSet(charactersIn: "\" "))
+                        ifMatch: object.child("ETag").map { Self.unquoted(etag: $0.text) }
                     )
                 )
             }

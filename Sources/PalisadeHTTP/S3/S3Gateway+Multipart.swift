@@ -139,7 +139,7 @@ extension S3Gateway {
                 throw S3Error(.badRequest, "MalformedXML", "each Part needs a PartNumber and an ETag")
             }
             parts.append(
-                RequestedPart(number: number, etag: etag.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")))
+                RequestedPart(number: number, etag: Self.unquoted(etag: etag))
             )
         }
         let writeName = try Self.writeName(of: s3, accessKeyID: verified.accessKeyID)
@@ -175,13 +175,7 @@ extension S3Gateway {
     ) async throws -> CommittedWrite? {
         let completion = try await store.writeRecord(named: ObjectStore.completionName(of: uploadID))
         if let committed = completion?.committed {
-            guard committed.bucket == bucket, committed.key == key else {
-                throw S3Error(
-                    .notFound,
-                    StorageError.Code.noSuchUpload.rawValue,
-                    "the upload '\(uploadID)' does not exist"
-                )
-            }
+            guard committed.bucket == bucket, committed.key == key else { throw StorageError.noSuchUpload(uploadID) }
             return committed
         }
         return try await earlierAttempt(named: writeName, kind: .put, bucket: bucket, key: key)

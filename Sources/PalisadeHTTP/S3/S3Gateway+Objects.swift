@@ -154,11 +154,14 @@ extension S3Gateway {
 
     /// `If-Match` and `If-None-Match` of a write, each an ETag (quoted or not) or `*`.
     static func writePreconditions(of s3: S3Request) -> WritePreconditions {
-        func etag(_ name: String) -> String? {
-            s3.header(name).map { $0.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
-        }
-        return WritePreconditions(ifMatch: etag("if-match"), ifNoneMatch: etag("if-none-match"))
+        WritePreconditions(
+            ifMatch: s3.header("if-match").map(unquoted(etag:)),
+            ifNoneMatch: s3.header("if-none-match").map(unquoted(etag:))
+        )
     }
+
+    /// An ETag as a client sends it (quoted or not, perhaps padded) as the store keeps it.
+    static func unquoted(etag: String) -> String { etag.trimmingCharacters(in: CharacterSet(charactersIn: "\" ")) }
 
     /// The fencing claim of a write: `x-palisade-lock` and `x-palisade-fencing-token`, both or neither.
     static func fenceClaim(of s3: S3Request) throws -> FenceClaim? {

@@ -23,9 +23,9 @@ public struct S3Gateway: RouterMiddleware {
     let insufficientStorage: Counter
     let metricsFactory: any MetricsFactory
     /// The S3 error codes of fencing refusals, each counted in `palisade_fencing_refusals_total{reason}`.
-    static let fencingRefusals: Set<String> = [
-        "StaleFencingToken", "LockNotHeld", "FencingTokenRequired", "FencingLockMismatch",
-    ]
+    static let fencingRefusals = Set(
+        [StorageError.Code.staleFencingToken, .lockNotHeld, .fencingTokenRequired, .fencingLockMismatch].map(\.rawValue)
+    )
 
     /// A gateway over `store`, accepting requests signed by `verifier`'s credentials.
     /// - Parameter domain: enables virtual-host style: `bucket.domain` in the Host header.

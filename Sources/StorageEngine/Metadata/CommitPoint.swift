@@ -12,22 +12,16 @@ enum CommitPoint {
         try transaction.insertBucket(name, createdAt: createdAt)
     }
 
-    static func deleteBucket(_ name: String, in transaction: any MetadataTransaction) throws {
-        guard try transaction.bucketExists(name) else { throw StorageError.noSuchBucket(name) }
-        if try transaction.bucketHasObjects(name) || !transaction.uploads(in: name, limit: 1).isEmpty {
-            throw StorageError(.bucketNotEmpty, "the bucket '\(name)' is not empty")
-        }
-        try transaction.removeBucket(name)
-    }
-
-    /// Ends up to `limit` uploads in progress of a bucket that holds no object, as S3 does when
-    /// such a bucket is deleted (no fencing check: nothing is overwritten).
-    /// - Returns: the blobs of their parts, and whether more uploads remain.
-    static func abortUploads(
-        ofEmptyBucket name: String,
-        limit: Int,
+    /// Deletes a bucket that holds no object, ending its uploads in progress first, as S3 does
+    /// (no fencing check: nothing is overwritten) — at most `limit` of them, so that a commit stays
+    /// small; the bucket itself goes in the commit that ends the last.
+    /// - Returns: the blobs of the ended uploads' parts, and whether the bucket is gone (false:
+    ///   uploads remain, commit again).
+    static func deleteBucket(
+        _ name: String,
+        endingUploadsUpTo limit: Int,
         in transaction: any MetadataTransaction
-    ) throws -> (blobs: [String], more: Bool) {
+    ) throws -> (blobs: [String], deleted: Bool) {
         guard try transaction.bucketExists(name) else { throw StorageError.noSuchBucket(name) }
         if try transaction.bucketHasObjects(name) {
             throw StorageError(.bucketNotEmpty, "the bucket '\(name)' is not empty")
@@ -38,7 +32,9 @@ enum CommitPoint {
             blobs += try transaction.parts(of: upload.id).map(\.blobID)
             try transaction.removeUpload(upload.id)
         }
-        return (blobs, uploads.count > limit)
+        guard uploads.count <= limit else { return (blobs, false) }
+        try transaction.removeBucket(name)
+        return (blobs, true)
     }
 
     /// Makes `head` current. - Returns: the version it replaced.
