@@ -39,7 +39,7 @@ PALISADE_BIN="$(swift build --show-bin-path)/palisade" python3 -m pytest -q Test
 # The suites that use the shared server once more, against cluster mode: two gateways on a 3-member
 # etcd cluster, boto3's reads sent to the second (Tests/Interop/conftest.py).
 PALISADE_INTEROP_CLUSTER=1 PALISADE_BIN="$(swift build --show-bin-path)/palisade" python3 -m pytest -q \
-    Tests/Interop/test_{s3_boto3,s3_cli_and_multipart,s3_contracts,s3_compatibility,named_writes,lock_api,lock_sessions,cli,examples,stalled_network,openapi_fuzz}.py \
+    Tests/Interop/test_{s3_boto3,s3_cli_and_multipart,s3_contracts,s3_compatibility,multipart_checksums,crt,named_writes,lock_api,lock_sessions,cli,examples,stalled_network,openapi_fuzz}.py \
     || status=1
 # libFuzzer targets, each for PALISADE_FUZZ_SECONDS (default 20) from the committed seeds (Fuzz/).
 bash Fuzz/run.sh || status=1

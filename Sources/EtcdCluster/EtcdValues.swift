@@ -84,6 +84,8 @@ enum EtcdValues {
         var initiatedMs: Int64
         var contentHeaders: [String: String]
         var userMetadata: [String: String]
+        var checksumAlgorithm: String?
+        var checksumType: String?
 
         enum CodingKeys: String, CodingKey {
             case id = "upload_id"
@@ -92,6 +94,8 @@ enum EtcdValues {
             case initiatedMs = "initiated_ms"
             case contentHeaders = "content_headers"
             case userMetadata = "user_metadata"
+            case checksumAlgorithm = "checksum_algorithm"
+            case checksumType = "checksum_type"
         }
 
         init(_ upload: MultipartUpload) {
@@ -101,6 +105,8 @@ enum EtcdValues {
             initiatedMs = upload.initiated
             contentHeaders = upload.contentHeaders
             userMetadata = upload.userMetadata
+            checksumAlgorithm = upload.checksum?.algorithm.rawValue
+            checksumType = upload.checksum?.type.rawValue
         }
 
         var upload: MultipartUpload {
@@ -110,7 +116,8 @@ enum EtcdValues {
                 key: key,
                 initiated: initiatedMs,
                 contentHeaders: contentHeaders,
-                userMetadata: userMetadata
+                userMetadata: userMetadata,
+                checksum: MultipartChecksum(storedAlgorithm: checksumAlgorithm, storedType: checksumType)
             )
         }
     }
@@ -122,6 +129,7 @@ enum EtcdValues {
         var etag: String
         var lastModifiedMs: Int64
         var fenceToken: UInt64?
+        var checksum: String?
 
         enum CodingKeys: String, CodingKey {
             case number = "part_number"
@@ -130,6 +138,7 @@ enum EtcdValues {
             case etag
             case lastModifiedMs = "last_modified_ms"
             case fenceToken = "fence_token"
+            case checksum
         }
 
         init(_ part: UploadedPart) {
@@ -139,6 +148,7 @@ enum EtcdValues {
             etag = part.etag
             lastModifiedMs = part.lastModified
             fenceToken = part.fenceToken?.rawValue
+            checksum = part.checksum
         }
 
         var part: UploadedPart {
@@ -148,7 +158,8 @@ enum EtcdValues {
                 size: size,
                 etag: etag,
                 lastModified: lastModifiedMs,
-                fenceToken: fenceToken.map(FencingToken.init(rawValue:))
+                fenceToken: fenceToken.map(FencingToken.init(rawValue:)),
+                checksum: checksum
             )
         }
     }

@@ -10,6 +10,8 @@ public struct MultipartUpload: Sendable, Equatable {
     /// The object's headers and metadata, given when the upload was created.
     public var contentHeaders: [String: String]
     public var userMetadata: [String: String]
+    /// The checksum the object gets (`x-amz-checksum-algorithm` and `-type`); each part is checksummed with its algorithm.
+    public var checksum: MultipartChecksum?
 
     public init(
         id: String,
@@ -17,7 +19,8 @@ public struct MultipartUpload: Sendable, Equatable {
         key: String,
         initiated: Int64,
         contentHeaders: [String: String],
-        userMetadata: [String: String]
+        userMetadata: [String: String],
+        checksum: MultipartChecksum? = nil
     ) {
         self.id = id
         self.bucket = bucket
@@ -25,6 +28,7 @@ public struct MultipartUpload: Sendable, Equatable {
         self.initiated = initiated
         self.contentHeaders = contentHeaders
         self.userMetadata = userMetadata
+        self.checksum = checksum
     }
 }
 
@@ -37,6 +41,8 @@ public struct UploadedPart: Sendable, Equatable {
     public var lastModified: Int64
     /// The fencing token the part was uploaded with, if any.
     public var fenceToken: FencingToken?
+    /// The part's checksum in its upload's algorithm (base64), when the upload has one.
+    public var checksum: String?
 
     public init(
         number: Int,
@@ -44,7 +50,8 @@ public struct UploadedPart: Sendable, Equatable {
         size: Int64,
         etag: String,
         lastModified: Int64,
-        fenceToken: FencingToken? = nil
+        fenceToken: FencingToken? = nil,
+        checksum: String? = nil
     ) {
         self.number = number
         self.blobID = blobID
@@ -52,6 +59,7 @@ public struct UploadedPart: Sendable, Equatable {
         self.etag = etag
         self.lastModified = lastModified
         self.fenceToken = fenceToken
+        self.checksum = checksum
     }
 }
 
@@ -60,10 +68,13 @@ public struct RequestedPart: Sendable, Equatable {
     public var number: Int
     /// Unquoted.
     public var etag: String
+    /// The part's checksum in the upload's algorithm, as the request lists it.
+    public var checksum: String?
 
-    public init(number: Int, etag: String) {
+    public init(number: Int, etag: String, checksum: String? = nil) {
         self.number = number
         self.etag = etag
+        self.checksum = checksum
     }
 }
 
@@ -82,13 +93,17 @@ public enum MultipartRules {
         public var size: Int64
         /// The parts' ETags (hex MD5s) in order; the object's ETag is MD5 of their bytes, `-N`.
         public var partETags: [String]
+        /// The parts' checksums in the upload's algorithm, in order (empty when it has none).
+        public var partChecksums: [String] = []
     }
 
     /// Checks `requested` against `uploaded`: ascending part numbers, each uploaded with exactly
-    /// that ETag, each but the last at least ``minimumPartSize``.
+    /// that ETag (and the checksum listed, when one is), each but the last at least
+    /// ``minimumPartSize``. An upload with a composite `checksum` needs every part's checksum listed.
     public static func assemble(
         requested: [RequestedPart],
-        uploaded: [UploadedPart]
+        uploaded: [UploadedPart],
+        checksum: MultipartChecksum? = nil
     ) -> Result<Assembly, MultipartRejection> {
         guard !requested.isEmpty else { return .failure(.noParts) }
         // As S3: the order of the whole list first, then each part's ETag, then the sizes.
@@ -97,9 +112,19 @@ public enum MultipartRules {
         }
         let byNumber = Dictionary(uploaded.map { ($0.number, $0) }, uniquingKeysWith: { _, last in last })
         var segments: [ObjectHead.Segment] = []
+        var partChecksums: [String] = []
         for part in requested {
             guard let found = byNumber[part.number], found.etag == part.etag else {
                 return .failure(.invalidPart(part.number))
+            }
+            if let checksum {
+                if part.checksum == nil, checksum.type == .composite {
+                    return .failure(.missingPartChecksum(part.number, checksum.algorithm))
+                }
+                guard let stored = found.checksum, part.checksum.map({ $0 == stored }) ?? true else {
+                    return .failure(.invalidPart(part.number))
+                }
+                partChecksums.append(stored)
             }
             segments.append(ObjectHead.Segment(blobID: found.blobID, size: found.size, etag: found.etag))
         }
@@ -112,9 +137,37 @@ public enum MultipartRules {
                 segments: segments,
                 lowestPartToken: tokens.count == requested.count ? tokens.min() : nil,
                 size: segments.reduce(0) { $0 + $1.size },
-                partETags: segments.compactMap(\.etag)
+                partETags: segments.compactMap(\.etag),
+                partChecksums: partChecksums
             )
         )
+    }
+
+    /// Checks what a completion claims of its object against the upload's `checksum`, the
+    /// object's checksum as the parts make it (`computed`) and its `size`.
+    public static func check(
+        _ claims: CompletionClaims,
+        checksum: MultipartChecksum?,
+        computed: String?,
+        size: Int64
+    ) -> MultipartRejection? {
+        if let type = claims.checksumType, type != checksum?.type {
+            return .checksumTypeMismatch(claimed: type, upload: checksum?.type)
+        }
+        if let claimed = claims.checksum {
+            guard let checksum, claimed.algorithm == checksum.algorithm, let computed else {
+                return .checksumAlgorithmMismatch(claimed: claimed.algorithm, upload: checksum?.algorithm)
+            }
+            // A composite value may be claimed with or without its `-N`.
+            let bare = computed.split(separator: "-").first.map(String.init) ?? computed
+            guard claimed.value == computed || claimed.value == bare else {
+                return .checksumMismatch(claimed.algorithm)
+            }
+        }
+        if let claimedSize = claims.objectSize, claimedSize != size {
+            return .objectSizeMismatch(claimed: claimedSize, actual: size)
+        }
+        return nil
     }
 }
 
@@ -128,4 +181,14 @@ public enum MultipartRejection: Error, Sendable, Equatable {
     case invalidPart(Int)
     /// This part, not the last, is smaller than 5 MiB.
     case entityTooSmall(Int)
+    /// The upload's checksum is composite and the request lists this part without its checksum.
+    case missingPartChecksum(Int, ChecksumAlgorithm)
+    /// `x-amz-checksum-type` differs from the upload's.
+    case checksumTypeMismatch(claimed: ChecksumType, upload: ChecksumType?)
+    /// The object's checksum is claimed in an algorithm the upload does not use.
+    case checksumAlgorithmMismatch(claimed: ChecksumAlgorithm, upload: ChecksumAlgorithm?)
+    /// The claimed object checksum differs from the one the parts make.
+    case checksumMismatch(ChecksumAlgorithm)
+    /// `x-amz-mp-object-size` differs from the parts' total.
+    case objectSizeMismatch(claimed: Int64, actual: Int64)
 }

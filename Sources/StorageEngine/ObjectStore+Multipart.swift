@@ -5,13 +5,15 @@ import PalisadeSupport
 public import StorageCore
 
 extension ObjectStore {
-    /// Starts a multipart upload of `key`; the object gets `contentHeaders` and `userMetadata`.
-    /// On a fenced path the upload needs a valid fencing claim, checked like any write's.
+    /// Starts a multipart upload of `key`; the object gets `contentHeaders`, `userMetadata` and,
+    /// made from its parts', a `checksum`. On a fenced path the upload needs a valid fencing
+    /// claim, checked like any write's.
     public func createMultipartUpload(
         bucket: String,
         key: String,
         contentHeaders: [String: String],
         userMetadata: [String: String],
+        checksum: MultipartChecksum? = nil,
         fence: FenceClaim? = nil
     ) async throws -> MultipartUpload {
         try StorageError.requireValidKey(key)
@@ -22,7 +24,8 @@ extension ObjectStore {
             key: key,
             initiated: Self.now(),
             contentHeaders: contentHeaders,
-            userMetadata: userMetadata
+            userMetadata: userMetadata,
+            checksum: checksum
         )
         await beforeCommit?(bucket, key)
         _ = try await metadata.commit(TransactionScope(bucket: bucket, key: key, fence: fence), freesSpace: false) {
@@ -32,14 +35,17 @@ extension ObjectStore {
     }
 
     /// Uploads part `number` (1–10 000) of an upload; a later upload of the same number replaces it.
+    /// When the upload has a checksum algorithm, the part's checksum in it is computed (and
+    /// checked, when sent) and kept; a checksum of another algorithm is refused.
     /// - Parameter request: the part's expected digests (its bucket and key name the upload's object).
+    /// - Returns: the part, and the algorithm of its checksum.
     public func uploadPart<Body: AsyncSequence>(
         uploadID: String,
         number: Int,
         request: PutRequest,
         body: Body
     ) async throws
-        -> UploadedPart where Body.Element == ByteBuffer
+        -> (part: UploadedPart, checksumAlgorithm: ChecksumAlgorithm?) where Body.Element == ByteBuffer
     {
         guard MultipartRules.partNumbers.contains(number) else {
             throw StorageError(.invalidArgument, "part number must be an integer between 1 and 10000")
@@ -51,6 +57,17 @@ extension ObjectStore {
             throw StorageError.noSuchUpload(uploadID)
         }
         try await precheck(request.fence, bucket: request.bucket, key: request.key)
+        var request = request
+        if let algorithm = upload.checksum?.algorithm {
+            let sent = Set(request.expectedChecksums.keys).union(request.checksumsToCompute)
+            if let other = sent.first(where: { $0 != algorithm }) {
+                throw StorageError(
+                    .invalidRequest,
+                    "Checksum Type mismatch occurred, expected checksum Type: \(algorithm.rawValue), actual checksum Type: \(other.rawValue)"
+                )
+            }
+            request.checksumsToCompute.insert(algorithm)
+        }
         let (blobID, digests) = try await writeBlob(request, body: body)
         let part = UploadedPart(
             number: number,
@@ -58,7 +75,8 @@ extension ObjectStore {
             size: digests.size,
             etag: digests.md5Hex(),
             lastModified: Self.now(),
-            fenceToken: request.fence?.token
+            fenceToken: request.fence?.token,
+            checksum: upload.checksum.flatMap { digests.checksum($0.algorithm) }
         )
         do {
             await beforeCommit?(request.bucket, request.key)
@@ -79,7 +97,7 @@ extension ObjectStore {
                 )
             }
             if let replaced = commit.value { await blobs.remove(replaced) }
-            return part
+            return (part, upload.checksum?.algorithm)
         } catch {
             await blobs.remove(blobID)
             throw error
@@ -103,14 +121,18 @@ extension ObjectStore {
     }
 
     /// Completes an upload: the listed parts become the object's bytes (no copy), in one commit
-    /// that also checks `preconditions`. Parts that were uploaded but not listed are removed. The
-    /// completion is recorded under ``completionName(of:)`` (and `writeName`, when given).
-    /// - Throws: `NoSuchUpload`, `InvalidPart`, `InvalidPartOrder`, `EntityTooSmall`, `PreconditionFailed`.
+    /// that also checks `preconditions` and what the request `claims` of the object. The object's
+    /// checksum, when the upload has one, is made from its parts'. Parts that were uploaded but
+    /// not listed are removed. The completion is recorded under ``completionName(of:)`` (and
+    /// `writeName`, when given).
+    /// - Throws: `NoSuchUpload`, `InvalidPart`, `InvalidPartOrder`, `EntityTooSmall`,
+    ///   `PreconditionFailed`, `InvalidRequest` and `BadDigest` (claims).
     public func completeMultipartUpload(
         uploadID: String,
         bucket: String,
         key: String,
         parts: [RequestedPart],
+        claims: CompletionClaims = .init(),
         preconditions: WritePreconditions = .init(),
         fence: FenceClaim? = nil,
         writeName: String? = nil
@@ -144,7 +166,19 @@ extension ObjectStore {
                 requested: parts,
                 intent: intent,
                 makeHead: { upload, assembly in
-                    ObjectHead(
+                    let sizes = assembly.segments.map(\.size)
+                    let checksum = upload.checksum.flatMap {
+                        $0.objectValue(partChecksums: assembly.partChecksums, partSizes: sizes)
+                    }
+                    if let rejection = MultipartRules.check(
+                        claims,
+                        checksum: upload.checksum,
+                        computed: checksum,
+                        size: assembly.size
+                    ) {
+                        throw StorageError(rejection)
+                    }
+                    return ObjectHead(
                         bucket: bucket,
                         key: key,
                         versionID: versionID,
@@ -154,6 +188,9 @@ extension ObjectStore {
                         commitSequence: 0,
                         contentHeaders: upload.contentHeaders,
                         userMetadata: upload.userMetadata,
+                        checksums: upload.checksum.flatMap { algorithm in
+                            checksum.map { [algorithm.algorithm.rawValue: $0] }
+                        } ?? [:],
                         segments: assembly.segments
                     )
                 },

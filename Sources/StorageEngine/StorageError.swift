@@ -26,6 +26,7 @@ public struct StorageError: Error, Hashable, Sendable, CustomStringConvertible {
         public static let conditionalRequestConflict = Code(rawValue: "ConditionalRequestConflict")
         public static let incompleteBody = Code(rawValue: "IncompleteBody")
         public static let invalidArgument = Code(rawValue: "InvalidArgument")
+        public static let invalidRequest = Code(rawValue: "InvalidRequest")
         public static let internalError = Code(rawValue: "InternalError")
         public static let noSuchUpload = Code(rawValue: "NoSuchUpload")
         public static let invalidPart = Code(rawValue: "InvalidPart")
@@ -154,6 +155,32 @@ extension StorageError {
             self.init(
                 .entityTooSmall,
                 "part \(number) is smaller than the minimum of 5 MiB for a part that is not the last"
+            )
+        case .missingPartChecksum(let number, let algorithm):
+            self.init(
+                .invalidRequest,
+                "The upload was created using a \(algorithm.rawValue) checksum. The complete request must include the checksum for each part. It was missing for part \(number) in the request."
+            )
+        case .checksumTypeMismatch(_, let upload):
+            self.init(
+                .invalidRequest,
+                upload.map {
+                    "The upload was created using the \($0.rawValue) checksum mode. The complete request must use the same checksum mode."
+                } ?? "The upload was created without a checksum; the complete request cannot name a checksum type."
+            )
+        case .checksumAlgorithmMismatch(_, let upload):
+            self.init(
+                .invalidRequest,
+                upload.map {
+                    "The upload was created using a \($0.rawValue) checksum. The complete request must use the same checksum algorithm."
+                } ?? "The upload was created without a checksum; the complete request cannot carry one."
+            )
+        case .checksumMismatch(let algorithm):
+            self.init(.badDigest, "The \(algorithm.rawValue) you specified did not match the calculated checksum.")
+        case .objectSizeMismatch(let claimed, let actual):
+            self.init(
+                .invalidRequest,
+                "The x-amz-mp-object-size value \(claimed) does not match the size of the parts, \(actual) bytes."
             )
         }
     }

@@ -10,13 +10,18 @@ import Testing
 func bytes(_ letter: Character, _ count: Int) -> String { String(repeating: letter, count: count) }
 
 extension ObjectStore {
-    func part(_ upload: MultipartUpload, _ number: Int, _ text: String) async throws -> UploadedPart {
+    func part(
+        _ upload: MultipartUpload,
+        _ number: Int,
+        _ text: String,
+        request: PutRequest? = nil
+    ) async throws -> UploadedPart {
         try await uploadPart(
             uploadID: upload.id,
             number: number,
-            request: PutRequest(bucket: upload.bucket, key: upload.key),
+            request: request ?? PutRequest(bucket: upload.bucket, key: upload.key),
             body: body(text)
-        )
+        ).part
     }
 }
 
@@ -84,6 +89,112 @@ struct ObjectStoreMultipartTests {
         #expect(reader.partRange(2) == Int64(big)..<Int64(big + 4))
         #expect(try await text(of: reader.chunks(Int64(big - 2)..<Int64(big + 2))) == "aata")
         await reader.close()
+    }
+
+    @Test(
+        "a full-object CRC of a multipart object, combined from its parts' CRCs, is the CRC of its bytes",
+        arguments: MetadataKind.allCases,
+        [ChecksumAlgorithm.crc32, .crc32c, .crc64nvme]
+    )
+    func fullObjectChecksum(kind: MetadataKind, algorithm: ChecksumAlgorithm) async throws {
+        let (store, _) = try await makeStore(kind)
+        let letters = { (seed: Int) in
+            String(decoding: (0..<self.big).map { UInt8(97 + ($0 &* 7919 &+ $0 >> 5 &+ seed) % 26) }, as: UTF8.self)
+        }
+        let pieces = [letters(1), letters(2) + "the tail", "!"]
+        let whole = try await store.put(
+            PutRequest(bucket: "bucket", key: "single", checksumsToCompute: [algorithm]),
+            body: body(pieces.joined())
+        )
+        let upload = try await store.createMultipartUpload(
+            bucket: "bucket",
+            key: "k",
+            contentHeaders: [:],
+            userMetadata: [:],
+            checksum: MultipartChecksum(algorithm: algorithm, type: .fullObject)
+        )
+        var requested: [RequestedPart] = []
+        for (index, piece) in pieces.enumerated() {
+            let part = try await store.part(upload, index + 1, piece)
+            requested.append(RequestedPart(number: index + 1, etag: part.etag))
+        }
+        let expected = try #require(whole.checksums[algorithm.rawValue])
+        let wrong = await storageCode {
+            _ = try await store.completeMultipartUpload(
+                uploadID: upload.id,
+                bucket: "bucket",
+                key: "k",
+                parts: requested,
+                claims: CompletionClaims(checksum: (algorithm, "AAAAAA=="))
+            )
+        }
+        #expect(wrong == .badDigest, "a claimed checksum that the parts do not make is refused")
+        let head = try await store.completeMultipartUpload(
+            uploadID: upload.id,
+            bucket: "bucket",
+            key: "k",
+            parts: requested,
+            claims: CompletionClaims(checksumType: .fullObject, checksum: (algorithm, expected))
+        )
+        #expect(head.checksums == [algorithm.rawValue: expected])
+    }
+
+    @Test(
+        "a composite checksum is the checksum of the parts' checksums, -N; each part needs its checksum listed",
+        arguments: MetadataKind.allCases
+    )
+    func compositeChecksum(kind: MetadataKind) async throws {
+        let (store, _) = try await makeStore(kind)
+        let upload = try await store.createMultipartUpload(
+            bucket: "bucket",
+            key: "k",
+            contentHeaders: [:],
+            userMetadata: [:],
+            checksum: MultipartChecksum(algorithm: .sha256, type: .composite)
+        )
+        let pieces = [bytes("p", big), "end"]
+        var requested: [RequestedPart] = []
+        for (index, piece) in pieces.enumerated() {
+            let part = try await store.part(upload, index + 1, piece)
+            let digest = Data(SHA256.hash(data: Array(piece.utf8))).base64EncodedString()
+            #expect(part.checksum == digest, "each part is checksummed with the upload's algorithm")
+            requested.append(RequestedPart(number: index + 1, etag: part.etag, checksum: part.checksum))
+        }
+        let mismatched = await storageCode {
+            _ = try await store.uploadPart(
+                uploadID: upload.id,
+                number: 3,
+                request: PutRequest(bucket: "bucket", key: "k", checksumsToCompute: [.crc32]),
+                body: body("x")
+            )
+        }
+        #expect(mismatched == .invalidRequest, "a part checksummed with another algorithm is refused")
+        var unlisted = requested
+        unlisted[1].checksum = nil
+        let missing = await storageCode {
+            _ = try await store.completeMultipartUpload(
+                uploadID: upload.id,
+                bucket: "bucket",
+                key: "k",
+                parts: unlisted
+            )
+        }
+        #expect(missing == .invalidRequest)
+        var altered = requested
+        altered[0].checksum = requested[1].checksum
+        let wrongPart = await storageCode {
+            _ = try await store.completeMultipartUpload(uploadID: upload.id, bucket: "bucket", key: "k", parts: altered)
+        }
+        #expect(wrongPart == .invalidPart)
+        let head = try await store.completeMultipartUpload(
+            uploadID: upload.id,
+            bucket: "bucket",
+            key: "k",
+            parts: requested,
+            claims: CompletionClaims(checksumType: .composite, objectSize: Int64(big + 3))
+        )
+        let partDigests = pieces.flatMap { Array(SHA256.hash(data: Array($0.utf8))) }
+        #expect(head.checksums == ["sha256": Data(SHA256.hash(data: partDigests)).base64EncodedString() + "-2"])
     }
 
     @Test(

@@ -25,14 +25,20 @@ extension S3Gateway {
                 key: key,
                 contentHeaders: put.contentHeaders,
                 userMetadata: put.userMetadata,
+                checksum: try Self.multipartChecksum(of: s3),
                 fence: put.fence
             )
-            return Self.xml(
+            var response = Self.xml(
                 S3XML.document(
                     "InitiateMultipartUploadResult",
                     [.text("Bucket", bucket), .text("Key", key), .text("UploadId", upload.id)]
                 )
             )
+            if let checksum = upload.checksum {
+                response.headers[HTTPField.Name("x-amz-checksum-algorithm")!] = checksum.algorithm.s3Name
+                response.headers[Self.checksumTypeHeader] = checksum.type.rawValue
+            }
+            return response
         }
         switch s3.method {
         case .put:
@@ -83,12 +89,21 @@ extension S3Gateway {
         var put = try Self.putRequest(bucket: bucket, key: key, s3: s3)
         guard let copySource = s3.header("x-amz-copy-source") else {
             let body = try Self.uploadBody(s3, request: request, verified: verified, into: &put)
-            let part = try await store.uploadPart(uploadID: uploadID, number: number, request: put, body: body)
-            return Response(status: .ok, headers: [.eTag: "\"\(part.etag)\""])
+            let (part, algorithm) = try await store.uploadPart(
+                uploadID: uploadID,
+                number: number,
+                request: put,
+                body: body
+            )
+            var headers: HTTPFields = [.eTag: "\"\(part.etag)\""]
+            if let checksum = part.checksum, let algorithm {
+                headers[HTTPField.Name(algorithm.headerName)!] = checksum
+            }
+            return Response(status: .ok, headers: headers)
         }
         let (sourceBucket, sourceKey) = try Self.copySource(copySource)
         let reader = try await store.open(bucket: sourceBucket, key: sourceKey)
-        let part: UploadedPart
+        let (part, algorithm): (UploadedPart, ChecksumAlgorithm?)
         do {
             var range: Range<Int64> = 0..<reader.head.size
             if let header = s3.header("x-amz-copy-source-range") {
@@ -97,7 +112,7 @@ extension S3Gateway {
             put.expectedMD5Base64 = nil
             put.expectedChecksums = [:]
             put.expectedSize = Int64(range.count)
-            part = try await store.uploadPart(
+            (part, algorithm) = try await store.uploadPart(
                 uploadID: uploadID,
                 number: number,
                 request: put,
@@ -108,15 +123,72 @@ extension S3Gateway {
             throw error
         }
         await reader.close()
-        return Self.xml(
-            S3XML.document(
-                "CopyPartResult",
-                [
-                    .text("LastModified", HTTPDate.iso8601(milliseconds: part.lastModified)),
-                    .text("ETag", "\"\(part.etag)\""),
-                ]
+        var result: [S3XML.Node] = [
+            .text("LastModified", HTTPDate.iso8601(milliseconds: part.lastModified)),
+            .text("ETag", "\"\(part.etag)\""),
+        ]
+        if let checksum = part.checksum, let algorithm {
+            result.append(.text(algorithm.elementName, checksum))
+        }
+        return Self.xml(S3XML.document("CopyPartResult", result))
+    }
+
+    /// The checksum a CreateMultipartUpload asks for: `x-amz-checksum-algorithm`, with
+    /// `x-amz-checksum-type` or the algorithm's default type.
+    static func multipartChecksum(of s3: S3Request) throws -> MultipartChecksum? {
+        let type = try s3.header("x-amz-checksum-type").map { value in
+            guard let type = ChecksumType(rawValue: value.uppercased()) else {
+                throw S3Error(.badRequest, "InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
+            }
+            return type
+        }
+        guard let name = s3.header("x-amz-checksum-algorithm") else {
+            guard type == nil else {
+                throw S3Error(
+                    .badRequest,
+                    "InvalidRequest",
+                    "The x-amz-checksum-type header can only be used with the x-amz-checksum-algorithm header."
+                )
+            }
+            return nil
+        }
+        guard let algorithm = ChecksumAlgorithm(rawValue: name.lowercased()) else {
+            throw S3Error(.badRequest, "InvalidRequest", "Value for x-amz-checksum-algorithm header is invalid.")
+        }
+        let checksum = MultipartChecksum(algorithm: algorithm, type: type ?? algorithm.defaultMultipartType)
+        guard algorithm.supports(checksum.type) else {
+            throw S3Error(
+                .badRequest,
+                "InvalidRequest",
+                "The \(checksum.type.rawValue) checksum type cannot be used with the \(algorithm.rawValue) checksum algorithm."
             )
-        )
+        }
+        return checksum
+    }
+
+    /// What a CompleteMultipartUpload's headers claim of the object it makes.
+    static func completionClaims(of s3: S3Request) throws -> CompletionClaims {
+        var claims = CompletionClaims()
+        if let type = s3.header("x-amz-checksum-type") {
+            guard let value = ChecksumType(rawValue: type.uppercased()) else {
+                throw S3Error(.badRequest, "InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
+            }
+            claims.checksumType = value
+        }
+        let sent = ChecksumAlgorithm.allCases.compactMap { algorithm in
+            s3.header(algorithm.headerName).map { (algorithm, $0) }
+        }
+        guard sent.count <= 1 else {
+            throw S3Error(.badRequest, "InvalidRequest", "Expecting a single x-amz-checksum- header")
+        }
+        claims.checksum = sent.first.map { (algorithm: $0.0, value: $0.1) }
+        if let size = s3.header("x-amz-mp-object-size") {
+            guard let value = Int64(size), value >= 0 else {
+                throw S3Error.invalidArgument("x-amz-mp-object-size must be a non-negative integer")
+            }
+            claims.objectSize = value
+        }
+        return claims
     }
 
     func completeUpload(
@@ -138,8 +210,13 @@ extension S3Gateway {
             else {
                 throw S3Error(.badRequest, "MalformedXML", "each Part needs a PartNumber and an ETag")
             }
+            let checksum = ChecksumAlgorithm.allCases.lazy.compactMap { element.child($0.elementName)?.text }.first
             parts.append(
-                RequestedPart(number: number, etag: Self.unquoted(etag: etag))
+                RequestedPart(
+                    number: number,
+                    etag: Self.unquoted(etag: etag),
+                    checksum: checksum?.trimmingCharacters(in: .whitespaces)
+                )
             )
         }
         let writeName = try Self.writeName(of: s3, accessKeyID: verified.accessKeyID)
@@ -156,13 +233,20 @@ extension S3Gateway {
             bucket: bucket,
             key: key,
             parts: parts,
+            claims: try Self.completionClaims(of: s3),
             preconditions: Self.writePreconditions(of: s3),
             fence: try Self.fenceClaim(of: s3),
             writeName: writeName
         )
         var headers = HTTPFields()
         headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
-        return Self.completionResult(bucket: bucket, key: key, etag: head.etag, headers: headers)
+        return Self.completionResult(
+            bucket: bucket,
+            key: key,
+            etag: head.etag,
+            checksums: head.checksums,
+            headers: headers
+        )
     }
 
     /// The completion of `uploadID` that committed already (a client retrying after a lost answer
@@ -181,23 +265,33 @@ extension S3Gateway {
         return try await earlierAttempt(named: writeName, kind: .put, bucket: bucket, key: key)
     }
 
-    static func completionResult(bucket: String, key: String, etag: String, headers: HTTPFields) -> Response {
+    static func completionResult(
+        bucket: String,
+        key: String,
+        etag: String,
+        checksums: [String: String] = [:],
+        headers: HTTPFields
+    ) -> Response {
         var headers = headers
         headers[.contentType] = "application/xml"
-        let result = S3XML.document(
-            "CompleteMultipartUploadResult",
-            [
-                .text("Location", "/\(bucket)/\(key)"), .text("Bucket", bucket), .text("Key", key),
-                .text("ETag", "\"\(etag)\""),
+        var nodes: [S3XML.Node] = [
+            .text("Location", "/\(bucket)/\(key)"), .text("Bucket", bucket), .text("Key", key),
+            .text("ETag", "\"\(etag)\""),
+        ]
+        for (name, value) in checksums {
+            guard let algorithm = ChecksumAlgorithm(rawValue: name) else { continue }
+            nodes += [
+                .text(algorithm.elementName, value), .text("ChecksumType", ChecksumType(ofStoredValue: value).rawValue),
             ]
-        )
+        }
+        let result = S3XML.document("CompleteMultipartUploadResult", nodes)
         return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: result)))
     }
 
     func listParts(uploadID: String, bucket: String, key: String, s3: S3Request) async throws -> Response {
         let marker = Int(s3.query["part-number-marker"] ?? "0") ?? 0
         let maxParts = min(Int(s3.query["max-parts"] ?? "1000") ?? 1000, 1000)
-        let (_, parts, isTruncated) = try await store.listParts(
+        let (upload, parts, isTruncated) = try await store.listParts(
             uploadID: uploadID,
             bucket: bucket,
             key: key,
@@ -210,17 +304,21 @@ extension S3Gateway {
             .text("IsTruncated", String(isTruncated)),
         ]
         if let last = parts.last { nodes.append(.text("NextPartNumberMarker", String(last.number))) }
+        if let checksum = upload.checksum {
+            nodes += [
+                .text("ChecksumAlgorithm", checksum.algorithm.s3Name), .text("ChecksumType", checksum.type.rawValue),
+            ]
+        }
         for part in parts {
-            nodes.append(
-                .element(
-                    "Part",
-                    [
-                        .text("PartNumber", String(part.number)),
-                        .text("LastModified", HTTPDate.iso8601(milliseconds: part.lastModified)),
-                        .text("ETag", "\"\(part.etag)\""), .text("Size", String(part.size)),
-                    ]
-                )
-            )
+            var fields: [S3XML.Node] = [
+                .text("PartNumber", String(part.number)),
+                .text("LastModified", HTTPDate.iso8601(milliseconds: part.lastModified)),
+                .text("ETag", "\"\(part.etag)\""), .text("Size", String(part.size)),
+            ]
+            if let checksum = part.checksum, let algorithm = upload.checksum?.algorithm {
+                fields.append(.text(algorithm.elementName, checksum))
+            }
+            nodes.append(.element("Part", fields))
         }
         return Self.xml(S3XML.document("ListPartsResult", nodes))
     }

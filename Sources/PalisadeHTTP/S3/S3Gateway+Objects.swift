@@ -34,7 +34,7 @@ extension S3Gateway {
         let head = try await store.put(put, body: body)
         var headers: HTTPFields = [.eTag: "\"\(head.etag)\""]
         headers[HTTPField.Name(PalisadeHeaders.commitSequence)!] = String(head.commitSequence)
-        for (algorithm, value) in head.checksums { headers[HTTPField.Name("x-amz-checksum-\(algorithm)")!] = value }
+        Self.addChecksums(head.checksums, to: &headers)
         return Response(status: .ok, headers: headers)
     }
 
@@ -284,6 +284,7 @@ extension S3Gateway {
         if range.count != head.size {
             // Checksums cover the whole object, never a range.
             for algorithm in ChecksumAlgorithm.allCases { headers[HTTPField.Name(algorithm.headerName)!] = nil }
+            headers[Self.checksumTypeHeader] = nil
         }
         headers[.contentLength] = String(range.count)
         return (status, headers, range)
@@ -303,10 +304,18 @@ extension S3Gateway {
             headers[HTTPField.Name(PalisadeHeaders.lock)!] = fence.lock.rawValue
             headers[HTTPField.Name(PalisadeHeaders.fencingToken)!] = fence.token.description
         }
-        if checksums {
-            for (algorithm, value) in head.checksums { headers[HTTPField.Name("x-amz-checksum-\(algorithm)")!] = value }
-        }
+        if checksums { addChecksums(head.checksums, to: &headers) }
         return headers
+    }
+
+    static let checksumTypeHeader = HTTPField.Name("x-amz-checksum-type")!
+
+    /// Stored checksums as `x-amz-checksum-*` headers, with their `x-amz-checksum-type`.
+    static func addChecksums(_ checksums: [String: String], to headers: inout HTTPFields) {
+        for (algorithm, value) in checksums {
+            headers[HTTPField.Name("x-amz-checksum-\(algorithm)")!] = value
+            headers[checksumTypeHeader] = ChecksumType(ofStoredValue: value).rawValue
+        }
     }
 
     static func readPreconditions(of s3: S3Request) -> ReadPreconditions {

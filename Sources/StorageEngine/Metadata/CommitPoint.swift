@@ -124,13 +124,13 @@ enum CommitPoint {
         key: String,
         requested: [RequestedPart],
         intent: WriteIntent,
-        makeHead: (MultipartUpload, MultipartRules.Assembly) -> ObjectHead,
+        makeHead: (MultipartUpload, MultipartRules.Assembly) throws -> ObjectHead,
         in transaction: any MetadataTransaction
     ) throws -> (head: ObjectHead, replaced: ObjectHead?, unused: [String]) {
         let upload = try requireUpload(uploadID, bucket: bucket, key: key, in: transaction)
         let uploaded = try transaction.parts(of: uploadID)
         let assembly: MultipartRules.Assembly
-        switch MultipartRules.assemble(requested: requested, uploaded: uploaded) {
+        switch MultipartRules.assemble(requested: requested, uploaded: uploaded, checksum: upload.checksum) {
         case .success(let value): assembly = value
         case .failure(let rejection): throw StorageError(rejection)
         }
@@ -143,7 +143,7 @@ enum CommitPoint {
                 )
             )
         }
-        var head = makeHead(upload, assembly)
+        var head = try makeHead(upload, assembly)
         let replaced = try put(head, intent: intent, in: transaction)
         head.fence = intent.fence
         try transaction.removeUpload(uploadID)

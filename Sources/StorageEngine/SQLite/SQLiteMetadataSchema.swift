@@ -33,7 +33,9 @@ enum SQLiteMetadataSchema {
                     key TEXT NOT NULL,
                     initiated_ms INTEGER NOT NULL,
                     content_headers TEXT NOT NULL,
-                    user_metadata TEXT NOT NULL
+                    user_metadata TEXT NOT NULL,
+                    checksum_algorithm TEXT,
+                    checksum_type TEXT
                 ) WITHOUT ROWID;
                 CREATE INDEX IF NOT EXISTS upload_by_key ON upload (bucket, key, initiated_ms);
                 CREATE TABLE IF NOT EXISTS part (
@@ -44,6 +46,7 @@ enum SQLiteMetadataSchema {
                     etag TEXT NOT NULL,
                     last_modified_ms INTEGER NOT NULL,
                     fence_token INTEGER,
+                    checksum TEXT,
                     PRIMARY KEY (upload_id, part_number)
                 ) WITHOUT ROWID;
                 CREATE TABLE IF NOT EXISTS fence (
@@ -72,5 +75,17 @@ enum SQLiteMetadataSchema {
                 ) WITHOUT ROWID;
                 """
         )
+        // Version 2: multipart uploads keep a checksum algorithm and type, their parts a checksum.
+        try addColumn("checksum_algorithm TEXT", to: "upload", in: db)
+        try addColumn("checksum_type TEXT", to: "upload", in: db)
+        try addColumn("checksum TEXT", to: "part", in: db)
+    }
+
+    /// Adds a column to a table created by an older version, when it is missing.
+    private static func addColumn(_ definition: String, to table: String, in db: Database) throws {
+        let name = String(definition.prefix { $0 != " " })
+        if try !db.columns(in: table).contains(where: { $0.name == name }) {
+            try db.execute(sql: "ALTER TABLE \(table) ADD COLUMN \(definition)")
+        }
     }
 }

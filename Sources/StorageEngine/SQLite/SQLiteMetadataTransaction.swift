@@ -95,12 +95,14 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
     func insertUpload(_ upload: MultipartUpload) throws {
         try db.execute(
             sql: """
-                INSERT INTO upload (upload_id, bucket, key, initiated_ms, content_headers, user_metadata)
-                VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO upload (upload_id, bucket, key, initiated_ms, content_headers, user_metadata,
+                    checksum_algorithm, checksum_type)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 upload.id, upload.bucket, upload.key, upload.initiated, SQLiteRows.json(upload.contentHeaders),
-                SQLiteRows.json(upload.userMetadata),
+                SQLiteRows.json(upload.userMetadata), upload.checksum?.algorithm.rawValue,
+                upload.checksum?.type.rawValue,
             ]
         )
     }
@@ -108,12 +110,13 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
     func putPart(_ part: UploadedPart, uploadID: String) throws {
         try db.execute(
             sql: """
-                INSERT OR REPLACE INTO part (upload_id, part_number, blob_id, size, etag, last_modified_ms, fence_token)
-                VALUES (?, ?, ?, ?, ?, ?, ?)
+                INSERT OR REPLACE INTO part (upload_id, part_number, blob_id, size, etag, last_modified_ms, fence_token,
+                    checksum)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 """,
             arguments: [
                 uploadID, part.number, part.blobID, part.size, part.etag, part.lastModified,
-                part.fenceToken.map(SQLiteRows.value(of:)),
+                part.fenceToken.map(SQLiteRows.value(of:)), part.checksum,
             ]
         )
     }

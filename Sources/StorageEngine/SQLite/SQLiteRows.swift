@@ -41,7 +41,8 @@ enum SQLiteRows {
             key: row["key"],
             initiated: row["initiated_ms"],
             contentHeaders: dictionary(row["content_headers"]),
-            userMetadata: dictionary(row["user_metadata"])
+            userMetadata: dictionary(row["user_metadata"]),
+            checksum: MultipartChecksum(storedAlgorithm: row["checksum_algorithm"], storedType: row["checksum_type"])
         )
     }
 
@@ -52,7 +53,8 @@ enum SQLiteRows {
             size: row["size"],
             etag: row["etag"],
             lastModified: row["last_modified_ms"],
-            fenceToken: token(row["fence_token"])
+            fenceToken: token(row["fence_token"]),
+            checksum: row["checksum"]
         )
     }
 
