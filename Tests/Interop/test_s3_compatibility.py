@@ -164,8 +164,10 @@ def test_a_repeated_completion_answers_the_first_result_and_changes_nothing(s3, 
         Bucket=bucket, Key="other", UploadId=upload, MultipartUpload={"Parts": parts})) == (404, "NoSuchUpload")
 
 
-def test_an_unknown_upload_is_no_such_upload_everywhere(s3, bucket):
-    unknown = uuid.uuid4().hex
+@pytest.mark.parametrize("unknown", [uuid.uuid4().hex, "../../x", "z" * 4000, str(uuid.uuid4())],
+                         ids=["unknown", "path", "long", "dashed"])
+def test_an_unknown_upload_is_no_such_upload_everywhere(s3, bucket, unknown):
+    """Also an id the server could not have made (checked with libuuid's uuid_parse before any lookup)."""
     parts = {"Parts": [{"PartNumber": 1, "ETag": '"' + "0" * 32 + '"'}]}
     for attempt in [
         lambda: s3.complete_multipart_upload(Bucket=bucket, Key="k", UploadId=unknown, MultipartUpload=parts),

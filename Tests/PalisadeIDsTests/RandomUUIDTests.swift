@@ -23,4 +23,18 @@ struct RandomUUIDTests {
             #expect(seen.count >= (position == 16 ? 4 : 16), "position \(position)")
         }
     }
+
+    @Test("ids it made are well formed; anything else a client could send back is not")
+    func wellFormed() {
+        #expect((0..<100).allSatisfy { _ in RandomUUID.isWellFormed(hex: RandomUUID.hex()) })
+        #expect(RandomUUID.isWellFormed(hex: "0123456789ABCDEF0123456789abcdef"))
+        for bad in [
+            "", "0123456789abcdef0123456789abcde", "0123456789abcdef0123456789abcdef0",
+            "0123456789abcdeg0123456789abcdef", "01234567-89ab-cdef-0123-456789abcdef",
+            "0123456789abcdef012345678\u{0}abcdef",
+            "../../../../etc/passwd/aaaaaaaaa", "0123456789abcdef0123456789abcdé",
+        ] {
+            #expect(!RandomUUID.isWellFormed(hex: bad), "\(bad)")
+        }
+    }
 }

@@ -2,6 +2,7 @@ import Foundation
 import HTTPTypes
 import Hummingbird
 import PalisadeAuth
+import PalisadeIDs
 import PalisadeProtocol
 import StorageCore
 import StorageEngine
@@ -40,6 +41,7 @@ extension S3Gateway {
             }
             return response
         }
+        guard RandomUUID.isWellFormed(hex: uploadID) else { throw StorageError.noSuchUpload(uploadID) }
         switch s3.method {
         case .put:
             return try await uploadPart(
