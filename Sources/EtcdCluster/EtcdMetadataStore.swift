@@ -156,20 +156,34 @@ public final class EtcdMetadataStore: MetadataStore {
         try await head(bucket: bucket, key: key)?.versionID
     }
 
-    public func objects(bucket: String, prefix: String, after: String, limit: Int) async throws -> [ObjectHead] {
+    public func objects(
+        bucket: String,
+        prefix: String,
+        from start: ListingStart,
+        limit: Int
+    ) async throws -> [ListedObject] {
         let objects = layout.objects(bucket)
-        // The first key after `after` is `after` NUL; a listing starts there or at the prefix.
-        let afterKey = layout.object(bucket, after) + [0]
+        // The first key after `after` is `after` NUL; past a prefix, the prefix's range end.
+        let startKey =
+            switch start {
+            case .after(let after): layout.object(bucket, after) + [0]
+            case .pastPrefix(let rolledUp): EtcdKeyLayout.rangeEnd(of: layout.object(bucket, rolledUp))
+            }
         let prefixKey = layout.object(bucket, prefix)
-        let first = prefixKey.lexicographicallyPrecedes(afterKey) ? afterKey : prefixKey
+        let first = prefixKey.lexicographicallyPrecedes(startKey) ? startKey : prefixKey
         let read = EtcdSnapshot.Read(
             key: first,
             end: EtcdKeyLayout.rangeEnd(of: layout.object(bucket, prefix)),
             limit: Int64(limit)
         )
         return try await keyValues(read).map { kv in
-            try EtcdValues.decode(EtcdValues.Head.self, kv.value)
-                .head(bucket: bucket, key: layout.suffix(of: kv.key, after: objects), commitSequence: kv.modRevision)
+            let listed = try EtcdValues.decode(EtcdValues.Listed.self, kv.value)
+            return ListedObject(
+                key: layout.suffix(of: kv.key, after: objects),
+                size: listed.size,
+                etag: listed.etag,
+                lastModified: listed.lastModifiedMs
+            )
         }
     }
 

@@ -12,6 +12,19 @@ enum EtcdValues {
         enum CodingKeys: String, CodingKey { case createdMs = "created_ms" }
     }
 
+    /// The fields of a `Head` a listing reports; the others are not decoded.
+    struct Listed: Decodable {
+        var size: Int64
+        var etag: String
+        var lastModifiedMs: Int64
+
+        enum CodingKeys: String, CodingKey {
+            case size
+            case etag
+            case lastModifiedMs = "last_modified_ms"
+        }
+    }
+
     struct Head: Codable {
         var versionID: String
         var size: Int64

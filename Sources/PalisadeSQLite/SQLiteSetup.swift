@@ -10,6 +10,7 @@ public enum SQLiteSetup {
     /// the last connection closes, so a restart on a full disk need not create them again.
     public static func configuration() -> Configuration {
         var configuration = Configuration()
+        configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
             var persist: CInt = 1
             let code = withUnsafeMutablePointer(to: &persist) {

@@ -385,24 +385,26 @@ public struct ObjectStore: Sendable {
     {
         try await requireBucket(bucket)
         var page = ListPage()
-        var cursor = after
+        var start = ListingStart.after(after)
         // A marker that rolls up (a common prefix handed out as the last page's NextMarker or
         // continuation, or a key below one) resumes past every key under that prefix: the common
         // prefix was listed already, and is not listed again.
         if after.utf8.starts(with: prefix.utf8), let common = Self.commonPrefix(of: after, prefix, delimiter) {
-            cursor = common + "\u{10FFFF}"
+            start = .pastPrefix(common)
         }
         guard maxKeys > 0 else {
-            page.isTruncated = try await !metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: 1)
+            page.isTruncated = try await !metadata.objects(bucket: bucket, prefix: prefix, from: start, limit: 1)
                 .isEmpty
             return page
         }
+        // A batch that is mostly keys rolled up into one common prefix is cut short: the next
+        // batch is smaller, and starts past that prefix. So a page reads a bounded number of keys
+        // per entry it returns, however many keys each common prefix holds.
+        var batchSize = maxKeys + 1
         while true {
-            let limit = maxKeys + 1
-            let batch = try await metadata.objects(bucket: bucket, prefix: prefix, after: cursor, limit: limit)
-            // The common prefix being rolled up: the batch's keys under it are passed over, and
-            // once the batch is used up the next one starts past all of them (one index seek).
+            let batch = try await metadata.objects(bucket: bucket, prefix: prefix, from: start, limit: batchSize)
             var rolledUp: String?
+            let entriesBefore = page.count
             for head in batch {
                 if let rolledUp, head.key.utf8.starts(with: rolledUp.utf8) { continue }
                 if page.count == maxKeys {
@@ -413,16 +415,24 @@ public struct ObjectStore: Sendable {
                     page.commonPrefixes.append(common)
                     page.lastKey = common
                     rolledUp = common
-                    cursor = common + "\u{10FFFF}"
+                    start = .pastPrefix(common)
                     continue
                 }
                 page.contents.append(head)
                 page.lastKey = head.key
-                cursor = head.key
+                start = .after(head.key)
             }
-            if batch.count < limit { return page }
+            if batch.count < batchSize { return page }
+            let entries = page.count - entriesBefore
+            batchSize = min(
+                maxKeys + 1,
+                entries * 4 < batch.count ? max(Self.smallestListingBatch, batchSize / 4) : batchSize * 2
+            )
         }
     }
+
+    /// The fewest keys a listing reads at once.
+    static let smallestListingBatch = 16
 
     /// The common prefix `key` (under `prefix`) rolls up into: up to and including the first
     /// `delimiter` after the prefix; nil when there is none, or no delimiter.
@@ -510,7 +520,7 @@ public struct PutRequest: Sendable {
 
 /// One page of a listing.
 public struct ListPage: Sendable {
-    public var contents: [ObjectHead] = []
+    public var contents: [ListedObject] = []
     public var commonPrefixes: [String] = []
     public var isTruncated = false
     /// The last key or common prefix on this page: where the next page starts.

@@ -170,13 +170,17 @@ struct ObjectStoreTests {
         let (store, _) = try await makeStore(kind)
         var generator = SystemRandomNumberGenerator()
         var keys = Set<String>()
-        // 40 of the 84 keys of one to three segments from "a" to "d".
+        // 40 of the 155 keys of one to three segments from "a" to "d" and U+10FFFF (the highest
+        // character, which a listing's seek past a prefix must still not skip), and a folder of
+        // 60 keys, more than a listing's smallest batch.
         while keys.count < 40 {
             let depth = Int.random(in: 1...3, using: &generator)
             keys.insert(
-                (0..<depth).map { _ in ["a", "b", "c", "d"].randomElement(using: &generator)! }.joined(separator: "/")
+                (0..<depth).map { _ in ["a", "b", "c", "d", "\u{10FFFF}"].randomElement(using: &generator)! }
+                    .joined(separator: "/")
             )
         }
+        keys.formUnion((0..<60).map { "b/c/many\($0)" })
         for key in keys { try await store.put(key, key) }
         let sorted = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         for prefix in ["", "a/", "b/c"] {
@@ -187,7 +191,7 @@ struct ObjectStoreTests {
                 let entry = rest.firstIndex(of: "/").map { prefix + rest[...$0] } ?? key
                 if expected.last != entry { expected.append(entry) }
             }
-            for maxKeys in [1, 2, 3, 7, 1000] {
+            for maxKeys in [1, 2, 3, 7, 20, 1000] {
                 var listed: [String] = []
                 var after = ""
                 for _ in 0...keys.count {

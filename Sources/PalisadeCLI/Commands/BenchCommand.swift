@@ -10,6 +10,7 @@ struct BenchCommand: AsyncParsableCommand {
         abstract: "Measure Palisade on this machine.",
         subcommands: [
             GatewayBenchCommand.self, LocksBenchCommand.self, ContentionBenchCommand.self, IDBenchCommand.self,
+            ListingBenchCommand.self,
         ]
     )
 }

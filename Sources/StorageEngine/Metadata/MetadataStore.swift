@@ -38,8 +38,9 @@ public protocol MetadataStore: Sendable {
     func head(bucket: String, key: String) async throws -> ObjectHead?
     /// The version id of the key's current version, without the rest of its head.
     func currentVersionID(bucket: String, key: String) async throws -> String?
-    /// Objects of `bucket` whose keys start with `prefix` and sort after `after`, in key order.
-    func objects(bucket: String, prefix: String, after: String, limit: Int) async throws -> [ObjectHead]
+    /// Objects of `bucket` whose keys start with `prefix`, from `start`, in key order: one
+    /// index seek, reading no key outside the prefix.
+    func objects(bucket: String, prefix: String, from start: ListingStart, limit: Int) async throws -> [ListedObject]
     func parts(of uploadID: String, after marker: Int, limit: Int) async throws -> [UploadedPart]
     /// Uploads in progress in `bucket` whose key starts with `prefix`, by key then initiation.
     func uploads(bucket: String, prefix: String, limit: Int) async throws -> [MultipartUpload]

@@ -91,16 +91,36 @@ public final class SQLiteMetadataStore: MetadataStore {
         }
     }
 
-    public func objects(bucket: String, prefix: String, after: String, limit: Int) throws -> [ObjectHead] {
-        try database.read { db in
-            try Row.fetchAll(
-                db,
-                sql: """
-                    SELECT * FROM object WHERE bucket = ? AND key > ? AND substr(key, 1, length(?)) = ?
-                    ORDER BY key LIMIT ?
-                    """,
-                arguments: [bucket, after, prefix, prefix, limit]
-            ).map(SQLiteRows.head(from:))
+    public func objects(bucket: String, prefix: String, from start: ListingStart, limit: Int) throws -> [ListedObject] {
+        // Both bounds are on the primary key, so SQLite seeks to the first key and stops at the
+        // prefix's end. Keys compare as bytes; `X'FF'` after a string sorts after all its keys.
+        var bound: String
+        var arguments: StatementArguments = [bucket]
+        switch start.clamped(to: prefix) {
+        case nil:
+            bound = "key >= ?"
+            _ = arguments.append(contentsOf: [prefix])
+        case .after(let key):
+            bound = "key > ?"
+            _ = arguments.append(contentsOf: [key])
+        case .pastPrefix(let rolledUp):
+            bound = "key > (? || X'FF')"
+            _ = arguments.append(contentsOf: [rolledUp])
+        }
+        if !prefix.isEmpty {
+            bound += " AND key < (? || X'FF')"
+            _ = arguments.append(contentsOf: [prefix])
+        }
+        _ = arguments.append(contentsOf: [limit])
+        // One statement, atomic on its own: no transaction around it.
+        return try database.unsafeRead { [bound, arguments] db in
+            let statement = try db.cachedStatement(
+                sql:
+                    "SELECT key, size, etag, last_modified_ms FROM object WHERE bucket = ? AND \(bound) ORDER BY key LIMIT ?"
+            )
+            return try Row.fetchAll(statement, arguments: arguments).map {
+                ListedObject(key: $0[0], size: $0[1], etag: $0[2], lastModified: $0[3])
+            }
         }
     }
 
