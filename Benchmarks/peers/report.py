@@ -35,8 +35,8 @@ def machine() -> str:
 
 def lock_table(rows: list[dict]) -> list[str]:
     lines = [
-        "| mode | target | clients | cycles/s | acquire p50 µs | p99 µs | hand-off p50 µs | fairness | overlaps | tokens out of order |",
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| mode | target | clients | cycles/s | server CPU µs/cycle | acquire p50 µs | p99 µs | hand-off p50 µs | fairness | overlaps | tokens out of order |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     order = {name: index for index, name in enumerate(LOCK_TARGETS)}
     for row in sorted(rows, key=lambda r: (r["mode"], r["clients"], order.get(r["target"], 9))):
@@ -44,7 +44,7 @@ def lock_table(rows: list[dict]) -> list[str]:
         out_of_order = row.get("tokensOutOfOrder")
         lines.append(
             f"| {row['mode']} | {row['target']} | {row['clients']} | {row['cyclesPerSecond']:,.0f} "
-            f"| {row['acquireP50Microseconds']:,} | {row['acquireP99Microseconds']:,} "
+            f"| {cpu(row.get('serverCPUMicrosecondsPerCycle'))} | {row['acquireP50Microseconds']:,} | {row['acquireP99Microseconds']:,} "
             f"| {'-' if hand_off is None else f'{hand_off:,}'} | {row['fairness']:.3f} "
             f"| {row['overlappingCriticalSections']} | {'n/a (no tokens)' if out_of_order is None else out_of_order} |"
         )
@@ -53,17 +53,22 @@ def lock_table(rows: list[dict]) -> list[str]:
 
 def gateway_table(rows: list[dict]) -> list[str]:
     lines = [
-        "| op | size | target | clients | ops/s | MB/s | p50 µs | p99 µs | errors |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| op | size | target | clients | ops/s | server CPU µs/op | MB/s | p50 µs | p99 µs | errors |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in sorted(rows, key=lambda r: (r["operation"], r["objectSize"], r["clients"], r["target"])):
         size = row["objectSize"]
         label = f"{size >> 20} MiB" if size >= 1 << 20 else f"{size >> 10} KiB"
         lines.append(
             f"| {row['operation']} | {label} | {row['target']} | {row['clients']} | {row['operationsPerSecond']:,.0f} "
-            f"| {row['megabytesPerSecond']:,.1f} | {row['p50Microseconds']:,} | {row['p99Microseconds']:,} | {row['errors']} |"
+            f"| {cpu(row.get('serverCPUMicrosecondsPerOperation'))} | {row['megabytesPerSecond']:,.1f} | {row['p50Microseconds']:,} | {row['p99Microseconds']:,} | {row['errors']} |"
         )
     return lines
+
+
+def cpu(microseconds: float | None) -> str:
+    """A server's CPU time per operation, or '-' where it was not measured (older results)."""
+    return "-" if microseconds is None else f"{microseconds:,.1f}"
 
 
 def find(rows: list[dict], **match) -> dict | None:

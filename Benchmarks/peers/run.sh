@@ -50,10 +50,12 @@ etcd --name peers --data-dir "$work/etcd" \
     --initial-advertise-peer-urls "http://127.0.0.1:$((etcd_port + 1))" \
     --initial-cluster "peers=http://127.0.0.1:$((etcd_port + 1))" >"$work/etcd.log" 2>&1 &
 pids+=($!)
+etcd_pid=$!
 
 # In memory, as Redis lock deployments usually run: no RDB snapshots, no AOF.
 redis-server --bind 127.0.0.1 --port "$redis_port" --save "" --appendonly no --daemonize no >"$work/redis.log" 2>&1 &
 pids+=($!)
+redis_pid=$!
 
 mkdir -p "$work/nginx/root" "$work/nginx/tmp"
 # nginx's workers run as an unprivileged user when started as root: let them write the files.
@@ -62,6 +64,7 @@ chmod 777 "$work/nginx/root" "$work/nginx/tmp"
 sed -e "s|@PORT@|$nginx_port|" -e "s|@WORK@|$work/nginx|" "$here/nginx.conf" >"$work/nginx/nginx.conf"
 nginx -c "$work/nginx/nginx.conf" -p "$work/nginx" &
 pids+=($!)
+nginx_pid=$!  # with its workers, whose CPU time counts too
 
 for _ in $(seq 100); do
     curl -sf "http://127.0.0.1:$etcd_port/health" >/dev/null &&
@@ -79,9 +82,9 @@ for mode in uncontended contended; do
     bench locks --mode "$mode" --clients "$lock_clients" --transport session \
         --json "$results/locks-$mode-palisade-session.json"
     bench locks --mode "$mode" --clients "$lock_clients" --target etcd \
-        --endpoint "http://127.0.0.1:$etcd_port" --json "$results/locks-$mode-etcd.json"
+        --endpoint "http://127.0.0.1:$etcd_port" --server-pid "$etcd_pid" --json "$results/locks-$mode-etcd.json"
     bench locks --mode "$mode" --clients "$lock_clients" --target redis \
-        --endpoint "redis://127.0.0.1:$redis_port" --json "$results/locks-$mode-redis.json"
+        --endpoint "redis://127.0.0.1:$redis_port" --server-pid "$redis_pid" --json "$results/locks-$mode-redis.json"
 done
 
 for load in "get 4KiB 1,16,64" "get 64MiB 1,4" "put 4KiB 1,16,64" "put 64MiB 1,4"; do
@@ -91,7 +94,7 @@ for load in "get 4KiB 1,16,64" "get 64MiB 1,4" "put 4KiB 1,16,64" "put 64MiB 1,4
     bench gateway --op "$op" --size "$size" --clients "$clients" "${fenced[@]}" \
         --json "$results/gateway-$op-$size-palisade.json"
     bench gateway --op "$op" --size "$size" --clients "$clients" --target nginx \
-        --endpoint "http://127.0.0.1:$nginx_port" --json "$results/gateway-$op-$size-nginx.json"
+        --endpoint "http://127.0.0.1:$nginx_port" --server-pid "$nginx_pid" --json "$results/gateway-$op-$size-nginx.json"
 done
 
 versions="etcd $(etcd --version | head -1 | awk '{print $3}'), redis $(redis-server --version | awk '{print $3}' | cut -d= -f2), nginx $(nginx -v 2>&1 | cut -d/ -f2)"

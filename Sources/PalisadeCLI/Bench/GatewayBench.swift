@@ -106,4 +106,6 @@ struct GatewayBenchResult: Codable {
     var p99Microseconds: UInt64
     var maxMicroseconds: UInt64
     var errors: Int
+    /// The server's CPU time per operation (its process and children, from /proc), when known.
+    var serverCPUMicrosecondsPerOperation: Double?
 }

@@ -149,6 +149,8 @@ struct LockBenchResult: Codable {
     var cycles: Int
     var seconds: Double
     var cyclesPerSecond: Double
+    /// The server's CPU time per cycle (its process and children, from /proc), when known.
+    var serverCPUMicrosecondsPerCycle: Double?
     var acquireP50Microseconds: UInt64
     var acquireP90Microseconds: UInt64
     var acquireP99Microseconds: UInt64

@@ -89,10 +89,12 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         let nginx = NginxObjectTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
         print("palisade bench gateway: nginx \(op) of \(size) objects, \(duration) per run, server \(endpoint)")
         Self.printHeader()
+        let server = options.serverCPU(started: nil)
         return try await clientCounts.asyncMap { count in
             try await Self.report(
-                GatewayBench(target: nginx, operation: operation, objectSize: objectSize, duration: duration)
-                    .run(clients: count)
+                GatewayBench(target: nginx, operation: operation, objectSize: objectSize, duration: duration),
+                clients: count,
+                server: server
             )
         }
     }
@@ -112,6 +114,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         let printPeakMemory: (BenchServer) -> Void = { server in
             if let peak = server.peakMemoryKiB { print("server peak resident memory: \(peak / 1024) MiB") }
         }
+        let server = options.serverCPU(started: target.started)
         return try await target.measure(beforeStop: printPeakMemory) {
             var results: [GatewayBenchResult] = []
             for count in clientCounts {
@@ -123,7 +126,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
                         objectSize: objectSize,
                         duration: duration
                     )
-                    results.append(Self.report(try await bench.run(clients: count)))
+                    results.append(try await Self.report(bench, clients: count, server: server))
                 }
                 if fenced, let fencedRun = results.last, let plain = results.dropLast().last {
                     let cost = 100 * (1 - fencedRun.operationsPerSecond / plain.operationsPerSecond)
@@ -135,11 +138,21 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     }
 
     static func printHeader() {
-        print("target             clients      ops/s        MB/s    p50 µs    p90 µs    p99 µs    max µs  errors")
+        print(
+            "target             clients      ops/s        MB/s    p50 µs    p90 µs    p99 µs    max µs  errors  server CPU µs/op"
+        )
     }
 
-    /// Prints a result's row and returns it.
-    static func report(_ result: GatewayBenchResult) -> GatewayBenchResult {
+    /// Runs `bench` with `clients`, charging the server's CPU time to it; prints the row and returns it.
+    static func report<Target>(
+        _ bench: GatewayBench<Target>,
+        clients: Int,
+        server: ServerCPU?
+    ) async throws -> GatewayBenchResult {
+        var (result, cpu) = try await ServerCPU.charge(server, operations: \.operations) {
+            try await bench.run(clients: clients)
+        }
+        result.serverCPUMicrosecondsPerOperation = cpu
         print(
             result.target.padding(toLength: 16, withPad: " ", startingAt: 0)
                 + String(
@@ -152,7 +165,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
                     result.p99Microseconds,
                     result.maxMicroseconds,
                     result.errors
-                )
+                ) + (cpu.map { String(format: " %17.1f", $0) } ?? "                 -")
         )
         return result
     }
@@ -260,11 +273,19 @@ struct LocksBenchCommand: AsyncParsableCommand {
         switch (target, options.endpoint) {
         case ("etcd", let endpoint?):
             let etcd = EtcdLockTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
-            results = try await measure(LockBench(target: etcd, mode: mode, duration: duration), server: endpoint)
+            results = try await measure(
+                LockBench(target: etcd, mode: mode, duration: duration),
+                server: endpoint,
+                cpu: options.serverCPU(started: nil)
+            )
         case ("redis", let endpoint?):
             let address = try Self.hostAndPort(endpoint)
             let redis = RedisLockTarget(host: address.host, port: address.port)
-            results = try await measure(LockBench(target: redis, mode: mode, duration: duration), server: endpoint)
+            results = try await measure(
+                LockBench(target: redis, mode: mode, duration: duration),
+                server: endpoint,
+                cpu: options.serverCPU(started: nil)
+            )
         default:
             let target = try await options.target()
             let palisade = PalisadeLockTarget(
@@ -277,7 +298,8 @@ struct LocksBenchCommand: AsyncParsableCommand {
             results = try await target.measure {
                 try await measure(
                     LockBench(target: palisade, mode: mode, duration: duration),
-                    server: target.started.map { "pid \($0.pid)" } ?? target.endpoint
+                    server: target.started.map { "pid \($0.pid)" } ?? target.endpoint,
+                    cpu: options.serverCPU(started: target.started)
                 )
             }
         }
@@ -290,14 +312,18 @@ struct LocksBenchCommand: AsyncParsableCommand {
     /// Runs `bench` once per client count, printing a row per run.
     private func measure<Target>(
         _ bench: LockBench<Target, ContinuousClock>,
-        server: String
+        server: String,
+        cpu: ServerCPU?
     ) async throws -> [LockBenchResult] {
         print("palisade bench locks: \(bench.target.name) \(mode), \(bench.duration) per run, server \(server)")
         print(
-            "clients   cycles/s   p50 µs   p90 µs   p99 µs   max µs  hand-off p50 µs  fairness  overlaps  out-of-order"
+            "clients   cycles/s   p50 µs   p90 µs   p99 µs   max µs  hand-off p50 µs  fairness  overlaps  out-of-order  server CPU µs/cycle"
         )
         return try await clientCounts.asyncMap { count in
-            let result = try await bench.run(clients: count)
+            var (result, serverCPU) = try await ServerCPU.charge(cpu, operations: \.cycles) {
+                try await bench.run(clients: count)
+            }
+            result.serverCPUMicrosecondsPerCycle = serverCPU
             let latencies = String(
                 format: "%7d %10.0f %8d %8d %8d %8d ",
                 count,
@@ -310,7 +336,10 @@ struct LocksBenchCommand: AsyncParsableCommand {
             let handOff = result.handOffP50Microseconds.map { String($0) } ?? "-"
             let outOfOrder = result.tokensOutOfOrder.map { String($0) } ?? "n/a"
             let counters = String(format: " %9.3f %9d ", result.fairness, result.overlappingCriticalSections)
-            print(latencies + handOff.leftPadded(to: 16) + counters + outOfOrder.leftPadded(to: 13))
+            print(
+                latencies + handOff.leftPadded(to: 16) + counters + outOfOrder.leftPadded(to: 13)
+                    + (serverCPU.map { String(format: " %20.1f", $0) } ?? "                    -")
+            )
             return result
         }
     }
@@ -418,6 +447,16 @@ struct BenchOptions: ParsableArguments {
 
     @Option(help: "Also write the results as JSON to this file.")
     var json: String?
+
+    @Option(
+        help: "The process id of the server at --endpoint (with its children), to report its CPU time per operation."
+    )
+    var serverPid: Int32?
+
+    /// Whose CPU time a run is charged: the server this command started, or --server-pid.
+    func serverCPU(started: BenchServer?) -> ServerCPU? {
+        (started?.pid ?? serverPid).map(ServerCPU.init(pid:))
+    }
 
     /// The server to load: the one at --endpoint, or a new one.
     func target() async throws -> BenchTarget {
