@@ -385,65 +385,39 @@ public struct ObjectStore: Sendable {
     {
         try await requireBucket(bucket)
         var page = ListPage()
+        let delimiter = delimiter.flatMap { $0.isEmpty ? nil : $0 }
         var start = ListingStart.after(after)
         // A marker that rolls up (a common prefix handed out as the last page's NextMarker or
         // continuation, or a key below one) resumes past every key under that prefix: the common
         // prefix was listed already, and is not listed again.
-        if after.utf8.starts(with: prefix.utf8), let common = Self.commonPrefix(of: after, prefix, delimiter) {
+        if let delimiter, after.utf8.starts(with: prefix.utf8),
+            let common = ListingEntry.commonPrefix(of: after, under: prefix, delimiter: delimiter)
+        {
             start = .pastPrefix(common)
         }
-        guard maxKeys > 0 else {
-            page.isTruncated = try await !metadata.objects(bucket: bucket, prefix: prefix, from: start, limit: 1)
-                .isEmpty
-            return page
-        }
-        // A batch that is mostly keys rolled up into one common prefix is cut short: the next
-        // batch is smaller, and starts past that prefix. So a page reads a bounded number of keys
-        // per entry it returns, however many keys each common prefix holds.
-        var batchSize = maxKeys + 1
-        while true {
-            let batch = try await metadata.objects(bucket: bucket, prefix: prefix, from: start, limit: batchSize)
-            var rolledUp: String?
-            let entriesBefore = page.count
-            for head in batch {
-                if let rolledUp, head.key.utf8.starts(with: rolledUp.utf8) { continue }
-                if page.count == maxKeys {
-                    page.isTruncated = true
-                    return page
-                }
-                if let common = Self.commonPrefix(of: head.key, prefix, delimiter) {
-                    page.commonPrefixes.append(common)
-                    page.lastKey = common
-                    rolledUp = common
-                    start = .pastPrefix(common)
-                    continue
-                }
-                page.contents.append(head)
-                page.lastKey = head.key
-                start = .after(head.key)
+        // One entry more than the page holds says whether the listing is truncated.
+        let entries: [ListingEntry] =
+            if let delimiter {
+                try await metadata.delimitedEntries(
+                    bucket: bucket,
+                    prefix: prefix,
+                    delimiter: delimiter,
+                    from: start,
+                    limit: maxKeys + 1
+                )
+            } else {
+                try await metadata.objects(bucket: bucket, prefix: prefix, from: start, limit: maxKeys + 1)
+                    .map(ListingEntry.object)
             }
-            if batch.count < batchSize { return page }
-            let entries = page.count - entriesBefore
-            batchSize = min(
-                maxKeys + 1,
-                entries * 4 < batch.count ? max(Self.smallestListingBatch, batchSize / 4) : batchSize * 2
-            )
+        for entry in entries.prefix(maxKeys) {
+            switch entry {
+            case .object(let object): page.contents.append(object)
+            case .commonPrefix(let common): page.commonPrefixes.append(common)
+            }
         }
-    }
-
-    /// The fewest keys a listing reads at once.
-    static let smallestListingBatch = 16
-
-    /// The common prefix `key` (under `prefix`) rolls up into: up to and including the first
-    /// `delimiter` after the prefix; nil when there is none, or no delimiter.
-    private static func commonPrefix(of key: String, _ prefix: String, _ delimiter: String?) -> String? {
-        guard let delimiter, !delimiter.isEmpty,
-            let range = key.range(
-                of: delimiter,
-                range: key.index(key.startIndex, offsetBy: prefix.count)..<key.endIndex
-            )
-        else { return nil }
-        return String(key[..<range.upperBound])
+        page.isTruncated = entries.count > maxKeys
+        page.lastKey = entries.prefix(maxKeys).last?.position
+        return page
     }
 
     private static func verify(_ digests: Digests, against request: PutRequest) throws(StorageError) {
@@ -525,6 +499,4 @@ public struct ListPage: Sendable {
     public var isTruncated = false
     /// The last key or common prefix on this page: where the next page starts.
     public var lastKey: String?
-
-    var count: Int { contents.count + commonPrefixes.count }
 }

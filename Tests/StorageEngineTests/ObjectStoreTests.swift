@@ -215,6 +215,37 @@ struct ObjectStoreTests {
     }
 
     @Test(
+        "delimiters and prefixes match as UTF-8 bytes: several-character delimiters, non-ASCII and decomposed characters",
+        arguments: MetadataKind.allCases
+    )
+    func delimiterBytes(kind: MetadataKind) async throws {
+        let (store, _) = try await makeStore(kind)
+        let keys = ["x--y--z", "x--w", "x--y--q", "é/a/1", "é/b", "e\u{301}/c/2", "e\u{301}\u{301}/d", "日本--語--x"]
+        for key in keys { try await store.put(key, key) }
+        let cases: [(prefix: String, delimiter: String, entries: [String])] = [
+            ("x--", "--", ["x--w", "x--y--"]),
+            ("", "--", ["e\u{301}/c/2", "e\u{301}\u{301}/d", "x--", "é/a/1", "é/b", "日本--"]),
+            ("é/", "/", ["é/a/", "é/b"]),
+            ("e", "/", ["e\u{301}/", "e\u{301}\u{301}/"]),
+            ("e\u{301}", "\u{301}", ["e\u{301}/c/2", "e\u{301}\u{301}"]),
+            ("日本", "語", ["日本--語"]),
+        ]
+        for (prefix, delimiter, expected) in cases {
+            let page = try await store.list(
+                bucket: "bucket",
+                prefix: prefix,
+                delimiter: delimiter,
+                after: "",
+                maxKeys: 100
+            )
+            let listed = (page.contents.map(\.key) + page.commonPrefixes).sorted {
+                $0.utf8.lexicographicallyPrecedes($1.utf8)
+            }
+            #expect(listed == expected, "prefix \(prefix), delimiter \(delimiter)")
+        }
+    }
+
+    @Test(
         "races 4 and 5: a read that has begun returns the whole version it began with, across overwrite and delete",
         arguments: MetadataKind.allCases
     )

@@ -41,6 +41,15 @@ public protocol MetadataStore: Sendable {
     /// Objects of `bucket` whose keys start with `prefix`, from `start`, in key order: one
     /// index seek, reading no key outside the prefix.
     func objects(bucket: String, prefix: String, from start: ListingStart, limit: Int) async throws -> [ListedObject]
+    /// Up to `limit` entries of a listing of `prefix` with `delimiter`, from `start`, in key order:
+    /// the objects with no delimiter after the prefix, and each common prefix once.
+    func delimitedEntries(
+        bucket: String,
+        prefix: String,
+        delimiter: String,
+        from start: ListingStart,
+        limit: Int
+    ) async throws -> [ListingEntry]
     func parts(of uploadID: String, after marker: Int, limit: Int) async throws -> [UploadedPart]
     /// Uploads in progress in `bucket` whose key starts with `prefix`, by key then initiation.
     func uploads(bucket: String, prefix: String, limit: Int) async throws -> [MultipartUpload]

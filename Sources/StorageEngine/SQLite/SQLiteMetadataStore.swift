@@ -124,6 +124,57 @@ public final class SQLiteMetadataStore: MetadataStore {
         }
     }
 
+    /// A skip scan in one statement: a recursive query steps from each entry to the next key past
+    /// it — past the whole common prefix when the key rolls up — one index seek per entry,
+    /// however many keys each common prefix holds. (`substr` and `instr` count characters, as
+    /// `skip` does.)
+    public func delimitedEntries(
+        bucket: String,
+        prefix: String,
+        delimiter: String,
+        from start: ListingStart,
+        limit: Int
+    ) throws -> [ListingEntry] {
+        guard limit > 0, !delimiter.isEmpty else { return [] }
+        let first: String
+        let startValue: String
+        switch start.clamped(to: prefix) {
+        case nil: (first, startValue) = ("key >= :start", prefix)
+        case .after(let key): (first, startValue) = ("key > :start", key)
+        case .pastPrefix(let rolledUp): (first, startValue) = ("key > (:start || X'FF')", rolledUp)
+        }
+        let sql = """
+            WITH RECURSIVE walk(key, n) AS (
+                SELECT (SELECT key FROM object WHERE bucket = :bucket AND \(first) AND key < (:prefix || X'FF')
+                        ORDER BY key LIMIT 1), 1
+                UNION ALL
+                SELECT (SELECT key FROM object WHERE bucket = :bucket AND key > (
+                            CASE WHEN instr(substr(walk.key, :skip + 1), :delimiter) > 0
+                            THEN substr(walk.key, 1, :skip + instr(substr(walk.key, :skip + 1), :delimiter)
+                                + length(:delimiter) - 1) || X'FF'
+                            ELSE walk.key END)
+                        AND key < (:prefix || X'FF') ORDER BY key LIMIT 1), n + 1
+                FROM walk WHERE walk.key IS NOT NULL AND n < :limit
+            )
+            SELECT object.key, size, etag, last_modified_ms FROM walk
+            JOIN object ON object.bucket = :bucket AND object.key = walk.key ORDER BY walk.n
+            """
+        let arguments: StatementArguments = [
+            "bucket": bucket, "start": startValue, "prefix": prefix, "delimiter": delimiter,
+            "skip": prefix.unicodeScalars.count, "limit": limit,
+        ]
+        // One statement, atomic on its own: no transaction around it.
+        return try database.unsafeRead { db in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
+                let key: String = row[0]
+                if let common = ListingEntry.commonPrefix(of: key, under: prefix, delimiter: delimiter) {
+                    return .commonPrefix(common)
+                }
+                return .object(ListedObject(key: key, size: row[1], etag: row[2], lastModified: row[3]))
+            }
+        }
+    }
+
     public func parts(of uploadID: String, after marker: Int, limit: Int) throws -> [UploadedPart] {
         try database.read { db in
             try Row.fetchAll(
