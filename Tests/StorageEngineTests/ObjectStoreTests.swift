@@ -214,6 +214,51 @@ struct ObjectStoreTests {
         }
     }
 
+    @Test("group commit: concurrent commits share transactions, and a refused one changes nothing of the others")
+    func groupCommit() async throws {
+        let directory = try makeTemporaryDirectory()
+        let metadata = try SQLiteMetadataStore(
+            path: directory + "/metadata.sqlite",
+            durable: true,
+            authority: nil,
+            reserve: nil
+        )
+        let store = ObjectStore(
+            metadata: metadata,
+            blobs: try FileBlobStore(root: directory + "/blobs"),
+            durability: .durable
+        )
+        try await store.createBucket("bucket")
+        let before = metadata.commitCounts
+        // 32 writers of their own keys, and 8 that each create "contested" only if it is absent.
+        let outcomes = await withTaskGroup(of: (String, StorageError.Code?).self) { group in
+            for index in 0..<40 {
+                group.addTask {
+                    let key = index < 32 ? "own\(index)" : "contested"
+                    let preconditions = index < 32 ? WritePreconditions() : WritePreconditions(ifNoneMatch: "*")
+                    let code = await storageCode {
+                        _ = try await store.put(key, "\(index)", preconditions: preconditions)
+                    }
+                    return (key, code)
+                }
+            }
+            return await group.reduce(into: []) { $0.append($1) }
+        }
+        #expect(
+            outcomes.filter { $0.0 != "contested" }.allSatisfy { $0.1 == nil },
+            "every writer of its own key succeeded"
+        )
+        let contested = outcomes.filter { $0.0 == "contested" }
+        #expect(contested.filter { $0.1 == nil }.count == 1, "exactly one creation of the contested key")
+        #expect(contested.allSatisfy { [nil, .preconditionFailed, .conditionalRequestConflict].contains($0.1) })
+        for index in 0..<32 { #expect(try await store.read("own\(index)") == "\(index)") }
+        let after = metadata.commitCounts
+        let commits = after.commits - before.commits
+        let transactions = after.transactions - before.transactions
+        #expect(commits == 40)
+        #expect(transactions < commits, "\(commits) commits in \(transactions) transactions: some were grouped")
+    }
+
     @Test(
         "delimiters and prefixes match as UTF-8 bytes: several-character delimiters, non-ASCII and decomposed characters",
         arguments: MetadataKind.allCases

@@ -4,9 +4,11 @@ import PalisadeSupport
 import StorageCore
 
 /// Object metadata in SQLite (WAL mode, one file in the data folder): the embedded mode's
-/// ``MetadataStore``. A commit is one write transaction; readers never block the writer.
+/// ``MetadataStore``. Commits are written by group commit: those that arrive together share one
+/// write transaction (and one fsync), each in a savepoint of its own; readers never block the writer.
 public final class SQLiteMetadataStore: MetadataStore {
     let database: DatabasePool
+    let groupCommit: GroupCommit
     /// Asked, inside each fenced commit, whether the token is the lock's live holder.
     let authority: (any FenceAuthority)?
     /// Released for a commit that frees space (a delete, an abort) when the disk is full.
@@ -24,7 +26,11 @@ public final class SQLiteMetadataStore: MetadataStore {
         database = try DatabasePool(path: path, configuration: SQLiteSetup.configuration())
         try SQLiteSetup.setDurability(of: database, durable: durable)
         try database.write(SQLiteMetadataSchema.create(in:))
+        groupCommit = GroupCommit(database: database)
     }
+
+    /// How many write transactions have carried how many commits so far.
+    public var commitCounts: (transactions: Int, commits: Int) { groupCommit.counts }
 
     /// One process serves the store: its own readers are all the readers.
     public var recordsRetiredBlobs: Bool { false }
@@ -35,7 +41,7 @@ public final class SQLiteMetadataStore: MetadataStore {
         _ body: @escaping @Sendable (any MetadataTransaction) throws -> T
     ) async throws(StorageError) -> Commit<T> {
         do {
-            return try await database.write { [authority] db in
+            return try await groupCommit.commit { [authority] db in
                 let transaction = SQLiteMetadataTransaction(db, authority: authority)
                 let value = try body(transaction)
                 return Commit(value: value, sequence: transaction.sequence)
