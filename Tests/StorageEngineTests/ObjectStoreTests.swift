@@ -172,7 +172,7 @@ struct ObjectStoreTests {
         var keys = Set<String>()
         // 40 of the 155 keys of one to three segments from "a" to "d" and U+10FFFF (the highest
         // character, which a listing's seek past a prefix must still not skip), and a folder of
-        // 60 keys, more than a listing's smallest batch.
+        // 30 keys, more than a listing's smallest batch.
         while keys.count < 40 {
             let depth = Int.random(in: 1...3, using: &generator)
             keys.insert(
@@ -180,7 +180,7 @@ struct ObjectStoreTests {
                     .joined(separator: "/")
             )
         }
-        keys.formUnion((0..<60).map { "b/c/many\($0)" })
+        keys.formUnion((0..<30).map { "b/c/many\($0)" })
         for key in keys { try await store.put(key, key) }
         let sorted = keys.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
         for prefix in ["", "a/", "b/c"] {
