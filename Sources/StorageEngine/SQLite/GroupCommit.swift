@@ -5,11 +5,13 @@ import Synchronization
 /// one SQLite transaction, so one fsync of the WAL for the whole group. Each commit's body runs
 /// in a savepoint of its own, so a body that throws (a refused precondition, a stale token)
 /// changes nothing and does not affect the others; each caller is answered only once its group's
-/// transaction has committed (or failed, when every caller in it gets the error).
+/// transaction has committed (or failed, when every caller in it gets the error: also when a
+/// body's error ended the transaction, so no later body runs outside it).
 final class GroupCommit: Sendable {
     private struct Pending: Sendable {
-        /// Runs the body in a savepoint and keeps its outcome.
-        let run: @Sendable (Database) -> Void
+        /// Runs the body in a savepoint and keeps its outcome; rethrows only an error that ended
+        /// the transaction itself (SQLite rolls it all back on a full disk or an I/O error).
+        let run: @Sendable (Database) throws -> Void
         /// Answers the caller: with the body's outcome, or `groupError` when the transaction failed.
         let finish: @Sendable (_ groupError: (any Error)?) -> Void
     }
@@ -47,6 +49,8 @@ final class GroupCommit: Sendable {
                         if let value { outcome.withLock { $0 = .success(value) } }
                     } catch {
                         outcome.withLock { $0 = .failure(error) }
+                        // The later bodies must not run outside the group's transaction.
+                        if !db.isInsideTransaction { throw error }
                     }
                 },
                 finish: { groupError in
@@ -82,7 +86,7 @@ final class GroupCommit: Sendable {
             if group.isEmpty { return }
             do {
                 try await database.write { db in
-                    for pending in group { pending.run(db) }
+                    for pending in group { try pending.run(db) }
                 }
                 for pending in group { pending.finish(nil) }
             } catch {
