@@ -138,12 +138,7 @@ extension S3Gateway {
     /// The checksum a CreateMultipartUpload asks for: `x-amz-checksum-algorithm`, with
     /// `x-amz-checksum-type` or the algorithm's default type.
     static func multipartChecksum(of s3: S3Request) throws -> MultipartChecksum? {
-        let type = try s3.header("x-amz-checksum-type").map { value in
-            guard let type = ChecksumType(rawValue: value.uppercased()) else {
-                throw S3Error(.badRequest, "InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
-            }
-            return type
-        }
+        let type = try checksumType(of: s3)
         guard let name = s3.header("x-amz-checksum-algorithm") else {
             guard type == nil else {
                 throw S3Error(
@@ -168,15 +163,19 @@ extension S3Gateway {
         return checksum
     }
 
-    /// What a CompleteMultipartUpload's headers claim of the object it makes.
-    static func completionClaims(of s3: S3Request) throws -> CompletionClaims {
-        var claims = CompletionClaims()
-        if let type = s3.header("x-amz-checksum-type") {
-            guard let value = ChecksumType(rawValue: type.uppercased()) else {
+    /// The `x-amz-checksum-type` of a request, when it has one.
+    static func checksumType(of s3: S3Request) throws -> ChecksumType? {
+        try s3.header("x-amz-checksum-type").map { value in
+            guard let type = ChecksumType(rawValue: value.uppercased()) else {
                 throw S3Error(.badRequest, "InvalidRequest", "Value for x-amz-checksum-type header is invalid.")
             }
-            claims.checksumType = value
+            return type
         }
+    }
+
+    /// What a CompleteMultipartUpload's headers claim of the object it makes.
+    static func completionClaims(of s3: S3Request) throws -> CompletionClaims {
+        var claims = CompletionClaims(checksumType: try checksumType(of: s3))
         let sent = ChecksumAlgorithm.allCases.compactMap { algorithm in
             s3.header(algorithm.headerName).map { (algorithm, $0) }
         }

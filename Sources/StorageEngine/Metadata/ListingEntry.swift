@@ -12,6 +12,14 @@ public enum ListingEntry: Sendable, Equatable {
         }
     }
 
+    /// The entry `object` makes in a listing of `prefix` with `delimiter`: the common prefix its
+    /// key rolls up into, or the object itself.
+    init(_ object: ListedObject, under prefix: String, delimiter: String) {
+        self =
+            Self.commonPrefix(of: object.key, under: prefix, delimiter: delimiter).map(ListingEntry.commonPrefix)
+            ?? .object(object)
+    }
+
     /// The common prefix `key` (which starts with `prefix`) rolls up into: up to and including the
     /// first `delimiter` after the prefix; nil when there is none. Matched as UTF-8 bytes, as S3
     /// does (no Unicode equivalence), which also lands on whole characters.
@@ -48,12 +56,13 @@ extension MetadataStore {
             for object in batch {
                 if let rolledUp, object.key.utf8.starts(with: rolledUp.utf8) { continue }
                 if entries.count == limit { return entries }
-                if let common = ListingEntry.commonPrefix(of: object.key, under: prefix, delimiter: delimiter) {
-                    entries.append(.commonPrefix(common))
+                let entry = ListingEntry(object, under: prefix, delimiter: delimiter)
+                entries.append(entry)
+                switch entry {
+                case .commonPrefix(let common):
                     rolledUp = common
                     start = .pastPrefix(common)
-                } else {
-                    entries.append(.object(object))
+                case .object:
                     start = .after(object.key)
                 }
             }

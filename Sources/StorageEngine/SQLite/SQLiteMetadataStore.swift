@@ -100,33 +100,25 @@ public final class SQLiteMetadataStore: MetadataStore {
     public func objects(bucket: String, prefix: String, from start: ListingStart, limit: Int) throws -> [ListedObject] {
         // Both bounds are on the primary key, so SQLite seeks to the first key and stops at the
         // prefix's end. Keys compare as bytes; `X'FF'` after a string sorts after all its keys.
-        var bound: String
-        var arguments: StatementArguments = [bucket]
-        switch start.clamped(to: prefix) {
-        case nil:
-            bound = "key >= ?"
-            _ = arguments.append(contentsOf: [prefix])
-        case .after(let key):
-            bound = "key > ?"
-            _ = arguments.append(contentsOf: [key])
-        case .pastPrefix(let rolledUp):
-            bound = "key > (? || X'FF')"
-            _ = arguments.append(contentsOf: [rolledUp])
-        }
-        if !prefix.isEmpty {
-            bound += " AND key < (? || X'FF')"
-            _ = arguments.append(contentsOf: [prefix])
-        }
-        _ = arguments.append(contentsOf: [limit])
+        let (lower, startValue) = Self.lowerBound(of: start, within: prefix)
+        let sql = """
+            SELECT key, size, etag, last_modified_ms FROM object
+            WHERE bucket = :bucket AND \(lower) AND key < (:prefix || X'FF') ORDER BY key LIMIT :limit
+            """
+        let arguments: StatementArguments = ["bucket": bucket, "start": startValue, "prefix": prefix, "limit": limit]
         // One statement, atomic on its own: no transaction around it.
-        return try database.unsafeRead { [bound, arguments] db in
-            let statement = try db.cachedStatement(
-                sql:
-                    "SELECT key, size, etag, last_modified_ms FROM object WHERE bucket = ? AND \(bound) ORDER BY key LIMIT ?"
-            )
-            return try Row.fetchAll(statement, arguments: arguments).map {
-                ListedObject(key: $0[0], size: $0[1], etag: $0[2], lastModified: $0[3])
-            }
+        return try database.unsafeRead { db in
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map(SQLiteRows.listed(from:))
+        }
+    }
+
+    /// The condition on `key` where a listing of `prefix` from `start` begins, and its `:start`.
+    private static func lowerBound(of start: ListingStart, within prefix: String) -> (condition: String, start: String)
+    {
+        switch start.clamped(to: prefix) {
+        case nil: ("key >= :start", prefix)
+        case .after(let key): ("key > :start", key)
+        case .pastPrefix(let rolledUp): ("key > (:start || X'FF')", rolledUp)
         }
     }
 
@@ -142,13 +134,7 @@ public final class SQLiteMetadataStore: MetadataStore {
         limit: Int
     ) throws -> [ListingEntry] {
         guard limit > 0, !delimiter.isEmpty else { return [] }
-        let first: String
-        let startValue: String
-        switch start.clamped(to: prefix) {
-        case nil: (first, startValue) = ("key >= :start", prefix)
-        case .after(let key): (first, startValue) = ("key > :start", key)
-        case .pastPrefix(let rolledUp): (first, startValue) = ("key > (:start || X'FF')", rolledUp)
-        }
+        let (first, startValue) = Self.lowerBound(of: start, within: prefix)
         let sql = """
             WITH RECURSIVE walk(key, n) AS (
                 SELECT (SELECT key FROM object WHERE bucket = :bucket AND \(first) AND key < (:prefix || X'FF')
@@ -171,12 +157,8 @@ public final class SQLiteMetadataStore: MetadataStore {
         ]
         // One statement, atomic on its own: no transaction around it.
         return try database.unsafeRead { db in
-            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map { row in
-                let key: String = row[0]
-                if let common = ListingEntry.commonPrefix(of: key, under: prefix, delimiter: delimiter) {
-                    return .commonPrefix(common)
-                }
-                return .object(ListedObject(key: key, size: row[1], etag: row[2], lastModified: row[3]))
+            try Row.fetchAll(db.cachedStatement(sql: sql), arguments: arguments).map {
+                ListingEntry(SQLiteRows.listed(from: $0), under: prefix, delimiter: delimiter)
             }
         }
     }

@@ -34,6 +34,11 @@ enum SQLiteRows {
         ]
     }
 
+    /// A listing's row: `key, size, etag, last_modified_ms`, in that order.
+    static func listed(from row: Row) -> ListedObject {
+        ListedObject(key: row[0], size: row[1], etag: row[2], lastModified: row[3])
+    }
+
     static func upload(from row: Row) -> MultipartUpload {
         MultipartUpload(
             id: row["upload_id"],
