@@ -1,4 +1,5 @@
 import ArgumentParser
+import Dispatch
 import NIOCore
 import NIOPosix
 import PalisadeHTTP
@@ -15,9 +16,19 @@ struct PalisadeCommand: AsyncParsableCommand {
 
     /// Runs Swift Concurrency's jobs on NIO's event loops, so that a request's handler, its
     /// storage calls and its response stay on one thread instead of hopping between two pools.
-    static func main() async {
+    ///
+    /// The entry point is synchronous: the main thread waits for the command rather than handing
+    /// itself to libdispatch (an `async` main ends in `dispatch_main`, which valgrind 3.19 cannot
+    /// run — and `Benchmarks/cost` counts the server's instructions under valgrind). The command runs
+    /// detached: the main actor's queue is never drained here.
+    static func main() {
         NIOSingletons.unsafeTryInstallSingletonPosixEventLoopGroupAsConcurrencyGlobalExecutor()
-        await main(nil)
+        let finished = DispatchSemaphore(value: 0)
+        Task.detached {
+            await main(nil)
+            finished.signal()
+        }
+        finished.wait()
     }
 }
 

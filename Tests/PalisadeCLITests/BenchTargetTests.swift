@@ -63,7 +63,7 @@ struct BenchTargetTests {
         func run(tokens: [UInt64]?, clients: Int) async throws -> LockBenchResult {
             let clock = ManualClock()
             let target = ScriptedLockTarget(tokens: tokens, clock: clock)
-            let bench = LockBench(target: target, mode: .contended, duration: .milliseconds(200), clock: clock)
+            let bench = LockBench(target: target, mode: .contended, length: .duration(.milliseconds(200)), clock: clock)
             return try await bench.run(clients: clients)
         }
         let increasing = try await run(tokens: Array(1...1_000), clients: 1)
@@ -81,11 +81,33 @@ struct BenchTargetTests {
         let bench = LockBench(
             target: ScriptedLockTarget(tokens: nil, clock: clock),
             mode: .contended,
-            duration: .milliseconds(200),
+            length: .duration(.milliseconds(200)),
             clock: clock
         )
         let result = try await bench.run(clients: 4)
         #expect(result.overlappingCriticalSections > 0, "four clients held one lock at once and none was seen")
+    }
+
+    @Test("a run of a fixed number of operations does exactly that many per client, however long they take")
+    func fixedWorkload() async throws {
+        let clock = ManualClock()
+        let bench = LockBench(
+            target: ScriptedLockTarget(tokens: nil, clock: clock),
+            mode: .uncontended,
+            length: .operationsPerClient(37),
+            clock: clock
+        )
+        let result = try await bench.run(clients: 3)
+        #expect(result.cycles == 3 * 37)
+        #expect(BenchLength.operationsPerClient(5).isOver(after: 5, elapsed: .zero))
+        #expect(!BenchLength.operationsPerClient(5).isOver(after: 4, elapsed: .seconds(3_600)))
+        #expect(
+            try PalisadeCommand.parseAsRoot(["bench", "gateway", "--operations", "100"]) is GatewayBenchCommand,
+            "--operations is taken by the gateway benchmark"
+        )
+        #expect(throws: (any Error).self) {
+            try PalisadeCommand.parseAsRoot(["bench", "contention", "--operations", "100"])
+        }
     }
 
     @Test("peers need an endpoint, nginx cannot be fenced, and a Redis endpoint gives host and port")

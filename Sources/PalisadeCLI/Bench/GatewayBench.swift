@@ -7,9 +7,9 @@ struct GatewayBench<Target: ObjectBenchTarget> {
     let target: Target
     let operation: GatewayOperation
     let objectSize: Int
-    let duration: Duration
+    let length: BenchLength
 
-    /// Runs `clients` concurrent clients for `duration`, each doing the operation in a loop on an
+    /// Runs `clients` concurrent clients for `length`, each doing the operation in a loop on an
     /// object of its own (at least once, however short the run).
     func run(clients: Int) async throws -> GatewayBenchResult {
         try await target.prepare()
@@ -22,7 +22,6 @@ struct GatewayBench<Target: ObjectBenchTarget> {
             }
         }
         let start = ContinuousClock.now
-        let deadline = start + duration
         var latencies = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         var operations = 0
         var errors = 0
@@ -52,7 +51,7 @@ struct GatewayBench<Target: ObjectBenchTarget> {
                                 _ = histogram.record(microseconds(began.duration(to: .now)))
                                 count += 1
                                 progress.record()
-                            } while ContinuousClock.now < deadline
+                            } while !length.isOver(after: count + failures, elapsed: start.duration(to: .now))
                             return (histogram, count, failures)
                         }
                     }

@@ -53,14 +53,13 @@ struct LockBench<Target: LockBenchTarget, C: Clock> where C.Duration == Duration
 
     let target: Target
     let mode: LockBenchMode
-    let duration: Duration
+    let length: BenchLength
     let clock: C
 
     func run(clients: Int) async throws -> LockBenchResult {
         let shared = SharedLock()
         let runID = UUID().uuidString.prefix(8)
         let start = clock.now
-        let deadline = start.advanced(by: duration)
         var latencies = Histogram<UInt64>(numberOfSignificantValueDigits: .three)
         var counts: [(cycles: Int, contended: Bool)] = []
         try await BenchProgress.reporting("\(target.name) \(mode.rawValue), \(clients) clients", unit: "cycles") {
@@ -89,7 +88,7 @@ struct LockBench<Target: LockBenchTarget, C: Clock> where C.Duration == Duration
                                 cycles += 1
                                 progress.record()
                                 if cycles % 64 == 0 { try await target.keepAlive(session) }
-                            } while clock.now < deadline
+                            } while !length.isOver(after: cycles, elapsed: start.duration(to: clock.now))
                             return (histogram, cycles, contended)
                         }
                     }
@@ -125,8 +124,8 @@ struct LockBench<Target: LockBenchTarget, C: Clock> where C.Duration == Duration
 }
 
 extension LockBench where C == ContinuousClock {
-    init(target: Target, mode: LockBenchMode, duration: Duration) {
-        self.init(target: target, mode: mode, duration: duration, clock: ContinuousClock())
+    init(target: Target, mode: LockBenchMode, length: BenchLength) {
+        self.init(target: target, mode: mode, length: length, clock: ContinuousClock())
     }
 }
 

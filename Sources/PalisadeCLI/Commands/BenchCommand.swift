@@ -69,12 +69,12 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     func run() async throws {
         let operation = GatewayOperation(rawValue: op)!
         let objectSize = Self.bytes(size)!
-        let duration = options.duration.duration
+        let length = options.length
         let results =
             if target == "nginx", let endpoint = options.endpoint {
-                try await measureNginx(at: endpoint, operation: operation, objectSize: objectSize, duration: duration)
+                try await measureNginx(at: endpoint, operation: operation, objectSize: objectSize, length: length)
             } else {
-                try await measurePalisade(operation: operation, objectSize: objectSize, duration: duration)
+                try await measurePalisade(operation: operation, objectSize: objectSize, length: length)
             }
         try BenchTarget.writeJSON(results, to: options.json)
         if results.contains(where: { $0.errors > 0 }) { throw ExitCode(1) }
@@ -84,15 +84,15 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         at endpoint: String,
         operation: GatewayOperation,
         objectSize: Int,
-        duration: Duration
+        length: BenchLength
     ) async throws -> [GatewayBenchResult] {
         let nginx = NginxObjectTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
-        print("palisade bench gateway: nginx \(op) of \(size) objects, \(duration) per run, server \(endpoint)")
+        print("palisade bench gateway: nginx \(op) of \(size) objects, \(length), server \(endpoint)")
         Self.printHeader()
         let server = options.serverCPU(started: nil)
         return try await clientCounts.asyncMap { count in
             try await Self.report(
-                GatewayBench(target: nginx, operation: operation, objectSize: objectSize, duration: duration),
+                GatewayBench(target: nginx, operation: operation, objectSize: objectSize, length: length),
                 clients: count,
                 server: server
             )
@@ -102,13 +102,13 @@ struct GatewayBenchCommand: AsyncParsableCommand {
     private func measurePalisade(
         operation: GatewayOperation,
         objectSize: Int,
-        duration: Duration
+        length: BenchLength
     ) async throws -> [GatewayBenchResult] {
         let target = try await options.target()
         let client = ObjectClient(endpoint: target.endpoint, credentials: target.credentials, payloadSigning: .unsigned)
         let gateways = RoundRobin(client.endpoints)
         print(
-            "palisade bench gateway: \(op) of \(size) objects, \(duration) per run, server \(target.started.map { "pid \($0.pid), \(options.durability)" } ?? target.endpoint)"
+            "palisade bench gateway: \(op) of \(size) objects, \(length), server \(target.started.map { "pid \($0.pid), \(options.durability)" } ?? target.endpoint)"
         )
         Self.printHeader()
         let printPeakMemory: (BenchServer) -> Void = { server in
@@ -124,7 +124,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
                         target: store,
                         operation: operation,
                         objectSize: objectSize,
-                        duration: duration
+                        length: length
                     )
                     results.append(try await Self.report(bench, clients: count, server: server))
                 }
@@ -268,13 +268,13 @@ struct LocksBenchCommand: AsyncParsableCommand {
 
     func run() async throws {
         let mode = LockBenchMode(rawValue: mode)!
-        let duration = options.duration.duration
+        let length = options.length
         let results: [LockBenchResult]
         switch (target, options.endpoint) {
         case ("etcd", let endpoint?):
             let etcd = EtcdLockTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
             results = try await measure(
-                LockBench(target: etcd, mode: mode, duration: duration),
+                LockBench(target: etcd, mode: mode, length: length),
                 server: endpoint,
                 cpu: options.serverCPU(started: nil)
             )
@@ -282,7 +282,7 @@ struct LocksBenchCommand: AsyncParsableCommand {
             let address = try Self.hostAndPort(endpoint)
             let redis = RedisLockTarget(host: address.host, port: address.port)
             results = try await measure(
-                LockBench(target: redis, mode: mode, duration: duration),
+                LockBench(target: redis, mode: mode, length: length),
                 server: endpoint,
                 cpu: options.serverCPU(started: nil)
             )
@@ -297,7 +297,7 @@ struct LocksBenchCommand: AsyncParsableCommand {
             )
             results = try await target.measure {
                 try await measure(
-                    LockBench(target: palisade, mode: mode, duration: duration),
+                    LockBench(target: palisade, mode: mode, length: length),
                     server: target.started.map { "pid \($0.pid)" } ?? target.endpoint,
                     cpu: options.serverCPU(started: target.started)
                 )
@@ -315,7 +315,7 @@ struct LocksBenchCommand: AsyncParsableCommand {
         server: String,
         cpu: ServerCPU?
     ) async throws -> [LockBenchResult] {
-        print("palisade bench locks: \(bench.target.name) \(mode), \(bench.duration) per run, server \(server)")
+        print("palisade bench locks: \(bench.target.name) \(mode), \(bench.length), server \(server)")
         print(
             "clients   cycles/s   p50 µs   p90 µs   p99 µs   max µs  hand-off p50 µs  fairness  overlaps  out-of-order  server CPU µs/cycle"
         )
@@ -393,6 +393,7 @@ struct ContentionBenchCommand: AsyncParsableCommand {
 
     func validate() throws {
         guard !writerCounts.isEmpty else { throw ValidationError("--writers is like 2,8,32") }
+        guard options.operations == nil else { throw ValidationError("contention runs last a --duration") }
     }
 
     func run() async throws {
@@ -439,6 +440,9 @@ struct BenchOptions: ParsableArguments {
     @Option(help: "How long each run lasts.")
     var duration = DurationArgument(.seconds(10))
 
+    @Option(help: "Each client does exactly this many operations (cycles), whatever the time (instead of --duration).")
+    var operations: Int?
+
     @Option(help: "Use a running server instead of starting one; several gateways, comma-separated, share the clients.")
     var endpoint: String?
 
@@ -452,6 +456,11 @@ struct BenchOptions: ParsableArguments {
         help: "The process id of the server at --endpoint (with its children), to report its CPU time per operation."
     )
     var serverPid: Int32?
+
+    /// How long each run lasts: --operations when given, else --duration.
+    var length: BenchLength {
+        operations.map { .operationsPerClient(max(1, $0)) } ?? .duration(duration.duration)
+    }
 
     /// Whose CPU time a run is charged: the server this command started, or --server-pid.
     func serverCPU(started: BenchServer?) -> ServerCPU? {
