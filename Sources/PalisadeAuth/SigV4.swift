@@ -30,16 +30,34 @@ public enum SigV4 {
         signedHeaders: [String],
         payloadHash: String
     ) -> String {
-        var lines = [method, path.isEmpty ? "/" : path, canonicalQuery(query)]
-        let lowercased = headers.map { (name: lowercasedASCII($0.name), value: $0.value) }
+        // Built in one string: this runs for every signed request.
+        var text = ""
+        text.reserveCapacity(method.utf8.count + path.utf8.count + 2 * query.utf8.count + 512)
+        text += method
+        text += "\n"
+        text += path.isEmpty ? "/" : path
+        text += "\n"
+        text += canonicalQuery(query)
+        text += "\n"
         for name in signedHeaders {
-            let values = lowercased.filter { $0.name == name }.map { collapseSpaces($0.value) }
-            lines.append("\(name):\(values.joined(separator: ","))")
+            text += name
+            text += ":"
+            var first = true
+            for header in headers where isNamed(header.name, name) {
+                if !first { text += "," }
+                first = false
+                text += collapseSpaces(header.value)
+            }
+            text += "\n"
         }
-        lines.append("")
-        lines.append(signedHeaders.joined(separator: ";"))
-        lines.append(payloadHash)
-        return lines.joined(separator: "\n")
+        text += "\n"
+        for (index, name) in signedHeaders.enumerated() {
+            if index > 0 { text += ";" }
+            text += name
+        }
+        text += "\n"
+        text += payloadHash
+        return text
     }
 
     /// The query with each name and value percent-decoded, re-encoded the AWS way and sorted.
@@ -66,7 +84,7 @@ public enum SigV4 {
     public static func stringToSign(canonicalRequest: String, timestamp: String, scope: String) -> String {
         var canonical = canonicalRequest
         let digest = canonical.withUTF8 { SHA256.hash(data: UnsafeRawBufferPointer($0)) }
-        return [algorithm, timestamp, scope, Hex.lowercase(digest)].joined(separator: "\n")
+        return algorithm + "\n" + timestamp + "\n" + scope + "\n" + digest.withUnsafeBytes(Hex.lowercase)
     }
 
     /// The key derived from the secret for one day, region and service.
@@ -81,14 +99,13 @@ public enum SigV4 {
     /// The hex HMAC-SHA256 signature of `stringToSign`.
     public static func signature(stringToSign: String, key: SymmetricKey) -> String {
         var text = stringToSign
-        return Hex.lowercase(
-            text.withUTF8 { HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer($0), using: key) }
-        )
+        return text.withUTF8 { HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer($0), using: key) }
+            .withUnsafeBytes(Hex.lowercase)
     }
 
     /// Lowercase hex SHA-256 of `data`.
     public static func hexSHA256(_ data: some DataProtocol) -> String {
-        Hex.lowercase(SHA256.hash(data: data))
+        SHA256.hash(data: data).withUnsafeBytes(Hex.lowercase)
     }
 
     /// Percent-encodes everything but the unreserved characters `A–Z a–z 0–9 - _ . ~`
@@ -177,13 +194,28 @@ public enum SigV4 {
     /// Whether `byte` is a space or a tab, the blanks SigV4 trims and collapses.
     static func isSpace(_ byte: UInt8) -> Bool { byte == UInt8(ascii: " ") || byte == UInt8(ascii: "\t") }
 
-    /// `name` in lowercase; the string itself, without a copy, when it has no uppercase letter
-    /// (header names usually arrive lowercase).
     /// The value of the first of `headers` named `name` (lowercase), whatever the case it was sent in.
     static func value(of name: String, in headers: [(name: String, value: String)]) -> String? {
-        headers.first { lowercasedASCII($0.name) == name }?.value
+        headers.first { isNamed($0.name, name) }?.value
     }
 
+    /// Whether the header name `name`, in any case, is `lowercaseName` (compared as ASCII, with no copy).
+    static func isNamed(_ name: String, _ lowercaseName: String) -> Bool {
+        name.utf8.elementsEqual(lowercaseName.utf8, by: isSameLetter)
+    }
+
+    /// Whether the header name `name`, in any case, starts with `lowercasePrefix`.
+    static func isNamed(_ name: String, startingWith lowercasePrefix: String) -> Bool {
+        name.utf8.starts(with: lowercasePrefix.utf8, by: isSameLetter)
+    }
+
+    /// Whether the byte `sent` is `lowercase`, in either ASCII case.
+    private static func isSameLetter(_ sent: UInt8, _ lowercase: UInt8) -> Bool {
+        sent == lowercase || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(sent) && sent | 0x20 == lowercase
+    }
+
+    /// `name` in lowercase; the string itself, without a copy, when it has no uppercase letter
+    /// (header names usually arrive lowercase).
     static func lowercasedASCII(_ name: String) -> String {
         name.utf8.contains { (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains($0) } ? name.lowercased() : name
     }

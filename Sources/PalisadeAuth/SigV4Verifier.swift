@@ -202,9 +202,9 @@ public struct SigV4Verifier: Sendable {
     /// (`x-amz-content-sha256` may go unsigned: the payload check covers it). Without this, a
     /// header added in flight (`x-amz-copy-source`, say) would change what a signed request does.
     static func requireSigned(_ headers: [(name: String, value: String)], signedHeaders: [String]) throws(SigV4Error) {
-        let unsigned = headers.map { SigV4.lowercasedASCII($0.name) }.filter {
-            $0.hasPrefix("x-amz-") && $0 != "x-amz-content-sha256" && !signedHeaders.contains($0)
-        }
+        let unsigned = headers.lazy.filter { SigV4.isNamed($0.name, startingWith: "x-amz-") }
+            .map { SigV4.lowercasedASCII($0.name) }
+            .filter { $0 != "x-amz-content-sha256" && !signedHeaders.contains($0) }
         guard unsigned.isEmpty else {
             throw SigV4Error(
                 .headersNotSigned,
@@ -214,10 +214,10 @@ public struct SigV4Verifier: Sendable {
     }
 
     func constantTimeEqual(_ lhs: String, _ rhs: String) -> Bool {
-        let a = Array(lhs.utf8)
-        let b = Array(rhs.utf8)
-        guard a.count == b.count else { return false }
-        return zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0
+        var (lhs, rhs) = (lhs, rhs)
+        return lhs.withUTF8 { a in
+            rhs.withUTF8 { b in a.count == b.count && zip(a, b).reduce(UInt8(0)) { $0 | ($1.0 ^ $1.1) } == 0 }
+        }
     }
 }
 
@@ -237,39 +237,60 @@ struct AuthorizationHeader {
     let service: String
     let signedHeaders: [String]
     let signature: String
-
-    var scope: String { "\(day)/\(region)/\(service)/aws4_request" }
+    /// `day/region/service/aws4_request`.
+    let scope: String
 
     init(_ header: String) throws(SigV4Error) {
-        let malformed = SigV4Error(
-            .authorizationHeaderMalformed,
-            "the Authorization header is not an AWS4-HMAC-SHA256 signature"
+        var header = header
+        guard let fields = header.withUTF8(Self.fields(of:)) else {
+            throw SigV4Error(
+                .authorizationHeaderMalformed,
+                "the Authorization header is not an AWS4-HMAC-SHA256 signature"
+            )
+        }
+        (accessKeyID, day, region, service) = (
+            fields.credential[0], fields.credential[1], fields.credential[2], fields.credential[3]
         )
-        guard header.hasPrefix(SigV4.algorithm + " ") else { throw malformed }
-        // Parsed as bytes: this runs for every signed request, and Character handling is slow.
-        var credential: [Substring] = []
-        var signedHeaders: Substring?
-        var signature: Substring?
-        for part in header.utf8.dropFirst(SigV4.algorithm.utf8.count + 1).split(separator: UInt8(ascii: ",")) {
-            let field = SigV4.trimmingSpaces(Substring(part))
-            guard let equals = field.utf8.firstIndex(of: UInt8(ascii: "=")) else { throw malformed }
-            let value = field[field.index(after: equals)...]
-            switch field[..<equals] {
-            case "Credential": credential = value.split(separator: "/", omittingEmptySubsequences: false)
-            case "SignedHeaders": signedHeaders = value
-            case "Signature": signature = value
-            default: break
+        signedHeaders = fields.signedHeaders
+        signature = fields.signature
+        scope = "\(day)/\(region)/\(service)/aws4_request"
+    }
+
+    /// The credential's five parts, the signed header names (lowercased) and the signature; nil
+    /// when the header is not a complete SigV4 one. Read as bytes: this runs for every signed
+    /// request, and Character handling is slow.
+    private static func fields(
+        of header: UnsafeBufferPointer<UInt8>
+    ) -> (credential: [String], signedHeaders: [String], signature: String)? {
+        typealias Bytes = Slice<UnsafeBufferPointer<UInt8>>
+        func text(_ bytes: Bytes) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes), as: UTF8.self) }
+        func trimmed(_ bytes: Bytes) -> Bytes {
+            let start = bytes.firstIndex { !SigV4.isSpace($0) } ?? bytes.endIndex
+            let end = bytes.lastIndex { !SigV4.isSpace($0) }.map { $0 + 1 } ?? start
+            return bytes[start..<max(start, end)]
+        }
+        let prefix = SigV4.algorithm.utf8
+        guard header.starts(with: prefix), header.dropFirst(prefix.count).first == UInt8(ascii: " ") else { return nil }
+        var credential: [String] = []
+        var signedHeaders: [String]?
+        var signature: String?
+        for part in header[(prefix.count + 1)...].split(separator: UInt8(ascii: ",")) {
+            let field = trimmed(part)
+            guard let equals = field.firstIndex(of: UInt8(ascii: "=")) else { return nil }
+            let name = field[..<equals]
+            let value = field[(equals + 1)...]
+            if name.elementsEqual("Credential".utf8) {
+                credential = value.split(separator: UInt8(ascii: "/"), omittingEmptySubsequences: false).map(text)
+            } else if name.elementsEqual("SignedHeaders".utf8) {
+                signedHeaders = value.split(separator: UInt8(ascii: ";")).map { SigV4.lowercasedASCII(text($0)) }
+            } else if name.elementsEqual("Signature".utf8) {
+                signature = text(value)
             }
         }
         guard credential.count == 5, credential[4] == "aws4_request", let signedHeaders, let signature,
             !signature.isEmpty
-        else { throw malformed }
-        accessKeyID = String(credential[0])
-        day = String(credential[1])
-        region = String(credential[2])
-        service = String(credential[3])
-        self.signedHeaders = signedHeaders.split(separator: ";").map { SigV4.lowercasedASCII(String($0)) }
-        self.signature = String(signature)
+        else { return nil }
+        return (credential, signedHeaders, signature)
     }
 }
 

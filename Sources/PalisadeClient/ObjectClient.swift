@@ -119,7 +119,7 @@ public struct ObjectClient: Sendable {
     public static func newWriteID() -> String {
         var generator = SystemRandomNumberGenerator()
         let bits = (generator.next() as UInt64, generator.next() as UInt64)
-        return withUnsafeBytes(of: bits) { Hex.lowercase($0) }
+        return withUnsafeBytes(of: bits, Hex.lowercase)
     }
 
     /// What became of the write sent under `writeID` by these credentials; with `settle`, the

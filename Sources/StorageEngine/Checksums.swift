@@ -36,11 +36,11 @@ struct Digests {
     }
 
     /// Hex MD5, the ETag of a single PUT.
-    func md5Hex() -> String { Hex.lowercase(md5.finalize()) }
+    func md5Hex() -> String { md5.finalize().withUnsafeBytes(Hex.lowercase) }
     /// MD5 in base64, as `Content-MD5` carries it.
     func md5Base64() -> String { base64(Array(md5.finalize())) }
     /// Hex SHA-256 of the payload.
-    func sha256Hex() -> String? { sha256.map { Hex.lowercase($0.finalize()) } }
+    func sha256Hex() -> String? { sha256.map { $0.finalize().withUnsafeBytes(Hex.lowercase) } }
 
     /// The base64 value of `algorithm`, as `x-amz-checksum-*` carries it.
     func checksum(_ algorithm: ChecksumAlgorithm) -> String? {

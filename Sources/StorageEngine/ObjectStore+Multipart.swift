@@ -247,6 +247,6 @@ extension ObjectStore {
             }
             md5.update(data: bytes)
         }
-        return Hex.lowercase(md5.finalize()) + "-\(partETags.count)"
+        return md5.finalize().withUnsafeBytes(Hex.lowercase) + "-\(partETags.count)"
     }
 }

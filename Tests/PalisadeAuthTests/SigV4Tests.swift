@@ -144,6 +144,21 @@ struct SigV4Tests {
         #expect(throws: SigV4Error.self) { try verify([("host", "127.0.0.1:9001")] + sent, now: Date()) }
     }
 
+    @Test("header names match in any case: capitals verify, an unsigned X-Amz-* header in any case is refused")
+    func headerNameCase() throws {
+        let capitals = signedRequest().map { (name: $0.name.uppercased(), value: $0.value) }
+        #expect(try verify(capitals).accessKeyID == "AKIDEXAMPLE")
+        for added in ["X-Amz-Meta-Owner", "x-AMZ-copy-source"] {
+            do {
+                _ = try verify(signedRequest() + [(added, "mallory")])
+                Issue.record("\(added) was accepted unsigned")
+            } catch {
+                #expect(error.code == .headersNotSigned && error.message.contains(added.lowercased()))
+            }
+        }
+        #expect(try verify(signedRequest() + [("x-amzfoo", "other")]).accessKeyID == "AKIDEXAMPLE")
+    }
+
     @Test("header values are trimmed and their inner runs of spaces collapsed, as AWS's get-header-value-trim vector")
     func headerValueTrim() {
         let canonical = SigV4.canonicalRequest(

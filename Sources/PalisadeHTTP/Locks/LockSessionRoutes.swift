@@ -61,7 +61,12 @@ struct LockSessionRoutes: Sendable {
     func answer(_ message: String, in session: PalisadeRequestContext, accessKeyID: String) async -> String {
         let context = PalisadeRequestContext(insideSessionOf: session, accessKeyID: accessKeyID)
         let (headerLine, body) = LockSessionMessage.split(message[...])
-        guard let header = try? JSONDecoder().decode(LockSessionRequestHeader.self, from: Data(headerLine.utf8)),
+        let fastHeader = headerLine.utf8.withContiguousStorageIfAvailable { bytes in
+            JSONReader.read(bytes) { $0.flatObject() }.flatMap(LockSessionRequestHeader.init(flatJSON:))
+        }
+        guard
+            let header = fastHeader ?? nil
+                ?? (try? JSONDecoder().decode(LockSessionRequestHeader.self, from: Data(headerLine.utf8))),
             let method = HTTPRequest.Method(header.method)
         else {
             let error = LockAPIError(

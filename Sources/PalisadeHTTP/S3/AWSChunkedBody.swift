@@ -149,7 +149,7 @@ struct AWSChunkedBody<Base: AsyncSequence & Sendable>: AsyncSequence, Sendable w
             guard let signing, let previousSignature else { return }
             let stringToSign = [
                 "AWS4-HMAC-SHA256-PAYLOAD", signing.timestamp, signing.scope, previousSignature, SigV4.emptyPayloadHash,
-                Hex.lowercase(chunkHash.finalize()),
+                chunkHash.finalize().withUnsafeBytes(Hex.lowercase),
             ].joined(separator: "\n")
             let expected = SigV4.signature(stringToSign: stringToSign, key: signing.key)
             guard expected == signature else {

@@ -38,15 +38,16 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
     // MARK: Objects
 
     func head(bucket: String, key: String) throws -> ObjectHead? {
-        let statement = try db.cachedStatement(sql: "SELECT * FROM object WHERE bucket = ? AND key = ?")
+        let statement = try db.cachedStatement(
+            sql: "SELECT \(SQLiteRows.headColumns) FROM object WHERE bucket = ? AND key = ?"
+        )
         return try Row.fetchOne(statement, arguments: [bucket, key]).map(SQLiteRows.head(from:))
     }
 
     func putHead(_ head: ObjectHead) throws {
         try db.cachedStatement(
             sql: """
-                INSERT OR REPLACE INTO object (bucket, key, version_id, size, etag, last_modified_ms,
-                    commit_sequence, content_headers, user_metadata, checksums, segments, fence_lock, fence_token)
+                INSERT OR REPLACE INTO object (\(SQLiteRows.headColumns))
                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
                 """
         ).execute(arguments: SQLiteRows.values(of: head, sequence: try takeSequence()))

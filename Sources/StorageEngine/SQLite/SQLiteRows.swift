@@ -6,26 +6,34 @@ import StorageCore
 /// How the metadata types are stored in SQLite rows: maps and segments as JSON text, tokens and
 /// sequences by bit pattern.
 enum SQLiteRows {
+    /// The columns of an object's head, in the order ``head(from:)`` reads them and
+    /// ``values(of:sequence:)`` gives them.
+    static let headColumns = """
+        bucket, key, version_id, size, etag, last_modified_ms, commit_sequence, content_headers, user_metadata, \
+        checksums, segments, fence_lock, fence_token
+        """
+
+    /// A row of ``headColumns``, read by position (by name, GRDB looks each one up).
     static func head(from row: Row) -> ObjectHead {
         ObjectHead(
-            bucket: row["bucket"],
-            key: row["key"],
-            versionID: row["version_id"],
-            size: row["size"],
-            etag: row["etag"],
-            lastModified: row["last_modified_ms"],
-            commitSequence: UInt64(bitPattern: row["commit_sequence"] as Int64),
-            contentHeaders: dictionary(row["content_headers"]),
-            userMetadata: dictionary(row["user_metadata"]),
-            checksums: dictionary(row["checksums"]),
-            segments: segments(row["segments"]),
-            fence: (row["fence_lock"] as String?).flatMap(LockName.init(rawValue:)).flatMap { lock in
-                token(row["fence_token"]).map { FenceClaim(lock: lock, token: $0) }
+            bucket: row[0],
+            key: row[1],
+            versionID: row[2],
+            size: row[3],
+            etag: row[4],
+            lastModified: row[5],
+            commitSequence: UInt64(bitPattern: row[6] as Int64),
+            contentHeaders: dictionary(row[7]),
+            userMetadata: dictionary(row[8]),
+            checksums: dictionary(row[9]),
+            segments: segments(row[10]),
+            fence: (row[11] as String?).flatMap(LockName.init(rawValue:)).flatMap { lock in
+                token(row[12]).map { FenceClaim(lock: lock, token: $0) }
             }
         )
     }
 
-    /// The values of an `object` row, in the column order of `SQLiteMetadataTransaction.putHead`.
+    /// The values of an `object` row, in the order of ``headColumns``.
     static func values(of head: ObjectHead, sequence: UInt64) -> StatementArguments {
         [
             head.bucket, head.key, head.versionID, head.size, head.etag, head.lastModified,
@@ -87,23 +95,17 @@ enum SQLiteRows {
 
     static func value(of token: FencingToken) -> Int64 { Int64(bitPattern: token.rawValue) }
 
-    static func json(_ value: [String: String]) -> String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = .sortedKeys
-        return String(decoding: (try? encoder.encode(value)) ?? Data("{}".utf8), as: UTF8.self)
-    }
+    static func json(_ value: [String: String]) -> String { StoredJSON.object(value) }
 
-    static func segmentsJSON(_ segments: [ObjectHead.Segment]) -> String {
-        String(decoding: (try? JSONEncoder().encode(segments)) ?? Data("[]".utf8), as: UTF8.self)
-    }
+    static func segmentsJSON(_ segments: [ObjectHead.Segment]) -> String { StoredJSON.segments(segments) }
 
+    /// Read by ``StoredJSON``; by `JSONDecoder` when it holds a shape StoredJSON does not write.
     static func segments(_ text: String) -> [ObjectHead.Segment] {
-        (try? JSONDecoder().decode([ObjectHead.Segment].self, from: Data(text.utf8))) ?? []
+        StoredJSON.parseSegments(text)
+            ?? (try? JSONDecoder().decode([ObjectHead.Segment].self, from: Data(text.utf8))) ?? []
     }
 
     static func dictionary(_ text: String) -> [String: String] {
-        // Most objects have no metadata or checksums of their own: skip the decoder then.
-        guard text != "{}" else { return [:] }
-        return (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+        StoredJSON.parseObject(text) ?? (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
     }
 }

@@ -1,0 +1,94 @@
+/// A lock API message a lock session's hot path reads without Foundation's `JSONDecoder`: from the
+/// members of a flat JSON object, or nil when they are not exactly a valid message (the caller
+/// then hands the text to `JSONDecoder`, whose error the client gets).
+public protocol FlatJSONDecodable: Decodable {
+    init?(flatJSON members: [String: JSONScalar])
+}
+
+/// A lock API message a lock session's hot path writes without Foundation's `JSONEncoder`: the
+/// JSON `JSONEncoder` would write (the same members, slashes unescaped).
+public protocol FlatJSONEncodable: Encodable {
+    var flatJSON: String { get }
+}
+
+extension [String: JSONScalar] {
+    /// The string member `name`; `.some(nil)` when it is absent or null, nil when it is another type.
+    fileprivate func optionalString(_ name: String) -> String?? {
+        switch self[name] {
+        case nil, .null?: .some(nil)
+        case .string(let text)?: .some(text)
+        default: nil
+        }
+    }
+
+    fileprivate func optionalInteger(_ name: String) -> Int64?? {
+        switch self[name] {
+        case nil, .null?: .some(nil)
+        case .integer(let value)?: .some(value)
+        default: nil
+        }
+    }
+
+    fileprivate func lockName() -> LockName? {
+        guard case .string(let text)? = self["name"] else { return nil }
+        return LockName(rawValue: text)
+    }
+
+    fileprivate func leaseID() -> LeaseID? {
+        guard case .string(let text)? = self["lease_id"] else { return nil }
+        return LeaseID(rawValue: text)
+    }
+}
+
+extension FencingToken {
+    /// A token from a JSON integer: tokens start at 1.
+    fileprivate init?(json value: Int64) {
+        guard value > 0 else { return nil }
+        self.init(rawValue: UInt64(value))
+    }
+}
+
+extension LockSessionRequestHeader: FlatJSONDecodable {
+    public init?(flatJSON members: [String: JSONScalar]) {
+        guard case .integer(let id)? = members["id"], id >= 0, case .string(let method)? = members["method"],
+            case .string(let path)? = members["path"], let query = members.optionalString("query")
+        else { return nil }
+        self.init(id: UInt64(id), method: method, path: path, query: query)
+    }
+}
+
+extension AcquireRequest: FlatJSONDecodable {
+    public init?(flatJSON members: [String: JSONScalar]) {
+        guard let name = members.lockName(), let leaseID = members.leaseID(),
+            let modeText = members.optionalString("mode"), let wait = members.optionalInteger("wait_ms")
+        else { return nil }
+        let mode = modeText.flatMap(LockMode.init(rawValue:))
+        guard mode != nil || modeText == nil else { return nil }
+        self.init(name: name, leaseID: leaseID, mode: mode, waitMilliseconds: wait)
+    }
+}
+
+extension ReleaseRequest: FlatJSONDecodable {
+    public init?(flatJSON members: [String: JSONScalar]) {
+        guard let name = members.lockName(), let leaseID = members.leaseID(),
+            let tokenValue = members.optionalInteger("token")
+        else { return nil }
+        let token = tokenValue.flatMap(FencingToken.init(json:))
+        guard token != nil || tokenValue == nil else { return nil }
+        self.init(name: name, leaseID: leaseID, token: token)
+    }
+}
+
+extension GrantResponse: FlatJSONEncodable {
+    public var flatJSON: String {
+        "{\"name\":" + LockSessionMessage.quoted(name.rawValue) + ",\"lease_id\":\"" + leaseID.rawValue
+            + "\",\"token\":\(token.rawValue),\"mode\":\"" + mode.rawValue
+            + "\",\"lease_remaining_ms\":\(leaseRemainingMilliseconds)}"
+    }
+}
+
+extension ReleaseResponse: FlatJSONEncodable {
+    public var flatJSON: String {
+        "{\"name\":" + LockSessionMessage.quoted(name.rawValue) + ",\"outcome\":\"" + outcome.rawValue + "\"}"
+    }
+}
