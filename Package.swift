@@ -249,6 +249,7 @@ let package = Package(
                 "StorageEngine", "StorageCore", "PalisadeProtocol", "PalisadeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "GRDB", package: "GRDB.swift"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -28,6 +28,10 @@ public final class EtcdMetadataStore: MetadataStore {
     /// Readers on other gateways may stream a replaced version: its blobs wait for ``BlobSweeper``.
     public var recordsRetiredBlobs: Bool { true }
 
+    /// Every object's bytes are in blobs: etcd holds heads only (its values are small by design,
+    /// and every gateway reads them).
+    public var inlineLimit: Int { 0 }
+
     public func commit<T: Sendable>(
         _ scope: TransactionScope,
         freesSpace: Bool,

@@ -98,9 +98,16 @@ public enum SigV4 {
 
     /// The hex HMAC-SHA256 signature of `stringToSign`.
     public static func signature(stringToSign: String, key: SymmetricKey) -> String {
+        signature(stringToSign: stringToSign, keyedMAC: HMAC(key: key))
+    }
+
+    /// The hex signature of `stringToSign` by `keyedMAC`, an HMAC-SHA256 keyed with the signing key
+    /// and not yet used (keying it hashes two blocks: a verifier keeps one per key).
+    static func signature(stringToSign: String, keyedMAC: HMAC<SHA256>) -> String {
+        var mac = keyedMAC
         var text = stringToSign
-        return text.withUTF8 { HMAC<SHA256>.authenticationCode(for: UnsafeRawBufferPointer($0), using: key) }
-            .withUnsafeBytes(Hex.lowercase)
+        text.withUTF8 { mac.update(data: UnsafeRawBufferPointer($0)) }
+        return mac.finalize().withUnsafeBytes(Hex.lowercase)
     }
 
     /// Lowercase hex SHA-256 of `data`.

@@ -117,7 +117,7 @@ public struct SigV4Signer: Sendable {
         )
         return SigV4.signature(
             stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: amzDate.timestamp, scope: scope),
-            key: key
+            keyedMAC: key.mac
         )
     }
 }

@@ -100,7 +100,7 @@ public struct SigV4Verifier: Sendable {
         let key = signingKeys.key(secret: secret, day: parsed.day, region: parsed.region, service: parsed.service)
         let expected = SigV4.signature(
             stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: dateText, scope: parsed.scope),
-            key: key
+            keyedMAC: key.mac
         )
         guard constantTimeEqual(expected, parsed.signature) else {
             throw SigV4Error(
@@ -115,7 +115,7 @@ public struct SigV4Verifier: Sendable {
             signature: expected,
             timestamp: dateText,
             scope: parsed.scope,
-            signingKey: key
+            signingKey: key.key
         )
     }
 
@@ -182,7 +182,7 @@ public struct SigV4Verifier: Sendable {
         let key = signingKeys.key(secret: secret, day: parsed.day, region: parsed.region, service: parsed.service)
         let expected = SigV4.signature(
             stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: dateText, scope: parsed.scope),
-            key: key
+            keyedMAC: key.mac
         )
         guard constantTimeEqual(expected, signature) else {
             throw SigV4Error(.signatureDoesNotMatch, "the presigned URL's signature does not match")
@@ -194,7 +194,7 @@ public struct SigV4Verifier: Sendable {
             signature: expected,
             timestamp: dateText,
             scope: parsed.scope,
-            signingKey: key
+            signingKey: key.key
         )
     }
 
@@ -297,12 +297,19 @@ struct AuthorizationHeader {
 /// Derived signing keys by secret and scope: deriving one takes four HMACs, and a scope changes
 /// once a day, so every request of a client on one day shares one key.
 final class SigningKeyCache: Sendable {
-    private let keys = Mutex<[String: SymmetricKey]>([:])
+    /// A signing key, and an HMAC-SHA256 keyed with it.
+    struct SigningKey: Sendable {
+        let key: SymmetricKey
+        let mac: HMAC<SHA256>
+    }
 
-    func key(secret: String, day: String, region: String, service: String) -> SymmetricKey {
+    private let keys = Mutex<[String: SigningKey]>([:])
+
+    func key(secret: String, day: String, region: String, service: String) -> SigningKey {
         let scope = "\(secret)\u{0}\(day)/\(region)/\(service)"
         if let key = keys.withLock({ $0[scope] }) { return key }
-        let key = SigV4.signingKey(secret: secret, date: day, region: region, service: service)
+        let derived = SigV4.signingKey(secret: secret, date: day, region: region, service: service)
+        let key = SigningKey(key: derived, mac: HMAC(key: derived))
         keys.withLock { cache in
             if cache.count >= 1024 { cache.removeAll() }
             cache[scope] = key

@@ -180,11 +180,17 @@ public func makeObjectStore(
     _ kind: MetadataKind,
     directory: String,
     durability: ObjectStore.Durability = .durable,
-    authority: (any FenceAuthority)? = nil
+    authority: (any FenceAuthority)? = nil,
+    inlineLimit: Int = SQLiteMetadataStore.defaultInlineLimit
 ) async throws -> ObjectStore {
     switch kind {
     case .sqlite:
-        return try ObjectStore(directory: directory, durability: durability, authority: authority)
+        return try ObjectStore(
+            directory: directory,
+            durability: durability,
+            authority: authority,
+            inlineLimit: inlineLimit
+        )
     case .etcd:
         let metadata = EtcdMetadataStore(
             client: try await EtcdTestCluster.shared.client,

@@ -24,6 +24,9 @@ public struct ObjectHead: Sendable, Equatable {
     /// The blobs that hold the bytes, in order: one for a single PUT, one per part for a completed
     /// multipart upload (completing never copies data).
     public var segments: [Segment]
+    /// The bytes themselves, for a small object its metadata store keeps with its head (written by
+    /// the same commit); its one segment then names no blob on disk.
+    public var inlineData: [UInt8]?
 
     /// One blob of an object's bytes.
     public struct Segment: Sendable, Equatable, Codable {
@@ -51,7 +54,8 @@ public struct ObjectHead: Sendable, Equatable {
         userMetadata: [String: String] = [:],
         checksums: [String: String] = [:],
         segments: [Segment]? = nil,
-        fence: FenceClaim? = nil
+        fence: FenceClaim? = nil,
+        inlineData: [UInt8]? = nil
     ) {
         self.bucket = bucket
         self.key = key
@@ -65,5 +69,6 @@ public struct ObjectHead: Sendable, Equatable {
         self.checksums = checksums
         self.segments = segments ?? [Segment(blobID: versionID, size: size)]
         self.fence = fence
+        self.inlineData = inlineData
     }
 }

@@ -9,7 +9,7 @@ public struct ObjectReader: Sendable {
 
     /// The bytes in `range`, in chunks.
     public func chunks(_ range: Range<Int64>) -> ObjectChunks {
-        ObjectChunks(segments: head.segments, range: range, blobs: store.blobs)
+        ObjectChunks(segments: head.segments, range: range, blobs: store.blobs, inlineData: head.inlineData)
     }
 
     /// The byte range of part `number` (1-based) of a multipart object, or of the whole object as part 1.
@@ -32,9 +32,11 @@ public struct ObjectChunks: AsyncSequence, Sendable {
     let segments: [ObjectHead.Segment]
     let range: Range<Int64>
     let blobs: FileBlobStore
+    /// The object's bytes, when its head holds them (then no blob is read).
+    let inlineData: [UInt8]?
 
     public func makeAsyncIterator() -> Iterator {
-        Iterator(segments: segments, range: range, blobs: blobs)
+        Iterator(segments: segments, range: range, blobs: blobs, inlineData: inlineData)
     }
 
     public struct Iterator: AsyncIteratorProtocol {
@@ -49,12 +51,14 @@ public struct ObjectChunks: AsyncSequence, Sendable {
         var segmentIndex = 0
         var segmentStart: Int64 = 0
         var reader: BlobReader?
+        let inlineData: [UInt8]?
 
-        init(segments: [ObjectHead.Segment], range: Range<Int64>, blobs: FileBlobStore) {
+        init(segments: [ObjectHead.Segment], range: Range<Int64>, blobs: FileBlobStore, inlineData: [UInt8]?) {
             self.segments = segments
             self.range = range
             self.blobs = blobs
             self.position = range.lowerBound
+            self.inlineData = inlineData
         }
 
         static var missingBlob: StorageError {
@@ -63,6 +67,12 @@ public struct ObjectChunks: AsyncSequence, Sendable {
 
         public mutating func next() async throws -> ByteBuffer? {
             guard position < range.upperBound else { return nil }
+            if let inlineData {
+                let end = Swift.min(range.upperBound, Int64(inlineData.count))
+                guard position < end else { return nil }
+                defer { position = range.upperBound }
+                return ByteBuffer(bytes: inlineData[Int(position)..<Int(end)])
+            }
             while segmentIndex < segments.count, position >= segmentStart + segments[segmentIndex].size {
                 segmentStart += segments[segmentIndex].size
                 segmentIndex += 1

@@ -138,8 +138,7 @@ extension ObjectStore {
         writeName: String? = nil
     ) async throws -> ObjectHead {
         let now = Self.now()
-        try await precheck(fence, bucket: bucket, key: key)
-        let observed = try await observe(bucket: bucket, key: key, preconditions: preconditions)
+        let observed = try await admit(fence, bucket: bucket, key: key, preconditions: preconditions)
         let intent = WriteIntent(
             kind: .put,
             preconditions: preconditions,

@@ -60,13 +60,15 @@ public struct ObjectStore: Sendable {
         durability: Durability = .durable,
         authority: (any FenceAuthority)? = nil,
         reserve: SpaceReserve? = nil,
+        inlineLimit: Int = SQLiteMetadataStore.defaultInlineLimit,
         beforeCommit: CommitHook? = nil
     ) throws {
         let metadata = try SQLiteMetadataStore(
             path: directory + "/metadata.sqlite",
             durable: durability == .durable,
             authority: authority,
-            reserve: reserve
+            reserve: reserve,
+            inlineLimit: inlineLimit
         )
         let blobs = try FileBlobStore(root: directory + "/blobs")
         if durability == .durable {
@@ -99,13 +101,37 @@ public struct ObjectStore: Sendable {
     /// that does not cover the key, a fenced path without a token, a stale token or one whose lease
     /// is gone. The same rules run again at the commit point, which is what decides.
     func precheck(_ claim: FenceClaim?, bucket: String, key: String) async throws {
+        _ = try await admit(claim, bucket: bucket, key: key, preconditions: nil)
+    }
+
+    /// ``precheck(_:bucket:key:)``, and with `preconditions` also checks them against the key's
+    /// current version (412 before any byte is read), both read in one snapshot; returns that
+    /// version's commit sequence, which the commit point compares to tell a racing change (409)
+    /// from a condition that never held.
+    func admit(
+        _ claim: FenceClaim?,
+        bucket: String,
+        key: String,
+        preconditions: WritePreconditions?
+    ) async throws -> UInt64? {
         if let claim, !FenceRules.covers(lock: claim.lock, bucket: bucket, key: key) {
             throw StorageError.fencingLockMismatch(lock: claim.lock, bucket: bucket, key: key)
         }
-        let fence = try await metadata.read(TransactionScope(bucket: bucket, key: key, fence: claim)) {
-            try CommitPoint.fenceCheck(claim: claim, bucket: bucket, key: key, in: $0)
+        let (fence, current) = try await metadata.read(TransactionScope(bucket: bucket, key: key, fence: claim)) {
+            (
+                try CommitPoint.fenceCheck(claim: claim, bucket: bucket, key: key, in: $0),
+                preconditions == nil ? nil : try $0.head(bucket: bucket, key: key)
+            )
         }
         if let rejection = CommitRules.fenceRejection(fence) { throw StorageError(rejection) }
+        guard let preconditions else { return nil }
+        if current == nil { try await requireBucket(bucket) }
+        switch preconditions.evaluate(current) {
+        case .hold: break
+        case .fail: throw StorageError(CommitRejection.preconditionFailed)
+        case .keyAbsent: throw StorageError(CommitRejection.noSuchKey)
+        }
+        return current?.commitSequence
     }
 
     /// The fenced paths, where every write must carry a fencing token.
@@ -228,8 +254,10 @@ public struct ObjectStore: Sendable {
     /// have it open, when the last of them closes.
     func retire(_ head: ObjectHead) async {
         guard !metadata.recordsRetiredBlobs else { return }
-        if readers.retireWhenUnread(head.versionID, blobs: head.segments.map(\.blobID)) {
-            for segment in head.segments { await blobs.remove(segment.blobID) }
+        // An inline version's bytes went with its head, in the commit.
+        let blobIDs = head.inlineData == nil ? head.segments.map(\.blobID) : []
+        if readers.retireWhenUnread(head.versionID, blobs: blobIDs) {
+            for blobID in blobIDs { await blobs.remove(blobID) }
             // Freed space goes first to the reserve, when it was given up on a full disk.
             reserve?.refill()
         }
@@ -239,28 +267,23 @@ public struct ObjectStore: Sendable {
         for blob in readers.release(versionID) { await blobs.remove(blob) }
     }
 
-    /// Checks a write's preconditions against the key's current version as the request arrives
-    /// (412 before any byte is read), and returns that version's commit sequence, which the commit
-    /// point compares to tell a racing change (409) from a condition that never held.
-    func observe(bucket: String, key: String, preconditions: WritePreconditions) async throws -> UInt64? {
-        let current = try await currentHead(bucket: bucket, key: key)
-        switch preconditions.evaluate(current) {
-        case .hold: break
-        case .fail: throw StorageError(CommitRejection.preconditionFailed)
-        case .keyAbsent: throw StorageError(CommitRejection.noSuchKey)
-        }
-        return current?.commitSequence
-    }
-
     /// Streams `body` into a new version of `request.key` and commits it.
     /// - Throws: ``StorageError`` (nothing is committed and no blob is left), or the body's error.
     public func put<Body: AsyncSequence>(_ request: PutRequest, body: Body) async throws -> ObjectHead
     where Body.Element == ByteBuffer {
         let arrivedAt = Self.now()
         try StorageError.requireValidKey(request.key)
-        try await precheck(request.fence, bucket: request.bucket, key: request.key)
-        let observed = try await observe(bucket: request.bucket, key: request.key, preconditions: request.preconditions)
-        let (versionID, digests) = try await writeBlob(request, body: body)
+        let observed = try await admit(
+            request.fence,
+            bucket: request.bucket,
+            key: request.key,
+            preconditions: request.preconditions
+        )
+        let (versionID, digests, inlineData) = try await writeData(
+            request,
+            body: body,
+            inlineLimit: metadata.inlineLimit
+        )
         var checksums: [String: String] = [:]
         for algorithm in Set(request.expectedChecksums.keys).union(request.checksumsToCompute) {
             checksums[algorithm.rawValue] = digests.checksum(algorithm)
@@ -275,7 +298,8 @@ public struct ObjectStore: Sendable {
             commitSequence: 0,
             contentHeaders: request.contentHeaders,
             userMetadata: request.userMetadata,
-            checksums: checksums
+            checksums: checksums,
+            inlineData: inlineData
         )
         let intent = WriteIntent(
             kind: .put,
@@ -303,7 +327,7 @@ public struct ObjectStore: Sendable {
             committed.commitSequence = commit.sequence ?? 0
             return committed
         } catch {
-            await blobs.remove(versionID)
+            if inlineData == nil { await blobs.remove(versionID) }
             throw error
         }
     }
@@ -312,11 +336,24 @@ public struct ObjectStore: Sendable {
     /// blob durable. On any failure the blob is removed and the error rethrown.
     func writeBlob<Body: AsyncSequence>(_ request: PutRequest, body: Body) async throws -> (String, Digests)
     where Body.Element == ByteBuffer {
+        let (blobID, digests, _) = try await writeData(request, body: body, inlineLimit: nil)
+        return (blobID, digests)
+    }
+
+    /// ``writeBlob(_:body:)``, except that a body of at most `inlineLimit` bytes is returned instead
+    /// (no blob is made; the bytes are held while they come, and go to a blob once they pass it).
+    /// - Returns: the version id (the blob's), the digests, and the bytes when they stayed inline.
+    func writeData<Body: AsyncSequence>(
+        _ request: PutRequest,
+        body: Body,
+        inlineLimit: Int?
+    ) async throws -> (String, Digests, [UInt8]?) where Body.Element == ByteBuffer {
         guard reserve?.admitsData() ?? true else {
             throw StorageError.outOfSpace(detail: "the disk has less free space than the space reserve")
         }
         let blobID = RandomUUID.hex()
-        let writer = try await blobs.create(blobID)
+        var writer = inlineLimit == nil ? try await blobs.create(blobID) : nil
+        var held = ByteBuffer()
         do {
             var digests = Digests(
                 algorithms: Set(request.expectedChecksums.keys).union(request.checksumsToCompute),
@@ -324,13 +361,25 @@ public struct ObjectStore: Sendable {
             )
             for try await chunk in body {
                 digests.update(chunk)
-                try await writer.append(chunk)
+                if writer == nil, let inlineLimit, held.readableBytes + chunk.readableBytes <= inlineLimit {
+                    var chunk = chunk
+                    held.writeBuffer(&chunk)
+                    continue
+                }
+                if writer == nil {
+                    let created = try await blobs.create(blobID)
+                    writer = created
+                    if held.readableBytes > 0 { try await created.append(held) }
+                    held.clear()
+                }
+                try await writer?.append(chunk)
             }
             try Self.verify(digests, against: request)
+            guard let writer else { return (blobID, digests, Array(held.readableBytesView)) }
             try await writer.finish(durable: durability == .durable)
-            return (blobID, digests)
+            return (blobID, digests, nil)
         } catch {
-            await writer.abort()
+            await writer?.abort()
             throw error
         }
     }
@@ -348,8 +397,7 @@ public struct ObjectStore: Sendable {
     ) async throws -> UInt64? {
         let arrivedAt = Self.now()
         try StorageError.requireValidKey(key)
-        try await precheck(fence, bucket: bucket, key: key)
-        let observed = try await observe(bucket: bucket, key: key, preconditions: preconditions)
+        let observed = try await admit(fence, bucket: bucket, key: key, preconditions: preconditions)
         let intent = WriteIntent(
             kind: .delete,
             preconditions: preconditions,

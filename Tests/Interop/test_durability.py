@@ -91,7 +91,8 @@ def acknowledged_workload(server):
     bucket = "durable-" + uuid.uuid4().hex[:8]
     s3.create_bucket(Bucket=bucket)
     s3.put_object(Bucket=bucket, Key="a", Body=b"x" * 5000)
-    s3.put_object(Bucket=bucket, Key="a", Body=b"y" * 5000)
+    s3.put_object(Bucket=bucket, Key="a", Body=b"y" * 5000)  # small: kept inline, in the commit
+    s3.put_object(Bucket=bucket, Key="large", Body=b"z" * 100_000)  # past the inline limit: a blob
     s3.copy_object(Bucket=bucket, Key="b", CopySource={"Bucket": bucket, "Key": "a"})
     upload = s3.create_multipart_upload(Bucket=bucket, Key="m")["UploadId"]
     part = s3.upload_part(Bucket=bucket, Key="m", UploadId=upload, PartNumber=1, Body=b"p" * 1000)

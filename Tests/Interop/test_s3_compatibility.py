@@ -41,8 +41,10 @@ def error_code(response):
     {"x-amz-acl": "public-read"},
     {"x-amz-grant-read": "uri=http://acs.amazonaws.com/groups/global/AllUsers"},
     {"x-amz-website-redirect-location": "/elsewhere"},
+    {"x-amz-server-side-encryption-bucket-key-enabled": "true"},
+    {"x-amz-copy-source-server-side-encryption-customer-algorithm": "AES256"},
 ], ids=["retention", "legal-hold", "sse-s3", "sse-kms", "sse-c", "tagging", "storage-class", "acl", "grant",
-        "redirect"])
+        "redirect", "bucket-key", "copy-source-sse-c"])
 def test_a_write_asking_for_a_missing_feature_is_refused_and_stores_nothing(server, s3, bucket, headers):
     for method, path in [("PUT", f"/{bucket}/k"), ("POST", f"/{bucket}/k?uploads")]:
         assert error_code(signed(server, method, path, headers, b"data")) == (501, "NotImplemented"), (method, path)

@@ -57,10 +57,11 @@ func body(_ text: String) -> AsyncStream<ByteBuffer> {
     }
 }
 
-/// A new store of `kind` with one bucket, `bucket`, and the folder of its blobs.
-func makeStore(_ kind: MetadataKind) async throws -> (ObjectStore, String) {
+/// A new store of `kind` with one bucket, `bucket`, and the folder of its blobs; with `blobsOnly`,
+/// every object's bytes are in a blob (none inline), for the tests that follow blobs' lives.
+func makeStore(_ kind: MetadataKind, blobsOnly: Bool = false) async throws -> (ObjectStore, String) {
     let directory = try makeTemporaryDirectory()
-    let store = try await makeObjectStore(kind, directory: directory)
+    let store = try await makeObjectStore(kind, directory: directory, inlineLimit: blobsOnly ? 0 : 64 * 1024)
     try await store.createBucket("bucket")
     return (store, directory)
 }
@@ -68,8 +69,8 @@ func makeStore(_ kind: MetadataKind) async throws -> (ObjectStore, String) {
 /// A new store of `kind` with one bucket, and a second gateway onto the same data, for the racing
 /// side of a race: for etcd another store on the same keys and blob folder (as a second
 /// `palisade serve --etcd` is); for SQLite, which one process owns, the same store.
-func makeGateways(_ kind: MetadataKind) async throws -> (ObjectStore, ObjectStore, String) {
-    let (store, directory) = try await makeStore(kind)
+func makeGateways(_ kind: MetadataKind, blobsOnly: Bool = false) async throws -> (ObjectStore, ObjectStore, String) {
+    let (store, directory) = try await makeStore(kind, blobsOnly: blobsOnly)
     let other = kind == .sqlite ? store : try await makeObjectStore(kind, directory: directory)
     return (store, other, directory)
 }
@@ -114,7 +115,7 @@ struct ObjectStoreTests {
         arguments: MetadataKind.allCases
     )
     func putAndReplace(kind: MetadataKind) async throws {
-        let (store, directory) = try await makeStore(kind)
+        let (store, directory) = try await makeStore(kind, blobsOnly: true)
         let first = try await store.put("k", "version one")
         #expect(first.etag == "5f432711af7ffa8942d5588e21259022")  // md5("version one")
         let second = try await store.put("k", "version two")
@@ -295,7 +296,7 @@ struct ObjectStoreTests {
         arguments: MetadataKind.allCases
     )
     func snapshotReads(kind: MetadataKind) async throws {
-        let (store, other, directory) = try await makeGateways(kind)
+        let (store, other, directory) = try await makeGateways(kind, blobsOnly: true)
         let original = String(repeating: "0123456789", count: 100_000)
         try await store.put("k", original)
         let first = try await store.open(bucket: "bucket", key: "k")
@@ -373,7 +374,7 @@ struct ObjectStoreTests {
         arguments: MetadataKind.allCases
     )
     func conditionalConflict(kind: MetadataKind) async throws {
-        let (store, other, directory) = try await makeGateways(kind)
+        let (store, other, directory) = try await makeGateways(kind, blobsOnly: true)
         let original = try await store.put("k", "V1")
         let upload = ControlledBody()
         let task = Task {

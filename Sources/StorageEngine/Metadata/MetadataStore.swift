@@ -12,6 +12,10 @@ public protocol MetadataStore: Sendable {
     /// own last reader closes.
     var recordsRetiredBlobs: Bool { get }
 
+    /// The largest object, in bytes, the store keeps inline with its head (``ObjectHead/inlineData``),
+    /// in the commit that writes the head: no blob file, no fsync of its own. 0: none.
+    var inlineLimit: Int { get }
+
     /// Runs `body` as one transaction and applies its changes when it returns; nothing when it throws.
     /// - Parameters:
     ///   - scope: what the commit reads, which a store may fetch before it runs `body`.

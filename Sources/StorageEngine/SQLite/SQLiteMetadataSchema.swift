@@ -69,6 +69,10 @@ enum SQLiteMetadataSchema {
                     commit_sequence INTEGER
                 ) WITHOUT ROWID;
                 CREATE INDEX IF NOT EXISTS write_record_by_time ON write_record (recorded_ms);
+                CREATE TABLE IF NOT EXISTS inline_data (
+                    version TEXT PRIMARY KEY NOT NULL,
+                    data BLOB NOT NULL
+                );
                 CREATE TABLE IF NOT EXISTS counter (
                     name TEXT PRIMARY KEY NOT NULL,
                     value INTEGER NOT NULL

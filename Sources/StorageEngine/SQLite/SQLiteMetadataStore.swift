@@ -20,9 +20,16 @@ public final class SQLiteMetadataStore: MetadataStore {
     ///     the process but not necessarily a power loss.
     ///   - authority: the lock service that says whether a token is its lock's live holder; nil
     ///     where none runs (only token order is checked).
-    public init(path: String, durable: Bool, authority: (any FenceAuthority)?, reserve: SpaceReserve?) throws {
+    public init(
+        path: String,
+        durable: Bool,
+        authority: (any FenceAuthority)?,
+        reserve: SpaceReserve?,
+        inlineLimit: Int = SQLiteMetadataStore.defaultInlineLimit
+    ) throws {
         self.authority = authority
         self.reserve = reserve
+        self.inlineLimit = inlineLimit
         database = try DatabasePool(path: path, configuration: SQLiteSetup.configuration())
         try SQLiteSetup.setDurability(of: database, durable: durable)
         try database.write(SQLiteMetadataSchema.create(in:))
@@ -34,6 +41,11 @@ public final class SQLiteMetadataStore: MetadataStore {
 
     /// One process serves the store: its own readers are all the readers.
     public var recordsRetiredBlobs: Bool { false }
+
+    public let inlineLimit: Int
+    /// Objects up to 64 KiB are kept in the database (`Benchmarks/cost` and `palisade bench gateway`
+    /// measure what that saves).
+    public static let defaultInlineLimit = 64 * 1024
 
     public func commit<T: Sendable>(
         _ scope: TransactionScope,

@@ -1,3 +1,4 @@
+import Foundation
 import GRDB
 import PalisadeProtocol
 import StorageCore
@@ -37,14 +38,26 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
 
     // MARK: Objects
 
+    /// The head and, for an object kept inline, its bytes: one statement.
     func head(bucket: String, key: String) throws -> ObjectHead? {
         let statement = try db.cachedStatement(
-            sql: "SELECT \(SQLiteRows.headColumns) FROM object WHERE bucket = ? AND key = ?"
+            sql: """
+                SELECT \(SQLiteRows.headColumns), inline_data.data FROM object
+                LEFT JOIN inline_data ON inline_data.version = object.version_id
+                WHERE bucket = ? AND key = ?
+                """
         )
         return try Row.fetchOne(statement, arguments: [bucket, key]).map(SQLiteRows.head(from:))
     }
 
+    /// Writes `head` as its key's current version; the bytes of the version it replaces, when they
+    /// were inline, go with it (a reader of that version already holds them).
     func putHead(_ head: ObjectHead) throws {
+        try removeInlineData(bucket: head.bucket, key: head.key)
+        if let data = head.inlineData {
+            try db.cachedStatement(sql: "INSERT OR REPLACE INTO inline_data (version, data) VALUES (?, ?)")
+                .execute(arguments: [head.versionID, Data(data)])
+        }
         try db.cachedStatement(
             sql: """
                 INSERT OR REPLACE INTO object (\(SQLiteRows.headColumns))
@@ -55,8 +68,15 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
 
     func removeHead(bucket: String, key: String) throws {
         _ = try takeSequence()
+        try removeInlineData(bucket: bucket, key: key)
         try db.cachedStatement(sql: "DELETE FROM object WHERE bucket = ? AND key = ?")
             .execute(arguments: [bucket, key])
+    }
+
+    private func removeInlineData(bucket: String, key: String) throws {
+        try db.cachedStatement(
+            sql: "DELETE FROM inline_data WHERE version = (SELECT version_id FROM object WHERE bucket = ? AND key = ?)"
+        ).execute(arguments: [bucket, key])
     }
 
     private func takeSequence() throws -> UInt64 {
