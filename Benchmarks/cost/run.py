@@ -122,6 +122,8 @@ STAGES = {
     "S3 request, routed and answered": r"^(specialized )?S3Gateway\.handle\(",
     "object head read (SQLite)": r"^protocol witness for MetadataStore\.head\(bucket:key:\) in conformance SQLite",
     "object write (PUT)": r"^ObjectStore\.put<",
+    "metadata reads before a write (SQLite)": r"^SQLiteMetadataStore\.read<A>\(",
+    "metadata commit (group commit, SQLite)": r"^closure #\d+ in GroupCommit\.writeGroups\(\)$",
     "lock session message": r"^LockSessionRoutes\.answer\(",
     "lock state journal (durable lock changes)": r"^LockStateJournal\.writeAll\(",
     "Foundation JSON coders": (r"^JSONDecoder\.decode<A>\(_:from:\)$", r"^JSONEncoder\.encode<A>\(_:\)$"),

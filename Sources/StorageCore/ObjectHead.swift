@@ -1,8 +1,9 @@
-/// The committed metadata of one object version: everything but its bytes.
+/// The committed metadata of one object version: everything but its bytes (which a small object's
+/// head may carry too: ``inlineData``).
 public struct ObjectHead: Sendable, Equatable {
     public var bucket: String
     public var key: String
-    /// The id of the version; its bytes live in the blob named by it.
+    /// The id of the version; its bytes live in the blob named by it, unless they are inline.
     public var versionID: String
     public var size: Int64
     /// The quoted-free ETag: hex MD5 of a single PUT, or of the parts' MD5s plus `-N`.
