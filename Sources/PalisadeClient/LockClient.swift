@@ -312,11 +312,16 @@ public struct LockClient: Sendable {
         wait: Duration = .zero
     ) async throws(LockClientError) -> Response {
         let data: Data
-        do { data = try JSONEncoder().encode(body) } catch {
-            throw LockClientError(
-                code: LockClientError.invalidResponseCode,
-                message: "cannot encode the request: \(error)"
-            )
+        // The messages of a lock loop are written without Foundation's encoder.
+        if let flat = body as? any FlatJSONEncodable {
+            data = Data(flat.flatJSON.utf8)
+        } else {
+            do { data = try JSONEncoder().encode(body) } catch {
+                throw LockClientError(
+                    code: LockClientError.invalidResponseCode,
+                    message: "cannot encode the request: \(error)"
+                )
+            }
         }
         return try await call(method, path, query: query, bodyData: data, wait: wait)
     }
@@ -447,6 +452,16 @@ public struct LockClient: Sendable {
                 status: Int(status.code),
                 requestID: headers.first(name: PalisadeHeaders.requestID)
             )
+        }
+        // The answers of a lock loop are read without Foundation's decoder when they are exactly valid.
+        if let flat = Response.self as? any FlatJSONDecodable.Type,
+            let value = body.withUnsafeReadableBytes({ bytes in
+                JSONReader.read(bytes.assumingMemoryBound(to: UInt8.self)) { $0.flatObject() }.flatMap(
+                    flat.init(flatJSON:)
+                )
+            }) as? Response
+        {
+            return value
         }
         do {
             return try JSONDecoder().decode(Response.self, from: data)

@@ -92,3 +92,51 @@ extension ReleaseResponse: FlatJSONEncodable {
         "{\"name\":" + LockSessionMessage.quoted(name.rawValue) + ",\"outcome\":\"" + outcome.rawValue + "\"}"
     }
 }
+
+// The other direction, for clients (the Swift `LockClient`): requests written, answers read.
+
+extension AcquireRequest: FlatJSONEncodable {
+    public var flatJSON: String {
+        var text =
+            "{\"name\":" + LockSessionMessage.quoted(name.rawValue) + ",\"lease_id\":\"" + leaseID.rawValue + "\""
+        if let mode { text += ",\"mode\":\"" + mode.rawValue + "\"" }
+        if let waitMilliseconds { text += ",\"wait_ms\":\(waitMilliseconds)" }
+        return text + "}"
+    }
+}
+
+extension ReleaseRequest: FlatJSONEncodable {
+    public var flatJSON: String {
+        "{\"name\":" + LockSessionMessage.quoted(name.rawValue) + ",\"lease_id\":\"" + leaseID.rawValue + "\""
+            + (token.map { ",\"token\":\($0.rawValue)" } ?? "") + "}"
+    }
+}
+
+extension GrantResponse: FlatJSONDecodable {
+    public init?(flatJSON members: [String: JSONScalar]) {
+        guard let name = members.lockName(), let leaseID = members.leaseID(),
+            case .integer(let tokenValue)? = members["token"], let token = FencingToken(json: tokenValue),
+            case .string(let modeText)? = members["mode"], let mode = LockMode(rawValue: modeText),
+            case .integer(let remaining)? = members["lease_remaining_ms"]
+        else { return nil }
+        self.init(name: name, leaseID: leaseID, token: token, mode: mode, leaseRemainingMilliseconds: remaining)
+    }
+}
+
+extension ReleaseResponse: FlatJSONDecodable {
+    public init?(flatJSON members: [String: JSONScalar]) {
+        guard let name = members.lockName(), case .string(let outcomeText)? = members["outcome"],
+            let outcome = Outcome(rawValue: outcomeText)
+        else { return nil }
+        self.init(name: name, outcome: outcome)
+    }
+}
+
+extension LockSessionResponseHeader: FlatJSONDecodable {
+    public init?(flatJSON members: [String: JSONScalar]) {
+        guard let id = members.optionalInteger("id"), id.map({ $0 >= 0 }) ?? true,
+            case .integer(let status)? = members["status"], case .string(let requestID)? = members["request_id"]
+        else { return nil }
+        self.init(id: id.map { UInt64($0) }, status: Int(status), requestID: requestID)
+    }
+}

@@ -109,4 +109,56 @@ struct LockMessageCodingTests {
                 == #"{"name":"a/b","lease_id":"\#(Self.lease.rawValue)","token":9,"mode":"exclusive","lease_remaining_ms":30}"#
         )
     }
+
+    @Test(
+        "the client's side: its requests are what Foundation reads, the server's answers are read as Foundation reads them"
+    )
+    func clientSide() throws {
+        for name in Self.names {
+            for mode in [nil, LockMode.exclusive, .shared] {
+                for wait: Int64? in [nil, 0, 30_000] {
+                    let acquire = AcquireRequest(name: name, leaseID: Self.lease, mode: mode, waitMilliseconds: wait)
+                    #expect(try JSONDecoder().decode(AcquireRequest.self, from: Data(acquire.flatJSON.utf8)) == acquire)
+                }
+            }
+            for token: FencingToken? in [nil, FencingToken(1), FencingToken(UInt64(Int64.max))] {
+                let release = ReleaseRequest(name: name, leaseID: Self.lease, token: token)
+                #expect(try JSONDecoder().decode(ReleaseRequest.self, from: Data(release.flatJSON.utf8)) == release)
+            }
+            for mode in LockMode.allCases {
+                let grant = GrantResponse(
+                    name: name,
+                    leaseID: Self.lease,
+                    token: FencingToken(42),
+                    mode: mode,
+                    leaseRemainingMilliseconds: 29_998
+                )
+                #expect(Self.flat(GrantResponse.self, try Self.foundation(grant)) == grant)
+                #expect(Self.flat(GrantResponse.self, grant.flatJSON) == grant)
+            }
+            for outcome in [ReleaseResponse.Outcome.released, .alreadyReleased, .waitCancelled] {
+                let release = ReleaseResponse(name: name, outcome: outcome)
+                #expect(Self.flat(ReleaseResponse.self, try Self.foundation(release)) == release)
+            }
+        }
+        for header in [
+            LockSessionResponseHeader(id: 7, status: 200, requestID: "9b0e"),
+            LockSessionResponseHeader(id: nil, status: 400, requestID: "x"),
+        ] {
+            #expect(Self.flat(LockSessionResponseHeader.self, header.line) == header)
+            #expect(Self.flat(LockSessionResponseHeader.self, try Self.foundation(header)) == header)
+        }
+        let lease = Self.lease.rawValue
+        for refused in [
+            #"{"name":"a","lease_id":"\#(lease)","token":0,"mode":"exclusive","lease_remaining_ms":1}"#,
+            #"{"name":"a","lease_id":"\#(lease)","token":1,"mode":"both","lease_remaining_ms":1}"#,
+            #"{"name":"a","lease_id":"\#(lease)","token":1,"mode":"shared"}"#,
+        ] {
+            #expect(Self.flat(GrantResponse.self, refused) == nil, "\(refused)")
+            #expect((try? JSONDecoder().decode(GrantResponse.self, from: Data(refused.utf8))) == nil, "\(refused)")
+        }
+        #expect(Self.flat(ReleaseResponse.self, #"{"name":"a","outcome":"kept"}"#) == nil)
+        #expect(Self.flat(LockSessionResponseHeader.self, #"{"id":-1,"status":200,"request_id":"r"}"#) == nil)
+        #expect(Self.flat(LockSessionResponseHeader.self, #"{"status":"200","request_id":"r"}"#) == nil)
+    }
 }
