@@ -1,7 +1,7 @@
-/// A JSON reader for the server's hot paths (a lock session's messages, an object row's columns).
-/// A cursor over JSON text for the few shapes the hot paths read (flat objects, arrays of them,
-/// strings, integers), without Foundation's coders; every method answers nil — and the caller
-/// gives up, usually handing the text to `JSONDecoder` — on anything it does not expect.
+/// A cursor over JSON text for the few shapes the hot paths read (a lock session's messages, an
+/// object row's columns: flat objects, arrays of them, strings, integers), without Foundation's
+/// coders; every method answers nil — and the caller gives up, usually handing the text to
+/// `JSONDecoder` — on anything it does not expect, invalid UTF-8 included.
 public struct JSONReader {
     let bytes: UnsafeBufferPointer<UInt8>
     /// The position of the next byte to read.
@@ -93,6 +93,7 @@ public struct JSONReader {
         return take(UInt8(ascii: "]")) ? elements : nil
     }
 
+    /// An integer that fits `Int64`, with no fraction or exponent.
     public mutating func integer() -> Int64? {
         skipSpace()
         let negative = index < bytes.count && bytes[index] == UInt8(ascii: "-")
@@ -119,6 +120,7 @@ public struct JSONReader {
         return string().map { .some($0) }
     }
 
+    /// A string, its escapes decoded.
     public mutating func string() -> String? {
         guard take(UInt8(ascii: "\"")) else { return nil }
         let start = index
@@ -128,7 +130,7 @@ public struct JSONReader {
             index += 1
         }
         guard index < bytes.count else { return nil }
-        var text = String(decoding: UnsafeBufferPointer(rebasing: bytes[start..<index]), as: UTF8.self)
+        guard var text = String(validating: bytes[start..<index], as: UTF8.self) else { return nil }
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
@@ -160,7 +162,8 @@ public struct JSONReader {
                 {
                     index += 1
                 }
-                text += String(decoding: UnsafeBufferPointer(rebasing: bytes[run..<index]), as: UTF8.self)
+                guard let valid = String(validating: bytes[run..<index], as: UTF8.self) else { return nil }
+                text += valid
             }
         }
         return nil

@@ -1,4 +1,5 @@
 import Foundation
+import PalisadeProtocol
 import StorageCore
 import Testing
 
@@ -80,6 +81,11 @@ struct StoredJSONTests {
             "[{\"blobID\":\"b\",\"size\":1.5}]", "[{\"blobID\":\"b\",\"size\":5,\"future\":true}]", "[{}", "{}",
         ] {
             #expect(StoredJSON.parseSegments(text) == nil, "\(text)")
+        }
+        for invalidUTF8: [UInt8] in [
+            [0x7B, 0x22, 0xFF, 0x22, 0x3A, 0x22, 0x22, 0x7D], Array(#"{"a":"\n"#.utf8) + [0xC3],
+        ] {
+            #expect(invalidUTF8.withUnsafeBufferPointer { JSONReader.read($0) { $0.flatObject() } } == nil)
         }
         // A field a later version might add: Foundation's decoder reads past it.
         #expect(
