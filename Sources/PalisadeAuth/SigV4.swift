@@ -169,16 +169,16 @@ public enum SigV4 {
 
     /// The value trimmed, with each run of spaces and tabs inside it turned into one space.
     static func collapseSpaces(_ value: String) -> String {
-        let trimmed = trimmingSpaces(value[...])
+        let trimmed = trimmingSpaces(value.utf8)
         var previousIsSpace = false
-        let needsCollapsing = trimmed.utf8.contains { byte in
+        let needsCollapsing = trimmed.contains { byte in
             defer { previousIsSpace = isSpace(byte) }
             return byte == UInt8(ascii: "\t") || (previousIsSpace && isSpace(byte))
         }
-        guard needsCollapsing else { return String(trimmed) }
+        guard needsCollapsing else { return String(Substring(trimmed)) }
         var bytes: [UInt8] = []
         var pendingSpace = false
-        for byte in trimmed.utf8 {
+        for byte in trimmed {
             if isSpace(byte) {
                 pendingSpace = true
             } else {
@@ -190,12 +190,12 @@ public enum SigV4 {
         return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// `text` without its leading and trailing spaces and tabs (what SigV4 calls trimming; far
+    /// `bytes` without their leading and trailing spaces and tabs (what SigV4 calls trimming; far
     /// cheaper than Foundation's `trimmingCharacters(in:)`, which every signed request would pay).
-    static func trimmingSpaces(_ text: Substring) -> Substring {
-        let start = text.utf8.firstIndex { !isSpace($0) } ?? text.endIndex
-        let end = text.utf8.lastIndex { !isSpace($0) }.map(text.utf8.index(after:)) ?? start
-        return text[start..<max(start, end)]
+    static func trimmingSpaces<Bytes: BidirectionalCollection<UInt8>>(_ bytes: Bytes) -> Bytes.SubSequence {
+        let start = bytes.firstIndex { !isSpace($0) } ?? bytes.endIndex
+        let end = bytes.lastIndex { !isSpace($0) }.map(bytes.index(after:)) ?? start
+        return bytes[start..<max(start, end)]
     }
 
     /// Whether `byte` is a space or a tab, the blanks SigV4 trims and collapses.

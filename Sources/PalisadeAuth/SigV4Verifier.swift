@@ -264,18 +264,13 @@ struct AuthorizationHeader {
     ) -> (credential: [String], signedHeaders: [String], signature: String)? {
         typealias Bytes = Slice<UnsafeBufferPointer<UInt8>>
         func text(_ bytes: Bytes) -> String { String(decoding: UnsafeBufferPointer(rebasing: bytes), as: UTF8.self) }
-        func trimmed(_ bytes: Bytes) -> Bytes {
-            let start = bytes.firstIndex { !SigV4.isSpace($0) } ?? bytes.endIndex
-            let end = bytes.lastIndex { !SigV4.isSpace($0) }.map { $0 + 1 } ?? start
-            return bytes[start..<max(start, end)]
-        }
         let prefix = SigV4.algorithm.utf8
         guard header.starts(with: prefix), header.dropFirst(prefix.count).first == UInt8(ascii: " ") else { return nil }
         var credential: [String] = []
         var signedHeaders: [String]?
         var signature: String?
         for part in header[(prefix.count + 1)...].split(separator: UInt8(ascii: ",")) {
-            let field = trimmed(part)
+            let field = SigV4.trimmingSpaces(part)
             guard let equals = field.firstIndex(of: UInt8(ascii: "=")) else { return nil }
             let name = field[..<equals]
             let value = field[(equals + 1)...]

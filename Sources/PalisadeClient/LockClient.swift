@@ -436,9 +436,8 @@ public struct LockClient: Sendable {
     ) throws(LockClientError)
         -> Response
     {
-        let data = Data(body.readableBytesView)
         guard (200..<300).contains(status.code) else {
-            if let error = try? JSONDecoder().decode(LockAPIErrorBody.self, from: data) {
+            if let error = try? JSONDecoder().decode(LockAPIErrorBody.self, from: Data(body.readableBytesView)) {
                 throw LockClientError(
                     code: error.code,
                     message: error.message,
@@ -455,16 +454,13 @@ public struct LockClient: Sendable {
         }
         // The answers of a lock loop are read without Foundation's decoder when they are exactly valid.
         if let flat = Response.self as? any FlatJSONDecodable.Type,
-            let value = body.withUnsafeReadableBytes({ bytes in
-                JSONReader.read(bytes.assumingMemoryBound(to: UInt8.self)) { $0.flatObject() }.flatMap(
-                    flat.init(flatJSON:)
-                )
-            }) as? Response
+            let value = body.withUnsafeReadableBytes({ flat.init(json: $0.assumingMemoryBound(to: UInt8.self)) })
+                as? Response
         {
             return value
         }
         do {
-            return try JSONDecoder().decode(Response.self, from: data)
+            return try JSONDecoder().decode(Response.self, from: Data(body.readableBytesView))
         } catch {
             throw LockClientError(
                 code: LockClientError.invalidResponseCode,

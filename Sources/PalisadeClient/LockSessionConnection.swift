@@ -273,11 +273,8 @@ final class LockSessionChannel: Sendable {
     /// Hands an answer to the call waiting for it.
     private func deliver(_ message: String, from endpoint: String) {
         let (headerLine, body) = LockSessionMessage.split(message[...])
-        let fastHeader = headerLine.utf8.withContiguousStorageIfAvailable { bytes in
-            JSONReader.read(bytes) { $0.flatObject() }.flatMap(LockSessionResponseHeader.init(flatJSON:))
-        }
         guard
-            let header = fastHeader ?? nil
+            let header = LockSessionResponseHeader(json: headerLine)
                 ?? (try? JSONDecoder().decode(LockSessionResponseHeader.self, from: Data(headerLine.utf8))),
             let id = header.id,
             let call = state.withLock({ $0.pending.removeValue(forKey: id) })

@@ -110,16 +110,6 @@ public struct JSONReader {
         return negative ? -value : value
     }
 
-    /// A string or `null` (`.some(nil)`); nil when it is neither.
-    public mutating func nullableString() -> String?? {
-        skipSpace()
-        if bytes[index...].starts(with: "null".utf8) {
-            index += 4
-            return .some(nil)
-        }
-        return string().map { .some($0) }
-    }
-
     /// A string, its escapes decoded.
     public mutating func string() -> String? {
         guard take(UInt8(ascii: "\"")) else { return nil }

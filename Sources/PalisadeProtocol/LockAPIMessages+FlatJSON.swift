@@ -5,6 +5,22 @@ public protocol FlatJSONDecodable: Decodable {
     init?(flatJSON members: [String: JSONScalar])
 }
 
+extension FlatJSONDecodable {
+    /// The message `bytes` hold, when they are exactly a flat JSON object of a valid one.
+    public init?(json bytes: UnsafeBufferPointer<UInt8>) {
+        guard let message = JSONReader.read(bytes, { $0.flatObject() }).flatMap(Self.init(flatJSON:)) else {
+            return nil
+        }
+        self = message
+    }
+
+    /// The message `text` holds, when it is exactly a flat JSON object of a valid one.
+    public init?(json text: Substring) {
+        guard let message = text.utf8.withContiguousStorageIfAvailable(Self.init(json:)) ?? nil else { return nil }
+        self = message
+    }
+}
+
 /// A lock API message a lock session's hot path writes without Foundation's `JSONEncoder`: the
 /// JSON `JSONEncoder` would write (the same members, slashes unescaped).
 public protocol FlatJSONEncodable: Encodable {

@@ -204,9 +204,7 @@ private func leaseID(_ context: PalisadeRequestContext) throws -> LeaseID {
 /// one, else by `JSONDecoder`, whose error the client gets.
 private func decode<T: FlatJSONDecodable>(_ type: T.Type, from request: Request) async throws -> T {
     let buffer = try await request.body.collect(upTo: LockAPILimits.maximumBodyBytes)
-    let fast = buffer.withUnsafeReadableBytes { bytes in
-        JSONReader.read(bytes.assumingMemoryBound(to: UInt8.self)) { $0.flatObject() }.flatMap(T.init(flatJSON:))
-    }
+    let fast = buffer.withUnsafeReadableBytes { T(json: $0.assumingMemoryBound(to: UInt8.self)) }
     return try fast ?? decoded(T.self, from: buffer)
 }
 

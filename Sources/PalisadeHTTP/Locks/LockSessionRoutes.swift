@@ -61,11 +61,8 @@ struct LockSessionRoutes: Sendable {
     func answer(_ message: String, in session: PalisadeRequestContext, accessKeyID: String) async -> String {
         let context = PalisadeRequestContext(insideSessionOf: session, accessKeyID: accessKeyID)
         let (headerLine, body) = LockSessionMessage.split(message[...])
-        let fastHeader = headerLine.utf8.withContiguousStorageIfAvailable { bytes in
-            JSONReader.read(bytes) { $0.flatObject() }.flatMap(LockSessionRequestHeader.init(flatJSON:))
-        }
         guard
-            let header = fastHeader ?? nil
+            let header = LockSessionRequestHeader(json: headerLine)
                 ?? (try? JSONDecoder().decode(LockSessionRequestHeader.self, from: Data(headerLine.utf8))),
             let method = HTTPRequest.Method(header.method)
         else {

@@ -59,7 +59,16 @@ struct S3Request: Sendable {
         authority = request.head.authority
     }
 
-    func header(_ name: String) -> String? { headers[HTTPField.Name(name)!] }
+    /// The value of the header `name` (lowercase); repeated fields joined by ", ", as `HTTPFields`
+    /// joins them. Matched by canonical name with no `HTTPField.Name` built and validated for each
+    /// look-up: a PUT looks up some thirty headers, most of them absent.
+    func header(_ name: String) -> String? {
+        var value: String?
+        for field in headers where field.name.canonicalName == name {
+            value = value.map { $0 + ", " + field.value } ?? field.value
+        }
+        return value
+    }
 
     /// Whether the request announced a body: after a refusal, its rest may still be on the wire
     /// (the answer then closes the connection rather than read it).

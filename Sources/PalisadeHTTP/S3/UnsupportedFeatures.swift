@@ -24,22 +24,10 @@ enum UnsupportedFeatures {
     static let copySourceCustomerKeyHeaders = customerKeyHeaders.map {
         $0.replacingOccurrences(of: "x-amz-", with: "x-amz-copy-source-")
     }
-    /// What the name of every header refused in an object write starts with: a write with none of
-    /// them (most writes) is passed in one look at its headers.
-    static let objectWritePrefixes = [
-        "x-amz-acl", "x-amz-grant-", "x-amz-storage-class", "x-amz-server-side-encryption",
-        "x-amz-copy-source-server-side-encryption", "x-amz-object-lock-", "x-amz-tagging",
-        "x-amz-website-redirect-location",
-    ]
 
     /// Refuses a write of object data (PutObject, CopyObject, CreateMultipartUpload) that asks for
     /// retention, a legal hold, encryption, tags, a storage class, an ACL or a website redirect.
     static func refuseInObjectWrite(_ s3: S3Request) throws {
-        let asksForMore = s3.headers.contains { field in
-            let name = field.name.canonicalName.utf8
-            return name.starts(with: "x-amz-".utf8) && objectWritePrefixes.contains { name.starts(with: $0.utf8) }
-        }
-        guard asksForMore else { return }
         try refuseACL(s3)
         if let value = s3.header("x-amz-storage-class") {
             guard storageClasses.contains(value) else {

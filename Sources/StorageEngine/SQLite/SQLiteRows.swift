@@ -13,8 +13,8 @@ enum SQLiteRows {
         checksums, segments, fence_lock, fence_token
         """
 
-    /// A row of ``headColumns`` — and the inline bytes after them, when selected — read by
-    /// position (by name, GRDB looks each one up).
+    /// A row of ``headColumns`` and the inline bytes after them (null for a blob's object), read
+    /// by position (by name, GRDB looks each one up).
     static func head(from row: Row) -> ObjectHead {
         ObjectHead(
             bucket: row[0],
@@ -31,7 +31,7 @@ enum SQLiteRows {
             fence: (row[11] as String?).flatMap(LockName.init(rawValue:)).flatMap { lock in
                 token(row[12]).map { FenceClaim(lock: lock, token: $0) }
             },
-            inlineData: row.count > 13 ? (row[13] as Data?).map { [UInt8]($0) } : nil
+            inlineData: (row[13] as Data?).map { [UInt8]($0) }
         )
     }
 

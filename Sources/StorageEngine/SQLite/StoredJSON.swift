@@ -54,8 +54,11 @@ enum StoredJSON {
                         guard let value = reader.integer() else { return nil }
                         size = value
                     case "etag":
-                        guard let value = reader.nullableString() else { return nil }
-                        etag = value
+                        switch reader.scalar() {
+                        case .string(let value)?: etag = value
+                        case .null?: etag = nil
+                        default: return nil
+                        }
                     default: return nil
                     }
                     return ()

@@ -10,7 +10,7 @@ struct LockMessageCodingTests {
     static let lease = LeaseID(rawValue: String(repeating: "0f", count: 16))!
 
     static func flat<T: FlatJSONDecodable>(_ type: T.Type, _ text: String) -> T? {
-        JSONReader.read(text) { $0.flatObject() }.flatMap(T.init(flatJSON:))
+        T(json: text[...])
     }
 
     static func foundation(_ value: some Encodable) throws -> String {
