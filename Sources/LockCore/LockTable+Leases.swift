@@ -4,6 +4,7 @@ extension LockTable {
     /// Grants a lease with the given id (the shell draws it at random) to `owner`, an access key.
     /// - Throws: `invalidTTL` when `ttl` is outside the configured range; `tooManyLeases` when
     ///   the owner already has ``Configuration/maximumLeasesPerOwner`` live leases.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func grantLease(
         _ id: LeaseID,
         ttl: Duration,
@@ -34,6 +35,7 @@ extension LockTable {
     /// Renews a lease to a full TTL from `now`; every lock it holds stays held.
     /// - Returns: the new deadline.
     /// - Throws: `leaseNotFound` when the lease has expired, was revoked or never existed.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func keepAlive(
         _ id: LeaseID,
         at now: Instant
@@ -50,6 +52,7 @@ extension LockTable {
     /// Revokes a lease: its locks are released (cleanly, with no lock-delay) and its waits end.
     /// - Returns: the grants that were released.
     /// - Throws: `leaseNotFound`.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func revokeLease(
         _ id: LeaseID,
         at now: Instant

@@ -9,6 +9,7 @@ extension LockTable {
     /// - Parameter wait: zero for a try-acquire that never queues.
     /// - Throws: `leaseNotFound`, `invalidWait`, `modeConflict`, `lockHeld` (try-acquire only),
     ///   `tokensUnavailable`.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func acquire(
         _ name: LockName,
         lease id: LeaseID,
@@ -85,6 +86,7 @@ extension LockTable {
     /// With a token, only that grant is released; releasing it again answers `alreadyReleased`.
     /// Without a token, the lease gives up whatever it holds or waits for on this lock.
     /// - Throws: `leaseNotFound`; `notHolder` when the lease neither holds nor waits with that token.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func release(
         _ name: LockName,
         lease id: LeaseID,
@@ -119,6 +121,7 @@ extension LockTable {
     /// Frees a lock from all its holders: an operator's action, counted as an unclean release
     /// (the lock-delay follows).
     /// - Returns: the grants that were revoked.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func forceRelease(_ name: LockName, at now: Instant) -> (released: [Grant], effects: [Effect]) {
         var effects: [Effect] = []
         var released: [Grant] = []
@@ -132,6 +135,7 @@ extension LockTable {
     }
 
     /// Forgets a waiter whose caller went away (task cancellation); no effect answers it.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func cancelWait(_ key: WaiterKey, at now: Instant) -> [Effect] {
         var effects: [Effect] = []
         removeWaiter(key, failure: nil, at: now, &effects)
@@ -151,6 +155,7 @@ extension LockTable {
 
     /// Asks for the next token range now, unless one is pending: after an acquire found the tokens
     /// used up (their reservation could not be persisted), so that issuing recovers by itself.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func requestReservation() -> [Effect] {
         tokens.requestReservation().map { [.reserveTokens(through: $0)] } ?? []
     }

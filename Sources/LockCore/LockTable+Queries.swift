@@ -29,6 +29,7 @@ extension LockTable {
     }
 
     /// Inspects a live lease, or returns nil.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public func lease(_ id: LeaseID, at now: Instant) -> LeaseInfo? {
         guard let lease = liveLease(id, at: now) else { return nil }
         let grants = lease.held.sorted().compactMap { locks[$0]?.holders[id] }
@@ -36,6 +37,7 @@ extension LockTable {
     }
 
     /// Who holds `name` and who waits for it; an unknown lock has no holders and no waiters.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public func status(of name: LockName, at now: Instant) -> LockStatus {
         let record = locks[name] ?? LockRecord()
         let holders = record.holders.values.sorted { $0.token < $1.token }.compactMap { grant in
@@ -47,6 +49,7 @@ extension LockTable {
     }
 
     /// The live holder of `name` with exactly `token`, if any (Chubby's CheckSequencer).
+    @_specialize(where Instant == ContinuousClock.Instant)
     public func liveHolder(of name: LockName, token: FencingToken, at now: Instant) -> LockStatus.Holder? {
         guard let grant = locks[name]?.holders.values.first(where: { $0.token == token }),
             let lease = liveLease(grant.lease, at: now)

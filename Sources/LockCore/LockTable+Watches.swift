@@ -3,6 +3,7 @@ public import PalisadeProtocol
 extension LockTable {
     /// Watches a lease until it ends or `wait` runs out.
     /// - Throws: `invalidWait`.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func watchLease(
         _ id: LeaseID,
         wait: Duration,
@@ -20,6 +21,7 @@ extension LockTable {
 
     /// Watches one grant (lock and token) until it is released or lost, or `wait` runs out.
     /// - Throws: `invalidWait`.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func watchGrant(
         _ name: LockName,
         token: FencingToken,
@@ -37,6 +39,7 @@ extension LockTable {
     }
 
     /// Forgets a watch whose caller went away; no effect answers it.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func cancelWatch(_ id: WatchID) -> [Effect] {
         guard let watch = watches.removeValue(forKey: id) else { return [] }
         detach(watch: id, target: watch.target)

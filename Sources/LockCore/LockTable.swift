@@ -8,6 +8,11 @@ import PalisadeProtocol
 /// order the shell must carry them out (persist, wake waiters, fire watches, re-arm the timer).
 /// The table keeps one timer: the earliest of all lease, wait, lock-delay and watch deadlines.
 /// A lease is alive while `now < deadline`; at its deadline it has expired.
+///
+/// The entry points are also compiled for the server's clock (`@_specialize`, which makes the
+/// generic entry dispatch to that copy): the service reaches the table across modules, where
+/// unspecialized code would look up generic type metadata and copy values through witnesses on
+/// every call.
 public struct LockTable<Instant: InstantProtocol>: Sendable where Instant.Duration == Duration {
     /// The table's tunables.
     public struct Configuration: Sendable, Equatable {
@@ -201,6 +206,7 @@ extension LockTable {
     /// Carries out every deadline that is due at `now`: lease expiries, wait timeouts, the end of
     /// lock-delays and watch timeouts. The shell calls this when its timer fires and before every
     /// other call, so that no operation sees a lease that has already expired.
+    @_specialize(where Instant == ContinuousClock.Instant)
     public mutating func advance(to now: Instant) -> [Effect] {
         var effects: [Effect] = []
         while let top = timers.min, top.instant <= now {

@@ -19,6 +19,7 @@ public final class LiveGrants<C: Clock>: Sendable where C.Duration == Duration {
     init(clock: C) { self.clock = clock }
 
     /// Whether `token` is held on `name` by a lease that is alive now.
+    @_specialize(where C == ContinuousClock)
     public func isLiveHolder(_ name: LockName, token: FencingToken) -> Bool {
         let now = clock.now
         return state.withLock { state in

@@ -16,7 +16,8 @@ public import ServiceLifecycle
 /// `storageUnavailable`, and the next call reloads the table from what the store holds, so the
 /// table never runs ahead of what is saved; the service recovers by itself once saving works.
 /// The timer loop runs as a `Service` and stops on graceful shutdown, ending every waiting call
-/// and flushing the journal.
+/// and flushing the journal. Its entry points are also compiled for `ContinuousClock`, the
+/// server's clock, as ``LockTable``'s are.
 public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Duration {
     /// The service's tunables.
     public struct Configuration: Sendable {
@@ -114,6 +115,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
     }
 
     /// Runs the expiry timer until graceful shutdown, then ends every waiting call with `shuttingDown`.
+    @_specialize(where C == ContinuousClock)
     public func run() async throws {
         await cancelWhenGracefulShutdown { await self.runTimer() }
         shutDown()
@@ -154,6 +156,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
 
     // MARK: Leases
 
+    @_specialize(where C == ContinuousClock)
     public func grantLease(ttl: Duration, owner: String = "") async throws(LockError) -> LeaseSnapshot {
         try checkRunning()
         let now = advance()
@@ -164,6 +167,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         return LeaseSnapshot(id: id, ttl: ttl, owner: owner, remaining: ttl, grants: [])
     }
 
+    @_specialize(where C == ContinuousClock)
     public func keepAlive(_ lease: LeaseID) async throws(LockError) -> LeaseSnapshot {
         try checkRunning()
         let now = advance()
@@ -174,6 +178,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         return answer
     }
 
+    @_specialize(where C == ContinuousClock)
     public func revokeLease(_ lease: LeaseID) async throws(LockError) -> [Grant] {
         try checkRunning()
         let now = advance()
@@ -183,12 +188,14 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         return released
     }
 
+    @_specialize(where C == ContinuousClock)
     public func lease(_ lease: LeaseID) -> LeaseSnapshot? {
         snapshot(of: lease, at: advance())
     }
 
     // MARK: Locks
 
+    @_specialize(where C == ContinuousClock)
     public func acquire(
         _ name: LockName,
         lease: LeaseID,
@@ -263,6 +270,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         pending.continuation.resume(throwing: CancellationError())
     }
 
+    @_specialize(where C == ContinuousClock)
     public func release(
         _ name: LockName,
         lease: LeaseID,
@@ -275,6 +283,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         return outcome
     }
 
+    @_specialize(where C == ContinuousClock)
     public func status(of name: LockName) -> LockSnapshot {
         let now = advance()
         let status = table.status(of: name, at: now)
@@ -288,6 +297,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         )
     }
 
+    @_specialize(where C == ContinuousClock)
     public func validate(_ name: LockName, token: FencingToken) -> GrantSnapshot? {
         let now = advance()
         return table.liveHolder(of: name, token: token, at: now).map {
@@ -295,6 +305,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         }
     }
 
+    @_specialize(where C == ContinuousClock)
     public func forceRelease(_ name: LockName) async throws(LockError) -> [GrantSnapshot] {
         try checkRunning()
         let now = advance()
@@ -315,6 +326,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
     /// The number of watch calls waiting for an answer.
     public var watchCount: Int { watches.count }
 
+    @_specialize(where C == ContinuousClock)
     public func watchLease(_ lease: LeaseID, wait: Duration) async throws(LockError) -> WatchResult {
         try checkRunning()
         let now = advance()
@@ -323,6 +335,7 @@ public actor LockService<C: Clock>: LockBackend, Service where C.Duration == Dur
         return try await answer(outcome) { service, now in service.table.lease(lease, at: now)?.deadline }
     }
 
+    @_specialize(where C == ContinuousClock)
     public func watchGrant(_ name: LockName, token: FencingToken, wait: Duration) async throws(LockError) -> WatchResult
     {
         try checkRunning()
