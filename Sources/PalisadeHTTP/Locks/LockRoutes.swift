@@ -56,28 +56,10 @@ public struct LockRoutes: Sendable {
             )
         }
         group.post("locks/acquire") { request, context in
-            let body = try await decode(AcquireRequest.self, from: request)
-            try authorizer.require(.lock(Permission.Lock.acquire, body.name), for: context)
-            try await authorizer.requireOwnership(of: body.leaseID, for: context)
-            let grant = try await locks.acquire(
-                body.name,
-                lease: body.leaseID,
-                mode: body.mode ?? .exclusive,
-                wait: .milliseconds(body.waitMilliseconds ?? 0)
-            )
-            return try json(Self.grantResponse(grant))
+            try json(try await acquire(try await decode(AcquireRequest.self, from: request), for: context))
         }
         group.post("locks/release") { request, context in
-            let body = try await decode(ReleaseRequest.self, from: request)
-            try authorizer.require(.lock(Permission.Lock.acquire, body.name), for: context)
-            try await authorizer.requireOwnership(of: body.leaseID, for: context)
-            let outcome: ReleaseResponse.Outcome =
-                switch try await locks.release(body.name, lease: body.leaseID, token: body.token) {
-                case .released: .released
-                case .alreadyReleased: .alreadyReleased
-                case .waitCancelled: .waitCancelled
-                }
-            return try json(ReleaseResponse(name: body.name, outcome: outcome))
+            try json(try await release(try await decode(ReleaseRequest.self, from: request), for: context))
         }
         group.get("locks") { request, context in
             guard let text = request.uri.queryParameters.get("name") else {
@@ -136,6 +118,34 @@ public struct LockRoutes: Sendable {
             let released = try await locks.forceRelease(body.name)
             return try json(ForceReleaseResponse(name: body.name, released: released.map(Self.holder)))
         }
+    }
+
+    /// `POST locks/acquire`, after its body is read: served by the route and, for a lock session,
+    /// directly (``LockSessionRoutes``).
+    func acquire(_ body: AcquireRequest, for context: PalisadeRequestContext) async throws -> GrantResponse {
+        try authorizer.require(.lock(Permission.Lock.acquire, body.name), for: context)
+        try await authorizer.requireOwnership(of: body.leaseID, for: context)
+        let grant = try await locks.acquire(
+            body.name,
+            lease: body.leaseID,
+            mode: body.mode ?? .exclusive,
+            wait: .milliseconds(body.waitMilliseconds ?? 0)
+        )
+        return Self.grantResponse(grant)
+    }
+
+    /// `POST locks/release`, after its body is read: served by the route and, for a lock session,
+    /// directly (``LockSessionRoutes``).
+    func release(_ body: ReleaseRequest, for context: PalisadeRequestContext) async throws -> ReleaseResponse {
+        try authorizer.require(.lock(Permission.Lock.acquire, body.name), for: context)
+        try await authorizer.requireOwnership(of: body.leaseID, for: context)
+        let outcome: ReleaseResponse.Outcome =
+            switch try await locks.release(body.name, lease: body.leaseID, token: body.token) {
+            case .released: .released
+            case .alreadyReleased: .alreadyReleased
+            case .waitCancelled: .waitCancelled
+            }
+        return ReleaseResponse(name: body.name, outcome: outcome)
     }
 
     static func leaseResponse(_ lease: LeaseSnapshot) -> LeaseResponse {

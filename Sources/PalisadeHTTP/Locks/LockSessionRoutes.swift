@@ -15,19 +15,27 @@ import Synchronization
 /// and the body the HTTP API takes — and is answered by a message of the same shape carrying the
 /// request's id, the HTTP status and the body the HTTP API answers. Requests run concurrently, so a
 /// waiting acquire does not hold up the calls behind it; answers come in any order. They are served
-/// by the same routes and error middleware as the HTTP lock API, so both behave alike.
+/// by the same routes and error middleware as the HTTP lock API, so both behave alike. Acquire and
+/// release — most of a session's messages — skip the router: their bodies are read as the route
+/// reads them, and they are answered by the route's own handler, errors and metrics.
 struct LockSessionRoutes: Sendable {
     /// The lock API routes without authentication: a session is authenticated at its upgrade.
     let responder: Router<PalisadeRequestContext>.Responder
     /// `palisade_lock_sessions`: the sessions open now.
     let openSessions: OpenSessionCount
+    /// The handlers of the calls answered without the router.
+    let lock: LockRoutes
+    /// Records the calls answered without the router, as the router's middleware records the rest.
+    let metrics: RequestMetricsMiddleware
 
     /// Sessions that serve the `lock` routes and the admin `fencing` routes; each call is recorded
     /// in the same request metrics as over HTTP.
     init(lock: LockRoutes, fencing: FencingRoutes, metricsFactory: any MetricsFactory) {
         openSessions = OpenSessionCount(gauge: Gauge(label: "palisade_lock_sessions", factory: metricsFactory))
+        self.lock = lock
+        metrics = RequestMetricsMiddleware(factory: metricsFactory)
         let router = Router(context: PalisadeRequestContext.self)
-        router.add(middleware: RequestMetricsMiddleware(factory: metricsFactory))
+        router.add(middleware: metrics)
         router.add(middleware: ErrorMiddleware())
         let api = router.group(RouterPath(PalisadePaths.v1))
         lock.register(on: api)
@@ -73,6 +81,7 @@ struct LockSessionRoutes: Sendable {
             )
             return Self.encode(nil, error, requestID: context.requestID)
         }
+        if let answer = await directAnswer(header, body: body, in: context) { return answer }
         let query = header.query.map { $0.isEmpty ? "" : "?" + $0 } ?? ""
         let request = Request(
             head: HTTPRequest(
@@ -101,6 +110,42 @@ struct LockSessionRoutes: Sendable {
             requestID: context.requestID,
             body: String(buffer: collector.buffer)
         )
+    }
+
+    /// The answer to an acquire or a release whose body is exactly valid, from the route's handler
+    /// without the router; nil for every other request, which the router answers.
+    private func directAnswer(
+        _ header: LockSessionRequestHeader,
+        body: Substring,
+        in context: PalisadeRequestContext
+    ) async -> String? {
+        guard header.method == "POST", header.query?.isEmpty ?? true,
+            body.utf8.count <= LockAPILimits.maximumBodyBytes
+        else { return nil }
+        let start = ContinuousClock.now
+        let answer: (status: HTTPResponse.Status, body: String)
+        do {
+            switch header.path {
+            case "/locks/acquire":
+                guard let request = AcquireRequest(json: body) else { return nil }
+                answer = (.ok, try await lock.acquire(request, for: context).flatJSON)
+            case "/locks/release":
+                guard let request = ReleaseRequest(json: body) else { return nil }
+                answer = (.ok, try await lock.release(request, for: context).flatJSON)
+            default:
+                return nil
+            }
+        } catch {
+            let apiError = ErrorMiddleware.apiError(for: error, loggedIn: context)
+            answer = (apiError.status, String(decoding: apiError.body(requestID: context.requestID), as: UTF8.self))
+        }
+        metrics.record(
+            route: PalisadePaths.v1 + header.path,
+            method: .post,
+            status: answer.status,
+            elapsed: start.duration(to: .now)
+        )
+        return Self.encode(id: header.id, status: answer.status.code, requestID: context.requestID, body: answer.body)
     }
 
     static func encode(_ id: UInt64?, _ error: LockAPIError, requestID: String) -> String {

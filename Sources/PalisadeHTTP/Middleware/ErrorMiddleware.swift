@@ -23,17 +23,22 @@ public struct ErrorMiddleware: RouterMiddleware {
         do {
             response = try await next(request, context)
         } catch {
-            let apiError = Self.apiError(for: error)
-            if apiError.status == .internalServerError {
-                context.logger.error(
-                    "request failed",
-                    metadata: ["error": "\(error)", "request_id": "\(context.requestID)"]
-                )
-            }
-            response = apiError.response(requestID: context.requestID)
+            response = Self.apiError(for: error, loggedIn: context).response(requestID: context.requestID)
         }
         response.headers[HTTPField.Name(PalisadeHeaders.requestID)!] = context.requestID
         return response
+    }
+
+    /// The answer to `error`, which is logged with the request id when it is an internal error.
+    static func apiError(for error: any Error, loggedIn context: PalisadeRequestContext) -> LockAPIError {
+        let apiError = apiError(for: error)
+        if apiError.status == .internalServerError {
+            context.logger.error(
+                "request failed",
+                metadata: ["error": "\(error)", "request_id": "\(context.requestID)"]
+            )
+        }
+        return apiError
     }
 
     static func apiError(for error: any Error) -> LockAPIError {

@@ -26,13 +26,7 @@ public struct RequestMetricsMiddleware: RouterMiddleware {
         let elapsed = start.duration(to: .now)
         let notes = context.notes.current
         let route = context.endpointPath ?? notes.operation ?? "unmatched"
-        let dimensions = [
-            ("route", route), ("method", request.method.rawValue), ("status", String(response.status.code)),
-        ]
-        let nanoseconds =
-            Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
-        Metrics.Timer(label: "palisade_http_request_duration_seconds", dimensions: dimensions, factory: factory)
-            .recordNanoseconds(nanoseconds)
+        let nanoseconds = record(route: route, method: request.method, status: response.status, elapsed: elapsed)
         accessLog?.info(
             "request",
             metadata: [
@@ -46,5 +40,18 @@ public struct RequestMetricsMiddleware: RouterMiddleware {
             ]
         )
         return response
+    }
+
+    /// Records one answered call's latency in the histogram (also for the lock session calls
+    /// answered without the router).
+    /// - Returns: the latency in nanoseconds.
+    @discardableResult
+    func record(route: String, method: HTTPRequest.Method, status: HTTPResponse.Status, elapsed: Duration) -> Int64 {
+        let dimensions = [("route", route), ("method", method.rawValue), ("status", String(status.code))]
+        let nanoseconds =
+            Int64(elapsed.components.seconds) * 1_000_000_000 + elapsed.components.attoseconds / 1_000_000_000
+        Metrics.Timer(label: "palisade_http_request_duration_seconds", dimensions: dimensions, factory: factory)
+            .recordNanoseconds(nanoseconds)
+        return nanoseconds
     }
 }

@@ -109,6 +109,60 @@ struct LockSessionTests {
         }
     }
 
+    @Test("acquires and releases are answered over a session exactly as over HTTP, refusals and metrics included")
+    func acquireAndReleaseAsOverHTTP() async throws {
+        try await withTestServer { server in
+            let http = RawLockAPI(server: server)
+            let first = try await server.client.grantLease(ttl: .seconds(30))
+            let second = try await server.client.grantLease(ttl: .seconds(30))
+            let unknown = String(repeating: "0", count: 32)
+            // Each call once over HTTP (on lock "h…") and once in a session (on lock "s…"), in the
+            // same state; bodies are compared with the lock name and the lease time left taken out.
+            func calls(_ lock: String) -> [(path: String, body: String)] {
+                [
+                    ("/locks/acquire", #"{"name":"\#(lock)","lease_id":"\#(first.leaseID)"}"#),
+                    ("/locks/acquire", #"{"name":"\#(lock)","lease_id":"\#(second.leaseID)","wait_ms":0}"#),
+                    ("/locks/acquire", #"{"name":"\#(lock)","lease_id":"\#(unknown)"}"#),
+                    ("/locks/release", #"{"name":"\#(lock)","lease_id":"\#(second.leaseID)","token":1}"#),
+                    ("/locks/release", #"{"name":"\#(lock)","lease_id":"\#(first.leaseID)"}"#),
+                    ("/locks/release", #"{"name":"\#(lock)","lease_id":"\#(first.leaseID)"}"#),
+                    ("/locks/acquire", #"{"name":"\#(lock)","lease_id":"\#(first.leaseID)","wait_ms":-1}"#),
+                    ("/locks/acquire", #"{"name":"\#(lock)","lease_id":"\#(first.leaseID)","extra":1}"#),
+                    ("/locks/release", #"{"name":"\#(lock)"}"#),
+                ]
+            }
+            func comparable(_ json: [String: Any]) -> [String: String] {
+                json.filter { !["name", "lease_remaining_ms", "request_id", "token", "message"].contains($0.key) }
+                    .mapValues { "\($0)" }
+            }
+            var overHTTP: [(Int, [String: String])] = []
+            for call in calls("h") {
+                let answer = try await http.send("POST", "/_palisade/v1" + call.path, raw: call.body)
+                overHTTP.append((answer.status, comparable(answer.json)))
+            }
+            var requests: [String] = []
+            for (index, call) in calls("s").enumerated() {
+                requests.append(Self.request(index, "POST", call.path, call.body))
+            }
+            // One call at a time, so that each finds the state the HTTP call found.
+            var overSession: [(Int, [String: String])] = []
+            for request in requests {
+                let answer = try #require(try await RawLockSession(server: server).exchange([request]).first)
+                let body = try JSONSerialization.jsonObject(with: Data(answer.body.utf8)) as? [String: Any] ?? [:]
+                overSession.append((answer.header["status"] as? Int ?? 0, comparable(body)))
+            }
+            #expect(overHTTP.map(\.0) == [200, 409, 404, 409, 200, 200, 400, 200, 400])
+            #expect(overSession.map(\.0) == overHTTP.map(\.0))
+            #expect(overSession.map(\.1) == overHTTP.map(\.1))
+            let (_, metrics) = try await http.text("/_palisade/metrics")
+            let counted = metrics.split(separator: "\n").first {
+                $0.hasPrefix("palisade_http_request_duration_seconds_count") && $0.contains("/locks/release")
+                    && $0.contains("\"409\"")
+            }
+            #expect(counted?.hasSuffix(" 2") == true, "one 409 release over HTTP, one over the session")
+        }
+    }
+
     @Test("header lines are the one-line JSON of their fields, whatever the strings hold")
     func headerLines() throws {
         let tricky = "a\"b\\c\nd\u{1}é/😀"
