@@ -103,6 +103,7 @@ let package = Package(
             dependencies: [
                 "StorageCore", "PalisadeProtocol", "PalisadeSupport", "PalisadeIDs", "PalisadeSQLite",
                 .product(name: "GRDB", package: "GRDB.swift"),
+                .product(name: "GRDBSQLite", package: "GRDB.swift"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

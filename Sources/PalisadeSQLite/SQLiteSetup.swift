@@ -12,13 +12,20 @@ public enum SQLiteSetup {
         var configuration = Configuration()
         configuration.busyMode = .timeout(10)
         configuration.prepareDatabase { db in
-            var persist: CInt = 1
-            let code = withUnsafeMutablePointer(to: &persist) {
-                sqlite3_file_control(db.sqliteConnection, nil, SQLITE_FCNTL_PERSIST_WAL, $0)
-            }
+            let code = keepWAL(of: db.sqliteConnection!)
             guard code == SQLITE_OK else { throw DatabaseError(resultCode: ResultCode(rawValue: code)) }
         }
         return configuration
+    }
+
+    /// Makes `connection` keep the `-wal` and `-shm` files when it closes (`SQLITE_FCNTL_PERSIST_WAL`),
+    /// for connections opened without GRDB.
+    /// - Returns: SQLite's result code.
+    public static func keepWAL(of connection: OpaquePointer) -> CInt {
+        var persist: CInt = 1
+        return withUnsafeMutablePointer(to: &persist) {
+            sqlite3_file_control(connection, nil, SQLITE_FCNTL_PERSIST_WAL, $0)
+        }
     }
 
     /// Sets how commits are synced on the writer connection: `FULL` (each commit is fsynced before

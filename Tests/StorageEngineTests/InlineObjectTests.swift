@@ -42,6 +42,39 @@ struct InlineObjectTests {
         #expect(try await reopened.head(bucket: "bucket", key: "k").etag == head.etag)
     }
 
+    @Test("each head read sees every commit acknowledged before it, and its own version's bytes, amid writes")
+    func headsSeeAcknowledgedCommits() async throws {
+        let (store, _) = try await makeStore(.sqlite)
+        // One after the other: a connection that read before must not keep reading an old snapshot.
+        for round in 0..<50 {
+            let written = try await store.put("k", "v\(round)")
+            let head = try await store.head(bucket: "bucket", key: "k")
+            #expect(head.versionID == written.versionID && head.inlineData == Array("v\(round)".utf8))
+        }
+        // Readers on several threads while a writer overwrites: the length of round r's bytes
+        // depends on r, so a head read with another version's bytes shows; no reader goes back.
+        func body(_ round: Int) -> String { String(repeating: "x", count: round % 7) + "\(round)" }
+        try await store.put("c", body(0))
+        try await withThrowingTaskGroup { group in
+            group.addTask { for round in 1...100 { try await store.put("c", body(round)) } }
+            for _ in 0..<4 {
+                group.addTask {
+                    var lastRound = 0
+                    var lastSequence: UInt64 = 0
+                    for _ in 0..<200 {
+                        let head = try await store.head(bucket: "bucket", key: "c")
+                        let text = String(decoding: head.inlineData ?? [], as: UTF8.self)
+                        let round = Int(text.drop { $0 == "x" }) ?? -1
+                        #expect(text == body(round) && Int64(text.utf8.count) == head.size, "\(text)")
+                        #expect(round >= lastRound && head.commitSequence >= lastSequence)
+                        (lastRound, lastSequence) = (round, head.commitSequence)
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+    }
+
     @Test("at the limit inline; past it, even when only a later chunk passes it, all of it in one blob")
     func limit() async throws {
         let directory = try makeTemporaryDirectory()

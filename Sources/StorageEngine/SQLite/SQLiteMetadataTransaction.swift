@@ -40,14 +40,11 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
 
     /// The head and, for an object kept inline, its bytes: one statement.
     func head(bucket: String, key: String) throws -> ObjectHead? {
-        let statement = try db.cachedStatement(
-            sql: """
-                SELECT \(SQLiteRows.headColumns), inline_data.data FROM object
-                LEFT JOIN inline_data ON inline_data.version = object.version_id
-                WHERE bucket = ? AND key = ?
-                """
+        try SQLiteRows.head(
+            bucket: bucket,
+            key: key,
+            with: db.cachedStatement(sql: SQLiteRows.headQuery).sqliteStatement
         )
-        return try Row.fetchOne(statement, arguments: [bucket, key]).map(SQLiteRows.head(from:))
     }
 
     /// Writes `head` as its key's current version; the bytes of the version it replaces, when they

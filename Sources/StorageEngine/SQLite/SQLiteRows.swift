@@ -1,37 +1,85 @@
 import Foundation
 import GRDB
+import GRDBSQLite
 import PalisadeProtocol
 import StorageCore
 
 /// How the metadata types are stored in SQLite rows: maps and segments as JSON text, tokens and
 /// sequences by bit pattern.
 enum SQLiteRows {
-    /// The columns of an object's head, in the order ``head(from:)`` reads them and
+    /// The columns of an object's head, in the order ``head(bucket:key:with:)`` reads them and
     /// ``values(of:sequence:)`` gives them.
     static let headColumns = """
         bucket, key, version_id, size, etag, last_modified_ms, commit_sequence, content_headers, user_metadata, \
         checksums, segments, fence_lock, fence_token
         """
 
-    /// A row of ``headColumns`` and the inline bytes after them (null for a blob's object), read
-    /// by position (by name, GRDB looks each one up).
-    static func head(from row: Row) -> ObjectHead {
-        ObjectHead(
-            bucket: row[0],
-            key: row[1],
-            versionID: row[2],
-            size: row[3],
-            etag: row[4],
-            lastModified: row[5],
-            commitSequence: UInt64(bitPattern: row[6] as Int64),
-            contentHeaders: dictionary(row[7]),
-            userMetadata: dictionary(row[8]),
-            checksums: dictionary(row[9]),
-            segments: segments(row[10]),
-            fence: (row[11] as String?).flatMap(LockName.init(rawValue:)).flatMap { lock in
-                token(row[12]).map { FenceClaim(lock: lock, token: $0) }
+    /// The statement that reads a head and, for an object kept inline, its bytes: one statement.
+    static let headQuery = """
+        SELECT \(headColumns), inline_data.data FROM object
+        LEFT JOIN inline_data ON inline_data.version = object.version_id
+        WHERE bucket = ? AND key = ?
+        """
+
+    /// Runs `statement`, a prepared ``headQuery``, for `bucket` and `key`, reading the row through
+    /// SQLite's C API (GRDB would box every argument and copy every column first), and resets it.
+    static func head(bucket: String, key: String, with statement: OpaquePointer) throws -> ObjectHead? {
+        var bucket = bucket
+        var key = key
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
+        return try bucket.withUTF8 { bucket in
+            try key.withUTF8 { key in
+                // SQLITE_STATIC (nil): the bytes outlive the step that reads them.
+                sqlite3_bind_text(statement, 1, bucket.baseAddress, CInt(bucket.count), nil)
+                sqlite3_bind_text(statement, 2, key.baseAddress, CInt(key.count), nil)
+                switch sqlite3_step(statement) {
+                case SQLITE_ROW: return head(from: statement)
+                case SQLITE_DONE: return nil
+                case let code:
+                    throw DatabaseError(
+                        resultCode: ResultCode(rawValue: code),
+                        message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement)))
+                    )
+                }
+            }
+        }
+    }
+
+    /// The row `statement` stands on: ``headColumns`` and the inline bytes after them (null for a
+    /// blob's object).
+    private static func head(from statement: OpaquePointer) -> ObjectHead {
+        func text(_ column: CInt) -> String? {
+            guard let bytes = sqlite3_column_text(statement, column) else { return nil }
+            let count = Int(sqlite3_column_bytes(statement, column))
+            return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+        }
+        func integer(_ column: CInt) -> Int64? {
+            sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column)
+        }
+        func bytes(_ column: CInt) -> [UInt8]? {
+            guard sqlite3_column_type(statement, column) != SQLITE_NULL else { return nil }
+            let start = sqlite3_column_blob(statement, column)
+            return [UInt8](UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))))
+        }
+        return ObjectHead(
+            bucket: text(0) ?? "",
+            key: text(1) ?? "",
+            versionID: text(2) ?? "",
+            size: integer(3) ?? 0,
+            etag: text(4) ?? "",
+            lastModified: integer(5) ?? 0,
+            commitSequence: UInt64(bitPattern: integer(6) ?? 0),
+            contentHeaders: dictionary(text(7) ?? "{}"),
+            userMetadata: dictionary(text(8) ?? "{}"),
+            checksums: dictionary(text(9) ?? "{}"),
+            segments: segments(text(10) ?? "[]"),
+            fence: text(11).flatMap(LockName.init(rawValue:)).flatMap { lock in
+                token(integer(12)).map { FenceClaim(lock: lock, token: $0) }
             },
-            inlineData: (row[13] as Data?).map { [UInt8]($0) }
+            inlineData: bytes(13)
         )
     }
 

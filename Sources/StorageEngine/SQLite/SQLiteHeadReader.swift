@@ -1,0 +1,66 @@
+import GRDB
+import GRDBSQLite
+import PalisadeSQLite
+import StorageCore
+import Synchronization
+
+/// Reads object heads — the one read of every GET and HEAD — on read-only connections of its own,
+/// through SQLite's C API with the statement prepared once per connection: without GRDB's reader
+/// pool, its queue hop, its statement cache look-up and its copies of arguments and columns, which
+/// cost several times the read itself. The read is one statement, a consistent snapshot on its own
+/// (WAL mode: it never waits for the writer).
+final class SQLiteHeadReader: Sendable {
+    /// One connection and its prepared ``SQLiteRows/headQuery``; used by one thread at a time,
+    /// handed from one to the next through ``idle``'s lock.
+    private final class Connection: @unchecked Sendable {
+        let handle: OpaquePointer
+        let statement: OpaquePointer
+
+        init(path: String) throws {
+            var handle: OpaquePointer?
+            var code = sqlite3_open_v2(path, &handle, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, nil)
+            guard code == SQLITE_OK, let handle else {
+                sqlite3_close(handle)
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot open a metadata reader")
+            }
+            var statement: OpaquePointer?
+            code = SQLiteSetup.keepWAL(of: handle)
+            if code == SQLITE_OK { code = sqlite3_busy_timeout(handle, 10_000) }
+            if code == SQLITE_OK { code = sqlite3_prepare_v3(handle, SQLiteRows.headQuery, -1, 0, &statement, nil) }
+            guard code == SQLITE_OK, let statement else {
+                let message = String(cString: sqlite3_errmsg(handle))
+                sqlite3_close(handle)
+                throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
+            }
+            self.handle = handle
+            self.statement = statement
+        }
+
+        deinit {
+            sqlite3_finalize(statement)
+            sqlite3_close(handle)
+        }
+    }
+
+    /// Connections kept for the next reads; a read with none idle opens one.
+    private let idle = Mutex<[Connection]>([])
+    private let path: String
+    /// The most idle connections kept (reads run on the caller's thread: about one per core).
+    private static let maximumIdle = 16
+
+    /// A reader of the metadata database at `path`, which must exist (the store has created it).
+    init(path: String) {
+        self.path = path
+    }
+
+    /// The head of `key` in `bucket` and, for an object kept inline, its bytes; nil when there is none.
+    func head(bucket: String, key: String) throws -> ObjectHead? {
+        let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path)
+        defer {
+            idle.withLock { idle in
+                if idle.count < Self.maximumIdle { idle.append(connection) }
+            }
+        }
+        return try SQLiteRows.head(bucket: bucket, key: key, with: connection.statement)
+    }
+}
