@@ -15,7 +15,7 @@ extension ObjectStore {
 
     /// The record of the write named `name`, or nil while no write under it has committed.
     public func writeRecord(named name: String) async throws -> WriteRecord? {
-        try await metadata.read(TransactionScope(writeNames: [name])) { try $0.writeRecord(name) }
+        try await metadata.writeRecord(named: name)
     }
 
     /// What became of the write named `name`, for good: its record when it committed; otherwise

@@ -40,6 +40,8 @@ public protocol MetadataStore: Sendable {
     func bucketNames() async throws -> [(name: String, created: Int64)]
     func bucketExists(_ name: String) async throws -> Bool
     func head(bucket: String, key: String) async throws -> ObjectHead?
+    /// The record of the write named `name`, when there is one (every named write asks first).
+    func writeRecord(named name: String) async throws -> WriteRecord?
     /// The version id of the key's current version, without the rest of its head.
     func currentVersionID(bucket: String, key: String) async throws -> String?
     /// Objects of `bucket` whose keys start with `prefix`, from `start`, in key order: one
@@ -103,5 +105,11 @@ public struct Commit<Value: Sendable>: Sendable {
     public init(value: Value, sequence: UInt64?) {
         self.value = value
         self.sequence = sequence
+    }
+}
+
+extension MetadataStore {
+    public func writeRecord(named name: String) async throws -> WriteRecord? {
+        try await read(TransactionScope(writeNames: [name])) { try $0.writeRecord(name) }
     }
 }

@@ -9,7 +9,8 @@ import StorageCore
 public final class SQLiteMetadataStore: MetadataStore {
     let database: DatabasePool
     let groupCommit: GroupCommit
-    let headReader: SQLiteHeadReader
+    /// Serves the hot one-statement reads.
+    let reader: SQLiteReader
     /// Asked, inside each fenced commit, whether the token is the lock's live holder.
     let authority: (any FenceAuthority)?
     /// Released for a commit that frees space (a delete, an abort) when the disk is full.
@@ -35,7 +36,7 @@ public final class SQLiteMetadataStore: MetadataStore {
         try SQLiteSetup.setDurability(of: database, durable: durable)
         try database.write(SQLiteMetadataSchema.create(in:))
         groupCommit = GroupCommit(database: database)
-        headReader = SQLiteHeadReader(path: path)
+        reader = SQLiteReader(path: path)
     }
 
     /// How many write transactions have carried how many commits so far.
@@ -97,7 +98,11 @@ public final class SQLiteMetadataStore: MetadataStore {
     // The two look-ups below are one statement each, atomic on its own: no transaction around them.
 
     public func head(bucket: String, key: String) throws -> ObjectHead? {
-        try headReader.head(bucket: bucket, key: key)
+        try reader.head(bucket: bucket, key: key)
+    }
+
+    public func writeRecord(named name: String) throws -> WriteRecord? {
+        try reader.writeRecord(named: name)
     }
 
     public func currentVersionID(bucket: String, key: String) throws -> String? {

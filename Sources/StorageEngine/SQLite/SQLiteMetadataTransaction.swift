@@ -40,11 +40,9 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
 
     /// The head and, for an object kept inline, its bytes: one statement.
     func head(bucket: String, key: String) throws -> ObjectHead? {
-        try SQLiteRows.head(
-            bucket: bucket,
-            key: key,
-            with: db.cachedStatement(sql: SQLiteRows.headQuery).sqliteStatement
-        )
+        try SQLiteRows.fetchOne(db.cachedStatement(sql: SQLiteRows.headQuery).sqliteStatement, bucket, key) {
+            SQLiteRows.head(from: $0)
+        }
     }
 
     /// Writes `head` as its key's current version; the bytes of the version it replaces, when they
@@ -147,8 +145,9 @@ final class SQLiteMetadataTransaction: MetadataTransaction {
     // MARK: Write records
 
     func writeRecord(_ name: String) throws -> WriteRecord? {
-        let statement = try db.cachedStatement(sql: "SELECT * FROM write_record WHERE name = ?")
-        return try Row.fetchOne(statement, arguments: [name]).map(SQLiteRows.writeRecord(from:))
+        try SQLiteRows.fetchOne(db.cachedStatement(sql: SQLiteRows.writeRecordQuery).sqliteStatement, name) {
+            SQLiteRows.writeRecord(from: $0)
+        }
     }
 
     func putWriteRecord(_ record: WriteRecord) throws {

@@ -14,72 +14,63 @@ enum SQLiteRows {
         checksums, segments, fence_lock, fence_token
         """
 
-    /// The statement that reads a head and, for an object kept inline, its bytes: one statement.
+    /// The statement that reads a head and, for an object kept inline, its bytes (``head(from:)``).
     static let headQuery = """
         SELECT \(headColumns), inline_data.data FROM object
         LEFT JOIN inline_data ON inline_data.version = object.version_id
         WHERE bucket = ? AND key = ?
         """
 
-    /// Runs `statement`, a prepared ``headQuery``, for `bucket` and `key`, reading the row through
-    /// SQLite's C API (GRDB would box every argument and copy every column first), and resets it.
-    static func head(bucket: String, key: String, with statement: OpaquePointer) throws -> ObjectHead? {
-        var bucket = bucket
-        var key = key
+    /// The statement that reads a write record (``writeRecord(from:)``).
+    static let writeRecordQuery = """
+        SELECT name, recorded_ms, kind, bucket, key, version_id, etag, commit_sequence FROM write_record
+        WHERE name = ?
+        """
+
+    /// Runs `statement` with `arguments` bound as text, reads its first row with `read`, and resets
+    /// it — through SQLite's C API: GRDB would box every argument and copy every column first.
+    static func fetchOne<T>(
+        _ statement: OpaquePointer,
+        _ arguments: String...,
+        read: (SQLiteColumns) -> T
+    ) throws -> T? {
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
         }
-        return try bucket.withUTF8 { bucket in
-            try key.withUTF8 { key in
-                // SQLITE_STATIC (nil): the bytes outlive the step that reads them.
-                sqlite3_bind_text(statement, 1, bucket.baseAddress, CInt(bucket.count), nil)
-                sqlite3_bind_text(statement, 2, key.baseAddress, CInt(key.count), nil)
-                switch sqlite3_step(statement) {
-                case SQLITE_ROW: return head(from: statement)
-                case SQLITE_DONE: return nil
-                case let code:
-                    throw DatabaseError(
-                        resultCode: ResultCode(rawValue: code),
-                        message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement)))
-                    )
-                }
-            }
+        for (index, argument) in arguments.enumerated() {
+            sqlite3_bind_text(statement, CInt(index + 1), argument, -1, SQLiteColumns.transient)
+        }
+        switch sqlite3_step(statement) {
+        case SQLITE_ROW: return read(SQLiteColumns(statement: statement))
+        case SQLITE_DONE: return nil
+        case let code:
+            throw DatabaseError(
+                resultCode: ResultCode(rawValue: code),
+                message: String(cString: sqlite3_errmsg(sqlite3_db_handle(statement)))
+            )
         }
     }
 
-    /// The row `statement` stands on: ``headColumns`` and the inline bytes after them (null for a
-    /// blob's object).
-    private static func head(from statement: OpaquePointer) -> ObjectHead {
-        func text(_ column: CInt) -> String? {
-            guard let bytes = sqlite3_column_text(statement, column) else { return nil }
-            let count = Int(sqlite3_column_bytes(statement, column))
-            return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
-        }
-        func integer(_ column: CInt) -> Int64? {
-            sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column)
-        }
-        func bytes(_ column: CInt) -> [UInt8]? {
-            guard sqlite3_column_type(statement, column) != SQLITE_NULL else { return nil }
-            let start = sqlite3_column_blob(statement, column)
-            return [UInt8](UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))))
-        }
-        return ObjectHead(
-            bucket: text(0) ?? "",
-            key: text(1) ?? "",
-            versionID: text(2) ?? "",
-            size: integer(3) ?? 0,
-            etag: text(4) ?? "",
-            lastModified: integer(5) ?? 0,
-            commitSequence: UInt64(bitPattern: integer(6) ?? 0),
-            contentHeaders: dictionary(text(7) ?? "{}"),
-            userMetadata: dictionary(text(8) ?? "{}"),
-            checksums: dictionary(text(9) ?? "{}"),
-            segments: segments(text(10) ?? "[]"),
-            fence: text(11).flatMap(LockName.init(rawValue:)).flatMap { lock in
-                token(integer(12)).map { FenceClaim(lock: lock, token: $0) }
+    /// A row of ``headQuery``: ``headColumns`` and the inline bytes after them (null for a blob's
+    /// object).
+    static func head(from row: SQLiteColumns) -> ObjectHead {
+        ObjectHead(
+            bucket: row.text(0) ?? "",
+            key: row.text(1) ?? "",
+            versionID: row.text(2) ?? "",
+            size: row.integer(3) ?? 0,
+            etag: row.text(4) ?? "",
+            lastModified: row.integer(5) ?? 0,
+            commitSequence: UInt64(bitPattern: row.integer(6) ?? 0),
+            contentHeaders: dictionary(row.text(7) ?? "{}"),
+            userMetadata: dictionary(row.text(8) ?? "{}"),
+            checksums: dictionary(row.text(9) ?? "{}"),
+            segments: segments(row.text(10) ?? "[]"),
+            fence: row.text(11).flatMap(LockName.init(rawValue:)).flatMap { lock in
+                token(row.integer(12)).map { FenceClaim(lock: lock, token: $0) }
             },
-            inlineData: bytes(13)
+            inlineData: row.bytes(13)
         )
     }
 
@@ -121,19 +112,20 @@ enum SQLiteRows {
         )
     }
 
-    static func writeRecord(from row: Row) -> WriteRecord {
-        let kind = (row["kind"] as String?).flatMap(WriteIntent.Kind.init(rawValue:))
+    /// A row of ``writeRecordQuery``.
+    static func writeRecord(from row: SQLiteColumns) -> WriteRecord {
+        let kind = row.text(2).flatMap(WriteIntent.Kind.init(rawValue:))
         return WriteRecord(
-            name: row["name"],
-            recordedAt: row["recorded_ms"],
+            name: row.text(0) ?? "",
+            recordedAt: row.integer(1) ?? 0,
             committed: kind.map { kind in
                 CommittedWrite(
                     kind: kind,
-                    bucket: row["bucket"],
-                    key: row["key"],
-                    versionID: row["version_id"],
-                    etag: row["etag"],
-                    commitSequence: (row["commit_sequence"] as Int64?).map { UInt64(bitPattern: $0) }
+                    bucket: row.text(3) ?? "",
+                    key: row.text(4) ?? "",
+                    versionID: row.text(5),
+                    etag: row.text(6),
+                    commitSequence: row.integer(7).map { UInt64(bitPattern: $0) }
                 )
             }
         )
@@ -157,5 +149,32 @@ enum SQLiteRows {
 
     static func dictionary(_ text: String) -> [String: String] {
         StoredJSON.parseObject(text) ?? (try? JSONDecoder().decode([String: String].self, from: Data(text.utf8))) ?? [:]
+    }
+}
+
+/// The row a statement stands on, read by column position through SQLite's C API.
+struct SQLiteColumns {
+    /// SQLite copies a value bound with this destructor (`SQLITE_TRANSIENT`, a macro Swift does not import).
+    static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
+    let statement: OpaquePointer
+
+    /// The column's text; nil when it is null.
+    func text(_ column: CInt) -> String? {
+        guard let bytes = sqlite3_column_text(statement, column) else { return nil }
+        let count = Int(sqlite3_column_bytes(statement, column))
+        return String(decoding: UnsafeBufferPointer(start: bytes, count: count), as: UTF8.self)
+    }
+
+    /// The column's integer; nil when it is null.
+    func integer(_ column: CInt) -> Int64? {
+        sqlite3_column_type(statement, column) == SQLITE_NULL ? nil : sqlite3_column_int64(statement, column)
+    }
+
+    /// The column's bytes; nil when it is null (an empty blob is empty, not nil).
+    func bytes(_ column: CInt) -> [UInt8]? {
+        guard sqlite3_column_type(statement, column) != SQLITE_NULL else { return nil }
+        let start = sqlite3_column_blob(statement, column)
+        return [UInt8](UnsafeRawBufferPointer(start: start, count: Int(sqlite3_column_bytes(statement, column))))
     }
 }

@@ -4,17 +4,18 @@ import PalisadeSQLite
 import StorageCore
 import Synchronization
 
-/// Reads object heads — the one read of every GET and HEAD — on read-only connections of its own,
-/// through SQLite's C API with the statement prepared once per connection: without GRDB's reader
-/// pool, its queue hop, its statement cache look-up and its copies of arguments and columns, which
-/// cost several times the read itself. The read is one statement, a consistent snapshot on its own
-/// (WAL mode: it never waits for the writer).
-final class SQLiteHeadReader: Sendable {
-    /// One connection and its prepared ``SQLiteRows/headQuery``; used by one thread at a time,
-    /// handed from one to the next through ``idle``'s lock.
+/// The hot one-statement reads — an object's head (every GET and HEAD), a write record (every
+/// named write) — on read-only connections of its own, through SQLite's C API with each statement
+/// prepared once per connection: without GRDB's reader pool, its queue hop, its statement cache
+/// look-up and its copies of arguments and columns, which cost several times the read itself. Each
+/// read is one statement, a consistent snapshot on its own (WAL mode: it never waits for the writer).
+final class SQLiteReader: Sendable {
+    /// One connection and its prepared statements; used by one thread at a time, handed from one
+    /// to the next through ``idle``'s lock.
     private final class Connection: @unchecked Sendable {
         let handle: OpaquePointer
-        let statement: OpaquePointer
+        let head: OpaquePointer
+        let writeRecord: OpaquePointer
 
         init(path: String) throws {
             var handle: OpaquePointer?
@@ -23,21 +24,28 @@ final class SQLiteHeadReader: Sendable {
                 sqlite3_close(handle)
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: "cannot open a metadata reader")
             }
-            var statement: OpaquePointer?
+            var head: OpaquePointer?
+            var writeRecord: OpaquePointer?
             code = SQLiteSetup.keepWAL(of: handle)
             if code == SQLITE_OK { code = sqlite3_busy_timeout(handle, 10_000) }
-            if code == SQLITE_OK { code = sqlite3_prepare_v3(handle, SQLiteRows.headQuery, -1, 0, &statement, nil) }
-            guard code == SQLITE_OK, let statement else {
+            if code == SQLITE_OK { code = sqlite3_prepare_v3(handle, SQLiteRows.headQuery, -1, 0, &head, nil) }
+            if code == SQLITE_OK {
+                code = sqlite3_prepare_v3(handle, SQLiteRows.writeRecordQuery, -1, 0, &writeRecord, nil)
+            }
+            guard code == SQLITE_OK, let head, let writeRecord else {
                 let message = String(cString: sqlite3_errmsg(handle))
+                sqlite3_finalize(head)
                 sqlite3_close(handle)
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
             }
             self.handle = handle
-            self.statement = statement
+            self.head = head
+            self.writeRecord = writeRecord
         }
 
         deinit {
-            sqlite3_finalize(statement)
+            sqlite3_finalize(head)
+            sqlite3_finalize(writeRecord)
             sqlite3_close(handle)
         }
     }
@@ -55,12 +63,21 @@ final class SQLiteHeadReader: Sendable {
 
     /// The head of `key` in `bucket` and, for an object kept inline, its bytes; nil when there is none.
     func head(bucket: String, key: String) throws -> ObjectHead? {
+        try withConnection { try SQLiteRows.fetchOne($0.head, bucket, key, read: SQLiteRows.head(from:)) }
+    }
+
+    /// The write record named `name`; nil when there is none.
+    func writeRecord(named name: String) throws -> WriteRecord? {
+        try withConnection { try SQLiteRows.fetchOne($0.writeRecord, name, read: SQLiteRows.writeRecord(from:)) }
+    }
+
+    private func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {
         let connection = try idle.withLock { $0.popLast() } ?? Connection(path: path)
         defer {
             idle.withLock { idle in
                 if idle.count < Self.maximumIdle { idle.append(connection) }
             }
         }
-        return try SQLiteRows.head(bucket: bucket, key: key, with: connection.statement)
+        return try body(connection)
     }
 }
