@@ -120,7 +120,7 @@ public struct JSONReader {
             index += 1
         }
         guard index < bytes.count else { return nil }
-        guard var text = String(validating: bytes[start..<index], as: UTF8.self) else { return nil }
+        guard var text = utf8Text(start..<index) else { return nil }
         while index < bytes.count {
             let byte = bytes[index]
             index += 1
@@ -152,11 +152,19 @@ public struct JSONReader {
                 {
                     index += 1
                 }
-                guard let valid = String(validating: bytes[run..<index], as: UTF8.self) else { return nil }
+                guard let valid = utf8Text(run..<index) else { return nil }
                 text += valid
             }
         }
         return nil
+    }
+
+    /// The text of `bytes[range]`; nil when it is not valid UTF-8. ASCII, the common case, is taken
+    /// as it is (the generic validation costs several times the whole read).
+    private func utf8Text(_ range: Range<Int>) -> String? {
+        let run = UnsafeBufferPointer(rebasing: bytes[range])
+        if !run.contains(where: { $0 >= 0x80 }) { return String(decoding: run, as: UTF8.self) }
+        return String(validating: run, as: UTF8.self)
     }
 
     /// The scalar of `XXXX` after `\u` (a surrogate pair takes the `\uXXXX` after it too).
