@@ -123,29 +123,34 @@ struct LockSessionRoutes: Sendable {
             body.utf8.count <= LockAPILimits.maximumBodyBytes
         else { return nil }
         let start = ContinuousClock.now
-        let answer: (status: HTTPResponse.Status, body: String)
+        let status: HTTPResponse.Status
+        let answer: String
         do {
+            let json: String
             switch header.path {
             case "/locks/acquire":
                 guard let request = AcquireRequest(json: body) else { return nil }
-                answer = (.ok, try await lock.acquire(request, for: context).flatJSON)
+                json = try await lock.acquire(request, for: context).flatJSON
             case "/locks/release":
                 guard let request = ReleaseRequest(json: body) else { return nil }
-                answer = (.ok, try await lock.release(request, for: context).flatJSON)
+                json = try await lock.release(request, for: context).flatJSON
             default:
                 return nil
             }
+            status = .ok
+            answer = Self.encode(id: header.id, status: status.code, requestID: context.requestID, body: json)
         } catch {
             let apiError = ErrorMiddleware.apiError(for: error, loggedIn: context)
-            answer = (apiError.status, String(decoding: apiError.body(requestID: context.requestID), as: UTF8.self))
+            status = apiError.status
+            answer = Self.encode(header.id, apiError, requestID: context.requestID)
         }
         metrics.record(
             route: PalisadePaths.v1 + header.path,
             method: .post,
-            status: answer.status,
+            status: status,
             elapsed: start.duration(to: .now)
         )
-        return Self.encode(id: header.id, status: answer.status.code, requestID: context.requestID, body: answer.body)
+        return answer
     }
 
     static func encode(_ id: UInt64?, _ error: LockAPIError, requestID: String) -> String {

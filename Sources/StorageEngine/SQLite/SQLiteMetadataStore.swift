@@ -95,7 +95,7 @@ public final class SQLiteMetadataStore: MetadataStore {
         try read(TransactionScope(bucket: name)) { try $0.bucketExists(name) }
     }
 
-    // The two look-ups below are one statement each, atomic on its own: no transaction around them.
+    // The look-ups below are one statement each, atomic on its own: no transaction around them.
 
     public func head(bucket: String, key: String) throws -> ObjectHead? {
         try reader.head(bucket: bucket, key: key)

@@ -7,7 +7,7 @@ import StorageCore
 /// How the metadata types are stored in SQLite rows: maps and segments as JSON text, tokens and
 /// sequences by bit pattern.
 enum SQLiteRows {
-    /// The columns of an object's head, in the order ``head(bucket:key:with:)`` reads them and
+    /// The columns of an object's head, in the order ``head(from:)`` reads them and
     /// ``values(of:sequence:)`` gives them.
     static let headColumns = """
         bucket, key, version_id, size, etag, last_modified_ms, commit_sequence, content_headers, user_metadata, \
@@ -27,6 +27,10 @@ enum SQLiteRows {
         WHERE name = ?
         """
 
+    /// SQLite copies a value bound with this destructor (`SQLITE_TRANSIENT`, a macro Swift does not
+    /// import).
+    private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
+
     /// Runs `statement` with `arguments` bound as text, reads its first row with `read`, and resets
     /// it — through SQLite's C API: GRDB would box every argument and copy every column first.
     static func fetchOne<T>(
@@ -39,7 +43,7 @@ enum SQLiteRows {
             sqlite3_clear_bindings(statement)
         }
         for (index, argument) in arguments.enumerated() {
-            sqlite3_bind_text(statement, CInt(index + 1), argument, -1, SQLiteColumns.transient)
+            sqlite3_bind_text(statement, CInt(index + 1), argument, -1, transient)
         }
         switch sqlite3_step(statement) {
         case SQLITE_ROW: return read(SQLiteColumns(statement: statement))
@@ -154,9 +158,6 @@ enum SQLiteRows {
 
 /// The row a statement stands on, read by column position through SQLite's C API.
 struct SQLiteColumns {
-    /// SQLite copies a value bound with this destructor (`SQLITE_TRANSIENT`, a macro Swift does not import).
-    static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
-
     let statement: OpaquePointer
 
     /// The column's text; nil when it is null.
