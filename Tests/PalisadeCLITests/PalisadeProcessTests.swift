@@ -26,9 +26,17 @@ struct PalisadeProcess: Sendable {
     func terminate() { kill(processIdentifier, SIGTERM) }
 }
 
-/// Waits for `process` to exit and returns its status (once per process).
-func exitStatus(of process: PalisadeProcess) async -> Int32 {
-    await ChildProcess.exitStatus(of: process.processIdentifier)
+/// Waits for `process` to exit and returns its status (once per process). A process still running
+/// after `limit` is recorded as a failure and killed (SIGKILL), so one that never stops fails its
+/// test instead of hanging the suite.
+func exitStatus(of process: PalisadeProcess, within limit: Duration = .seconds(120)) async -> Int32 {
+    let watchdog = Task {
+        try await Task.sleep(for: limit)
+        Issue.record("palisade (pid \(process.processIdentifier)) was still running after \(limit): killed")
+        kill(process.processIdentifier, SIGKILL)
+    }
+    defer { watchdog.cancel() }
+    return await ChildProcess.exitStatus(of: process.processIdentifier)
 }
 
 /// Starts `palisade` with `arguments`, its standard output discarded. It is spawned as `palisade lock
@@ -145,6 +153,7 @@ struct ServeCrashTests {
             try await Task.sleep(for: .milliseconds(50))
         }
         process.terminate()
+        _ = await exitStatus(of: process)
         throw LockClientError(code: "NotStarted", message: "palisade serve did not start on port \(port)")
     }
 
@@ -168,16 +177,21 @@ struct ServeCrashTests {
         _ = await exitStatus(of: first)
 
         let second = try await startServer(directory: directory, port: port)
-        defer { second.terminate() }
-        let rival = try await client.grantLease(ttl: .seconds(60))
-        let next = try await client.acquire("fresh", lease: rival.leaseID, wait: .zero)
-        #expect(next.token > tokens.max()!)
-        let status = try await client.status("k0")
-        #expect(status.holders.map(\.token) == [tokens[0]])
-        let refused = await #expect(throws: LockClientError.self) {
-            try await client.acquire("k0", lease: rival.leaseID, wait: .zero)
+        do {
+            let rival = try await client.grantLease(ttl: .seconds(60))
+            let next = try await client.acquire("fresh", lease: rival.leaseID, wait: .zero)
+            #expect(next.token > tokens.max()!)
+            let status = try await client.status("k0")
+            #expect(status.holders.map(\.token) == [tokens[0]])
+            let refused = await #expect(throws: LockClientError.self) {
+                try await client.acquire("k0", lease: rival.leaseID, wait: .zero)
+            }
+            #expect(refused?.code == LockAPIErrorCode.lockHeld)
+        } catch {
+            Issue.record(error)
         }
-        #expect(refused?.code == LockAPIErrorCode.lockHeld)
+        second.terminate()
+        #expect(await exitStatus(of: second) == 0)
     }
 
     @Test("SIGTERM shuts the server down gracefully: a waiting acquire gets ServiceUnavailable, exit status 0")
