@@ -33,19 +33,52 @@ public struct AmzDate: Sendable, Equatable {
     public var date: Date { Date(timeIntervalSince1970: TimeInterval(secondsSince1970)) }
 
     /// `20150830T123600Z`.
-    public var timestamp: String {
-        let (year, month, day) = Self.civilFromDays(secondsSince1970.floorDivided(by: 86_400))
-        let seconds = secondsSince1970 - secondsSince1970.floorDivided(by: 86_400) * 86_400
-        return pad(year, 4) + pad(month, 2) + pad(day, 2) + "T" + pad(seconds / 3600, 2) + pad(seconds / 60 % 60, 2)
-            + pad(seconds % 60, 2) + "Z"
-    }
+    public var timestamp: String { text(withTime: true) }
 
     /// `20150830`, the date part used in the credential scope.
-    public var day: String { String(timestamp.prefix(8)) }
+    public var day: String { text(withTime: false) }
 
-    private func pad(_ value: Int64, _ width: Int) -> String {
-        let text = String(value)
-        return String(repeating: "0", count: max(0, width - text.count)) + text
+    /// The timestamp, or its date part, written digit by digit: every signed request formats one,
+    /// and padding formatted integers cost far more than the signature's hashing. A year outside
+    /// 0…9999 has more digits (and a sign when negative); no SigV4 peer accepts one.
+    private func text(withTime: Bool) -> String {
+        let days = secondsSince1970.floorDivided(by: 86_400)
+        let (year, month, day) = Self.civilFromDays(days)
+        let seconds = secondsSince1970 - days * 86_400
+        return String(unsafeUninitializedCapacity: 48) { text in
+            var count = 0
+            func append(_ byte: UInt8) {
+                text[count] = byte
+                count += 1
+            }
+            func append(_ value: Int64, width: Int) {
+                if value < 0 { append(UInt8(ascii: "-")) }
+                var length = 1
+                var rest = value.magnitude / 10
+                while rest > 0 {
+                    length += 1
+                    rest /= 10
+                }
+                length = max(length, width)
+                var magnitude = value.magnitude
+                for position in (count..<count + length).reversed() {
+                    text[position] = UInt8(ascii: "0") + UInt8(magnitude % 10)
+                    magnitude /= 10
+                }
+                count += length
+            }
+            append(year, width: 4)
+            append(month, width: 2)
+            append(day, width: 2)
+            if withTime {
+                append(UInt8(ascii: "T"))
+                append(seconds / 3600, width: 2)
+                append(seconds / 60 % 60, width: 2)
+                append(seconds % 60, width: 2)
+                append(UInt8(ascii: "Z"))
+            }
+            return count
+        }
     }
 
     // Howard Hinnant's days-from-civil algorithms.

@@ -116,25 +116,33 @@ public enum SigV4 {
     }
 
     /// Percent-encodes everything but the unreserved characters `A–Z a–z 0–9 - _ . ~`
-    /// (and `/` when `keepSlash`), with uppercase hex digits.
+    /// (and `/` when `keepSlash`), with uppercase hex digits. Text with nothing to encode is
+    /// returned as it is.
     public static func uriEncode(_ text: String, keepSlash: Bool = false) -> String {
-        var result = ""
-        result.reserveCapacity(text.utf8.count)
-        for byte in text.utf8 {
+        func isKept(_ byte: UInt8) -> Bool {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"),
                 UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."),
                 UInt8(ascii: "~"):
-                result.unicodeScalars.append(Unicode.Scalar(byte))
-            case UInt8(ascii: "/") where keepSlash:
-                result.append("/")
-            default:
-                result +=
-                    "%" + String(byte >> 4, radix: 16, uppercase: true)
-                    + String(byte & 0x0f, radix: 16, uppercase: true)
+                true
+            case UInt8(ascii: "/"): keepSlash
+            default: false
             }
         }
-        return result
+        guard text.utf8.contains(where: { !isKept($0) }) else { return text }
+        let hexDigits = Array("0123456789ABCDEF".utf8)
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(text.utf8.count * 3)
+        for byte in text.utf8 {
+            if isKept(byte) {
+                bytes.append(byte)
+            } else {
+                bytes.append(UInt8(ascii: "%"))
+                bytes.append(hexDigits[Int(byte >> 4)])
+                bytes.append(hexDigits[Int(byte & 0x0f)])
+            }
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
     /// Decodes `%XX` escapes (a `+` stays a `+`); malformed escapes are kept as they are, and bytes
@@ -167,18 +175,18 @@ public enum SigV4 {
         return bytes
     }
 
-    /// The value trimmed, with each run of spaces and tabs inside it turned into one space.
+    /// The value trimmed, with each run of spaces and tabs inside it turned into one space; the
+    /// value itself when there is nothing to trim or collapse (as header values usually are).
     static func collapseSpaces(_ value: String) -> String {
-        let trimmed = trimmingSpaces(value.utf8)
-        var previousIsSpace = false
-        let needsCollapsing = trimmed.contains { byte in
-            defer { previousIsSpace = isSpace(byte) }
-            return byte == UInt8(ascii: "\t") || (previousIsSpace && isSpace(byte))
+        var previousIsSpace = true
+        let isCanonical = value.utf8.allSatisfy { byte in
+            defer { previousIsSpace = byte == UInt8(ascii: " ") }
+            return byte != UInt8(ascii: "\t") && !(previousIsSpace && byte == UInt8(ascii: " "))
         }
-        guard needsCollapsing else { return String(Substring(trimmed)) }
+        if isCanonical && !previousIsSpace || value.isEmpty { return value }
         var bytes: [UInt8] = []
         var pendingSpace = false
-        for byte in trimmed {
+        for byte in trimmingSpaces(value.utf8) {
             if isSpace(byte) {
                 pendingSpace = true
             } else {

@@ -29,11 +29,11 @@ public struct SigV4Signer: Sendable {
         date: Date = Date()
     ) -> [(name: String, value: String)] {
         let amzDate = AmzDate(date)
-        let added: [(name: String, value: String)] = [
-            ("x-amz-date", amzDate.timestamp), ("x-amz-content-sha256", payloadHash),
-        ]
-        let all = headers.map { (name: $0.name.lowercased(), value: $0.value) } + added
-        let signedHeaders = Array(Set(all.map(\.name))).sorted()
+        let (timestamp, day) = (amzDate.timestamp, amzDate.day)
+        let added: [(name: String, value: String)] = [("x-amz-date", timestamp), ("x-amz-content-sha256", payloadHash)]
+        let all = headers.map { (name: SigV4.lowercasedASCII($0.name), value: $0.value) } + added
+        var signedHeaders: [String] = []
+        for name in all.map(\.name).sorted() where name != signedHeaders.last { signedHeaders.append(name) }
         let canonical = SigV4.canonicalRequest(
             method: method,
             path: path,
@@ -42,8 +42,8 @@ public struct SigV4Signer: Sendable {
             signedHeaders: signedHeaders,
             payloadHash: payloadHash
         )
-        let scope = "\(amzDate.day)/\(region)/\(service)/aws4_request"
-        let signature = sign(canonical, at: amzDate, scope: scope)
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
+        let signature = sign(canonical, timestamp: timestamp, day: day, scope: scope)
         let authorization =
             "\(SigV4.algorithm) Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders.joined(separator: ";")), Signature=\(signature)"
         return added + [("authorization", authorization)]
@@ -60,7 +60,7 @@ public struct SigV4Signer: Sendable {
         headers: [(name: String, value: String)] = [],
         payloadHash: String
     ) -> [(name: String, value: String)] {
-        let sent = headers.map { (name: $0.name.lowercased(), value: $0.value) }
+        let sent = headers.map { (name: SigV4.lowercasedASCII($0.name), value: $0.value) }
         return sent
             + signatureHeaders(
                 method: method,
@@ -85,11 +85,12 @@ public struct SigV4Signer: Sendable {
         date: Date = Date()
     ) -> String {
         let amzDate = AmzDate(date)
-        let scope = "\(amzDate.day)/\(region)/\(service)/aws4_request"
+        let (timestamp, day) = (amzDate.timestamp, amzDate.day)
+        let scope = "\(day)/\(region)/\(service)/aws4_request"
         var parameters = [
             "X-Amz-Algorithm=\(SigV4.algorithm)",
             "X-Amz-Credential=\(SigV4.uriEncode("\(credentials.accessKeyID)/\(scope)"))",
-            "X-Amz-Date=\(amzDate.timestamp)",
+            "X-Amz-Date=\(timestamp)",
             "X-Amz-Expires=\(expires.components.seconds)",
             "X-Amz-SignedHeaders=host",
         ]
@@ -103,20 +104,15 @@ public struct SigV4Signer: Sendable {
             signedHeaders: ["host"],
             payloadHash: SigV4.unsignedPayload
         )
-        let signature = sign(canonical, at: amzDate, scope: scope)
+        let signature = sign(canonical, timestamp: timestamp, day: day, scope: scope)
         return unsignedQuery + "&X-Amz-Signature=\(signature)"
     }
 
-    /// The signature of a canonical request made at `amzDate` in `scope`.
-    private func sign(_ canonical: String, at amzDate: AmzDate, scope: String) -> String {
-        let key = signingKeys.key(
-            secret: credentials.secretAccessKey,
-            day: amzDate.day,
-            region: region,
-            service: service
-        )
+    /// The signature of a canonical request made at `timestamp` (on `day`) in `scope`.
+    private func sign(_ canonical: String, timestamp: String, day: String, scope: String) -> String {
+        let key = signingKeys.key(secret: credentials.secretAccessKey, day: day, region: region, service: service)
         return SigV4.signature(
-            stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: amzDate.timestamp, scope: scope),
+            stringToSign: SigV4.stringToSign(canonicalRequest: canonical, timestamp: timestamp, scope: scope),
             keyedMAC: key.mac
         )
     }

@@ -471,8 +471,10 @@ public struct LockClient: Sendable {
 
     /// `host:port` of an `http://host:port/...` URL.
     static func authority(of endpoint: String) -> String {
-        let withoutScheme = endpoint.split(separator: "://", maxSplits: 1).last.map(String.init) ?? endpoint
-        return String(withoutScheme.prefix { $0 != "/" })
+        let bytes = endpoint.utf8
+        let start = bytes.firstRange(of: "://".utf8)?.upperBound ?? bytes.startIndex
+        let end = bytes[start...].firstIndex(of: UInt8(ascii: "/")) ?? bytes.endIndex
+        return String(endpoint[start..<end])
     }
 }
 

@@ -358,8 +358,9 @@ public struct ObjectClient: Sendable {
         var request = HTTPClientRequest(url: endpoint + path + (query.isEmpty ? "" : "?" + query))
         request.method = HTTPMethod(rawValue: method)
         let payloadHash =
-            payloadSigning == .signed || body.readableBytes == 0
-            ? SigV4.hexSHA256(body.readableBytesView) : SigV4.unsignedPayload
+            body.readableBytes == 0
+            ? SigV4.emptyPayloadHash
+            : payloadSigning == .signed ? SigV4.hexSHA256(body.readableBytesView) : SigV4.unsignedPayload
         for header in signer.requestHeaders(
             method: method,
             path: path,

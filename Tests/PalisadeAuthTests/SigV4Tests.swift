@@ -71,6 +71,8 @@ struct SigV4Tests {
         #expect(SigV4.canonicalQuery("name=a%2fb+c") == "name=a%2Fb%2Bc")
         #expect(SigV4.canonicalQuery("") == "")
         #expect(SigV4.uriEncode("é/~", keepSlash: true) == "%C3%A9/~")
+        #expect(SigV4.uriEncode("a/b c") == "a%2Fb%20c")
+        #expect(SigV4.uriEncode("plain-key_1.txt~") == "plain-key_1.txt~")
     }
 
     @Test("timestamps round-trip, including leap days and the far future")
@@ -79,6 +81,8 @@ struct SigV4Tests {
             #expect(AmzDate(text)?.timestamp == text)
         }
         #expect(AmzDate("20150830T123600Z")?.secondsSince1970 == 1_440_938_160)
+        #expect(AmzDate("20240229T000000Z")?.day == "20240229")
+        #expect(AmzDate(Date(timeIntervalSince1970: 253_402_300_800)).timestamp == "100000101T000000Z")
         #expect(AmzDate("2015-08-30T12:36:00Z") == nil)
         #expect(AmzDate("20151330T123600Z") == nil)
     }
@@ -186,6 +190,19 @@ struct SigV4Tests {
                 \(SigV4.emptyPayloadHash)
                 """
         )
+        for (value, canonicalValue) in [
+            ("   ", ""), ("v ", "v"), (" v", "v"), ("a\tb", "a b"), ("a b", "a b"), ("", ""),
+        ] {
+            let text = SigV4.canonicalRequest(
+                method: "GET",
+                path: "/",
+                query: "",
+                headers: [("h", value)],
+                signedHeaders: ["h"],
+                payloadHash: "-"
+            )
+            #expect(text == "GET\n/\n\nh:\(canonicalValue)\n\nh\n-", "value \(value.debugDescription)")
+        }
     }
 
     @Test("the verifier reads an Authorization header whose fields are spaced differently, in any order")
