@@ -55,10 +55,18 @@ public struct JSONReader {
         }
     }
 
-    /// An object whose members are all scalars, by name (a repeated name keeps its last value).
-    public mutating func flatObject() -> [String: JSONScalar]? {
-        object { name, reader in reader.scalar().map { (name, $0) } }
-            .map { Dictionary($0, uniquingKeysWith: { _, last in last }) }
+    /// An object whose members are all scalars; nil when a name repeats, which readers do not
+    /// agree on (`JSONDecoder` keeps the first value, many others the last): such a message is
+    /// left to `JSONDecoder`, so that every path reads it alike.
+    public mutating func flatObject() -> FlatJSONObject? {
+        guard let members = object({ name, reader in reader.scalar().map { (name: name, value: $0) } }) else {
+            return nil
+        }
+        for index in members.indices.dropFirst()
+        where members[..<index].contains(where: { $0.name == members[index].name }) {
+            return nil
+        }
+        return FlatJSONObject(members: members)
     }
 
     /// Takes `byte` (after blanks) when it comes next.
@@ -193,6 +201,15 @@ public struct JSONReader {
         index += 4
         return unit
     }
+}
+
+/// The members of a flat JSON object, each name once, in the order read. Looked up by a linear
+/// search: the hot paths' messages have a handful of members, too few for hashing names to pay.
+public struct FlatJSONObject: Sendable {
+    public let members: [(name: String, value: JSONScalar)]
+
+    /// The value of the member `name`, nil when there is none.
+    public subscript(name: String) -> JSONScalar? { members.first { $0.name == name }?.value }
 }
 
 /// A member of a flat JSON object.

@@ -2,19 +2,21 @@
 /// members of a flat JSON object, or nil when they are not exactly a valid message (the caller
 /// then hands the text to `JSONDecoder`, whose error the client gets).
 public protocol FlatJSONDecodable: Decodable {
-    init?(flatJSON members: [String: JSONScalar])
+    init?(flatJSON members: FlatJSONObject)
 }
 
 extension FlatJSONDecodable {
     /// The message `bytes` hold, when they are exactly a flat JSON object of a valid one.
+    @inlinable
     public init?(json bytes: UnsafeBufferPointer<UInt8>) {
-        guard let message = JSONReader.read(bytes, { $0.flatObject() }).flatMap(Self.init(flatJSON:)) else {
+        guard let members = JSONReader.read(bytes, { $0.flatObject() }), let message = Self(flatJSON: members) else {
             return nil
         }
         self = message
     }
 
     /// The message `text` holds, when it is exactly a flat JSON object of a valid one.
+    @inlinable
     public init?(json text: Substring) {
         guard let message = text.utf8.withContiguousStorageIfAvailable(Self.init(json:)) ?? nil else { return nil }
         self = message
@@ -27,7 +29,7 @@ public protocol FlatJSONEncodable: Encodable {
     var flatJSON: String { get }
 }
 
-extension [String: JSONScalar] {
+extension FlatJSONObject {
     /// The string member `name`; `.some(nil)` when it is absent or null, nil when it is another type.
     fileprivate func optionalString(_ name: String) -> String?? {
         switch self[name] {
@@ -65,7 +67,7 @@ extension FencingToken {
 }
 
 extension LockSessionRequestHeader: FlatJSONDecodable {
-    public init?(flatJSON members: [String: JSONScalar]) {
+    public init?(flatJSON members: FlatJSONObject) {
         guard case .integer(let id)? = members["id"], id >= 0, case .string(let method)? = members["method"],
             case .string(let path)? = members["path"], let query = members.optionalString("query")
         else { return nil }
@@ -74,7 +76,7 @@ extension LockSessionRequestHeader: FlatJSONDecodable {
 }
 
 extension AcquireRequest: FlatJSONDecodable {
-    public init?(flatJSON members: [String: JSONScalar]) {
+    public init?(flatJSON members: FlatJSONObject) {
         guard let name = members.lockName(), let leaseID = members.leaseID(),
             let modeText = members.optionalString("mode"), let wait = members.optionalInteger("wait_ms")
         else { return nil }
@@ -85,7 +87,7 @@ extension AcquireRequest: FlatJSONDecodable {
 }
 
 extension ReleaseRequest: FlatJSONDecodable {
-    public init?(flatJSON members: [String: JSONScalar]) {
+    public init?(flatJSON members: FlatJSONObject) {
         guard let name = members.lockName(), let leaseID = members.leaseID(),
             let tokenValue = members.optionalInteger("token")
         else { return nil }
@@ -97,15 +99,16 @@ extension ReleaseRequest: FlatJSONDecodable {
 
 extension GrantResponse: FlatJSONEncodable {
     public var flatJSON: String {
-        "{\"name\":" + LockSessionMessage.quoted(name.rawValue) + ",\"lease_id\":\"" + leaseID.rawValue
-            + "\",\"token\":\(token.rawValue),\"mode\":\"" + mode.rawValue
-            + "\",\"lease_remaining_ms\":\(leaseRemainingMilliseconds)}"
+        """
+        {"name":\(LockSessionMessage.quoted(name.rawValue)),"lease_id":"\(leaseID.rawValue)",\
+        "token":\(token.rawValue),"mode":"\(mode.rawValue)","lease_remaining_ms":\(leaseRemainingMilliseconds)}
+        """
     }
 }
 
 extension ReleaseResponse: FlatJSONEncodable {
     public var flatJSON: String {
-        "{\"name\":" + LockSessionMessage.quoted(name.rawValue) + ",\"outcome\":\"" + outcome.rawValue + "\"}"
+        #"{"name":\#(LockSessionMessage.quoted(name.rawValue)),"outcome":"\#(outcome.rawValue)"}"#
     }
 }
 
@@ -113,23 +116,26 @@ extension ReleaseResponse: FlatJSONEncodable {
 
 extension AcquireRequest: FlatJSONEncodable {
     public var flatJSON: String {
-        var text =
-            "{\"name\":" + LockSessionMessage.quoted(name.rawValue) + ",\"lease_id\":\"" + leaseID.rawValue + "\""
-        if let mode { text += ",\"mode\":\"" + mode.rawValue + "\"" }
-        if let waitMilliseconds { text += ",\"wait_ms\":\(waitMilliseconds)" }
-        return text + "}"
+        var text = #"{"name":\#(LockSessionMessage.quoted(name.rawValue)),"lease_id":"\#(leaseID.rawValue)""#
+        if let mode { text += #","mode":"\#(mode.rawValue)""# }
+        if let waitMilliseconds { text += #","wait_ms":\#(waitMilliseconds)"# }
+        text += "}"
+        return text
     }
 }
 
 extension ReleaseRequest: FlatJSONEncodable {
     public var flatJSON: String {
-        "{\"name\":" + LockSessionMessage.quoted(name.rawValue) + ",\"lease_id\":\"" + leaseID.rawValue + "\""
-            + (token.map { ",\"token\":\($0.rawValue)" } ?? "") + "}"
+        guard let token else {
+            return #"{"name":\#(LockSessionMessage.quoted(name.rawValue)),"lease_id":"\#(leaseID.rawValue)"}"#
+        }
+        return
+            #"{"name":\#(LockSessionMessage.quoted(name.rawValue)),"lease_id":"\#(leaseID.rawValue)","token":\#(token.rawValue)}"#
     }
 }
 
 extension GrantResponse: FlatJSONDecodable {
-    public init?(flatJSON members: [String: JSONScalar]) {
+    public init?(flatJSON members: FlatJSONObject) {
         guard let name = members.lockName(), let leaseID = members.leaseID(),
             case .integer(let tokenValue)? = members["token"], let token = FencingToken(json: tokenValue),
             case .string(let modeText)? = members["mode"], let mode = LockMode(rawValue: modeText),
@@ -140,7 +146,7 @@ extension GrantResponse: FlatJSONDecodable {
 }
 
 extension ReleaseResponse: FlatJSONDecodable {
-    public init?(flatJSON members: [String: JSONScalar]) {
+    public init?(flatJSON members: FlatJSONObject) {
         guard let name = members.lockName(), case .string(let outcomeText)? = members["outcome"],
             let outcome = Outcome(rawValue: outcomeText)
         else { return nil }
@@ -149,7 +155,7 @@ extension ReleaseResponse: FlatJSONDecodable {
 }
 
 extension LockSessionResponseHeader: FlatJSONDecodable {
-    public init?(flatJSON members: [String: JSONScalar]) {
+    public init?(flatJSON members: FlatJSONObject) {
         guard let id = members.optionalInteger("id"), id.map({ $0 >= 0 }) ?? true,
             case .integer(let status)? = members["status"], case .string(let requestID)? = members["request_id"]
         else { return nil }

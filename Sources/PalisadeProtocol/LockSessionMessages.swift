@@ -20,10 +20,10 @@ public struct LockSessionRequestHeader: Codable, Sendable, Equatable {
     /// The header as its one-line JSON (what `JSONEncoder` would write, without its cost).
     public var line: String {
         var line =
-            "{\"id\":\(id),\"method\":" + LockSessionMessage.quoted(method) + ",\"path\":"
-            + LockSessionMessage.quoted(path)
-        if let query { line += ",\"query\":" + LockSessionMessage.quoted(query) }
-        return line + "}"
+            #"{"id":\#(id),"method":\#(LockSessionMessage.quoted(method)),"path":\#(LockSessionMessage.quoted(path))"#
+        if let query { line += #","query":\#(LockSessionMessage.quoted(query))"# }
+        line += "}"
+        return line
     }
 }
 
@@ -49,8 +49,8 @@ public struct LockSessionResponseHeader: Codable, Sendable, Equatable {
 
     /// The header as its one-line JSON.
     public var line: String {
-        "{" + (id.map { "\"id\":\($0)," } ?? "") + "\"status\":\(status),\"request_id\":"
-            + LockSessionMessage.quoted(requestID) + "}"
+        guard let id else { return #"{"status":\#(status),"request_id":\#(LockSessionMessage.quoted(requestID))}"# }
+        return #"{"id":\#(id),"status":\#(status),"request_id":\#(LockSessionMessage.quoted(requestID))}"#
     }
 }
 
@@ -61,6 +61,8 @@ public enum LockSessionMessage {
 
     /// `text` as a JSON string: quoted, with quotes, backslashes and control characters escaped.
     public static func quoted(_ text: String) -> String {
+        let isPlain = !text.utf8.contains { $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") || $0 < 0x20 }
+        if isPlain { return "\"\(text)\"" }
         var quoted = "\""
         for scalar in text.unicodeScalars {
             switch scalar {
