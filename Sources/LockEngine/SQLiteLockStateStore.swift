@@ -81,31 +81,35 @@ public final class SQLiteLockStateStore: LockStateStore {
     }
 
     private func write(_ changes: [LockStateChange]) throws {
-        try database.write { db in
-            for change in changes {
-                switch change {
-                case .leaseGranted(let id, let ttl, let owner):
-                    try db.cachedStatement(sql: "INSERT OR REPLACE INTO lease (id, ttl_ms, owner) VALUES (?, ?, ?)")
-                        .execute(arguments: [id.rawValue, ttl.wholeMilliseconds, owner])
-                case .leaseEnded(let id):
-                    try db.cachedStatement(sql: "DELETE FROM holding WHERE lease_id = ?").execute(arguments: [
-                        id.rawValue
-                    ])
-                    try db.cachedStatement(sql: "DELETE FROM lease WHERE id = ?").execute(arguments: [id.rawValue])
-                case .holderAdded(let grant):
-                    try db.cachedStatement(
-                        sql: "INSERT OR REPLACE INTO holding (name, lease_id, token, mode) VALUES (?, ?, ?, ?)"
-                    )
+        try database.writeWithoutTransaction { db in
+            try db.inPreparedTransaction { try Self.write(changes, in: db) }
+        }
+    }
+
+    private static func write(_ changes: [LockStateChange], in db: Database) throws {
+        for change in changes {
+            switch change {
+            case .leaseGranted(let id, let ttl, let owner):
+                try db.cachedStatement(sql: "INSERT OR REPLACE INTO lease (id, ttl_ms, owner) VALUES (?, ?, ?)")
+                    .execute(arguments: [id.rawValue, ttl.wholeMilliseconds, owner])
+            case .leaseEnded(let id):
+                try db.cachedStatement(sql: "DELETE FROM holding WHERE lease_id = ?").execute(arguments: [
+                    id.rawValue
+                ])
+                try db.cachedStatement(sql: "DELETE FROM lease WHERE id = ?").execute(arguments: [id.rawValue])
+            case .holderAdded(let grant):
+                try db.cachedStatement(
+                    sql: "INSERT OR REPLACE INTO holding (name, lease_id, token, mode) VALUES (?, ?, ?, ?)"
+                )
+                .execute(arguments: [
+                    grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue),
+                    grant.mode.rawValue,
+                ])
+            case .holderRemoved(let grant):
+                try db.cachedStatement(sql: "DELETE FROM holding WHERE name = ? AND lease_id = ? AND token = ?")
                     .execute(arguments: [
                         grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue),
-                        grant.mode.rawValue,
                     ])
-                case .holderRemoved(let grant):
-                    try db.cachedStatement(sql: "DELETE FROM holding WHERE name = ? AND lease_id = ? AND token = ?")
-                        .execute(arguments: [
-                            grant.name.rawValue, grant.lease.rawValue, Int64(bitPattern: grant.token.rawValue),
-                        ])
-                }
             }
         }
     }

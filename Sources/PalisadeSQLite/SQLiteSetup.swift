@@ -40,3 +40,44 @@ public enum SQLiteSetup {
         }
     }
 }
+
+extension Database {
+    /// Runs `body` in an immediate transaction: committed when `body` returns, rolled back when it
+    /// (or the commit) throws. Unlike GRDB's `inTransaction`, it prepares its BEGIN, COMMIT and
+    /// ROLLBACK once per connection rather than at every transaction, which cost a lock change more
+    /// than its own writes.
+    public func inPreparedTransaction<T>(_ body: () throws -> T) throws -> T {
+        try cachedStatement(sql: "BEGIN IMMEDIATE TRANSACTION").execute()
+        do {
+            let value = try body()
+            try cachedStatement(sql: "COMMIT TRANSACTION").execute()
+            return value
+        } catch {
+            if isInsideTransaction { try? cachedStatement(sql: "ROLLBACK TRANSACTION").execute() }
+            throw error
+        }
+    }
+
+    /// Runs `body` in a savepoint of the current transaction: released when `body` returns, its
+    /// changes undone when it throws. Should they not be undone alone, the whole transaction is
+    /// rolled back, so that no part of them is ever committed. Statements prepared once per
+    /// connection, as in ``inPreparedTransaction(_:)``.
+    public func inPreparedSavepoint<T>(_ body: () throws -> T) throws -> T {
+        try cachedStatement(sql: "SAVEPOINT palisade").execute()
+        do {
+            let value = try body()
+            try cachedStatement(sql: "RELEASE SAVEPOINT palisade").execute()
+            return value
+        } catch {
+            if isInsideTransaction {
+                do {
+                    try cachedStatement(sql: "ROLLBACK TRANSACTION TO SAVEPOINT palisade").execute()
+                    try cachedStatement(sql: "RELEASE SAVEPOINT palisade").execute()
+                } catch {
+                    try? cachedStatement(sql: "ROLLBACK TRANSACTION").execute()
+                }
+            }
+            throw error
+        }
+    }
+}

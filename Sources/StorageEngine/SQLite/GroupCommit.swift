@@ -1,4 +1,5 @@
 import GRDB
+import PalisadeSQLite
 import Synchronization
 
 /// Commits that arrive while another is being written wait for it, then are written together:
@@ -41,12 +42,8 @@ final class GroupCommit: Sendable {
             let pending = Pending(
                 run: { db in
                     do {
-                        var value: T?
-                        try db.inSavepoint {
-                            value = try body(db)
-                            return .commit
-                        }
-                        if let value { outcome.withLock { $0 = .success(value) } }
+                        let value = try db.inPreparedSavepoint { try body(db) }
+                        outcome.withLock { $0 = .success(value) }
                     } catch {
                         outcome.withLock { $0 = .failure(error) }
                         // The later bodies must not run outside the group's transaction.
@@ -85,8 +82,10 @@ final class GroupCommit: Sendable {
             }
             if group.isEmpty { return }
             do {
-                try await database.write { db in
-                    for pending in group { try pending.run(db) }
+                try await database.writeWithoutTransaction { db in
+                    try db.inPreparedTransaction {
+                        for pending in group { try pending.run(db) }
+                    }
                 }
                 for pending in group { pending.finish(nil) }
             } catch {
