@@ -54,7 +54,7 @@ let package = Package(
         .target(name: "PalisadeSupport", swiftSettings: swiftSettings),
         // libuuid (Debian's uuid-dev), as the design card names it.
         .systemLibrary(name: "CUUID", pkgConfig: "uuid", providers: [.apt(["uuid-dev"])]),
-        // Random ids of the server (lease, request, upload and version ids), from libuuid; the
+        // Ids of the server: random ones (lease, upload and version ids) from libuuid, request ids; the
         // client library does not link it.
         .target(name: "PalisadeIDs", dependencies: ["CUUID"], swiftSettings: swiftSettings),
         // AWS Signature V4: pure signing and verification, used by the server and the client.

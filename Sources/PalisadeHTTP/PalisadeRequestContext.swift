@@ -7,7 +7,7 @@ import PalisadeIDs
 /// that every response and error body carries.
 public struct PalisadeRequestContext: RequestContext, WebSocketRequestContext {
     public var coreContext: CoreRequestContextStorage
-    /// Random, unique per request; sent back in `x-palisade-request-id`.
+    /// Unique per request (``RequestID``); sent back in `x-palisade-request-id`.
     public let requestID: String
     /// Where a lock session upgrade leaves its handler.
     public let webSocket: WebSocketHandlerReference<PalisadeRequestContext>
@@ -18,7 +18,7 @@ public struct PalisadeRequestContext: RequestContext, WebSocketRequestContext {
 
     public init(source: ApplicationRequestContextSource) {
         coreContext = .init(source: source)
-        requestID = RandomUUID.hex()
+        requestID = RequestID.next()
         webSocket = .init()
     }
 
@@ -27,7 +27,7 @@ public struct PalisadeRequestContext: RequestContext, WebSocketRequestContext {
     /// with concurrent calls).
     init(insideSessionOf session: PalisadeRequestContext, accessKeyID: String) {
         coreContext = .init(source: SessionCallSource(logger: session.logger))
-        requestID = RandomUUID.hex()
+        requestID = RequestID.next()
         webSocket = session.webSocket
         self.accessKeyID = accessKeyID
     }

@@ -5,7 +5,7 @@ import CUUID
 import Glibc
 #endif
 
-/// Random (version 4) UUIDs from libuuid, for lease, request, upload and version ids. On Debian 12
+/// Random (version 4) UUIDs from libuuid, for lease, upload and version ids. On Debian 12
 /// libuuid draws from `getrandom()`: no file is opened per id (`palisade bench ids`;
 /// `Tests/Interop/test_ids.py` watches the system calls).
 public enum RandomUUID {

@@ -38,3 +38,26 @@ struct RandomUUIDTests {
         }
     }
 }
+
+@Suite("RequestID: unique ids without a random draw each")
+struct RequestIDTests {
+    @Test("ids are 32 lowercase hex digits that do not repeat; the hashed half varies in every position")
+    func uniqueness() {
+        let ids = (0..<50_000).map { _ in RequestID.next() }
+        #expect(ids.allSatisfy { $0.utf8.count == 32 && $0.allSatisfy { "0123456789abcdef".contains($0) } })
+        #expect(Set(ids).count == ids.count)
+        #expect(Set(ids.map { $0.prefix(16) }).count == 1, "one process part per process")
+        for position in 16..<32 {
+            #expect(Set(ids.map { Array($0)[position] }).count == 16, "position \(position)")
+        }
+    }
+
+    @Test("ids made at once on many threads do not repeat")
+    func concurrentUniqueness() async {
+        let batches = await withTaskGroup(of: [String].self) { group in
+            for _ in 0..<8 { group.addTask { (0..<5_000).map { _ in RequestID.next() } } }
+            return await group.reduce(into: []) { $0 += $1 }
+        }
+        #expect(Set(batches).count == 40_000)
+    }
+}

@@ -12,7 +12,7 @@ struct ConnectionErrorAnswer {
 
     /// The answer for `target` with the lock API's `lockCode` or S3's `s3Code`.
     init(target: String?, lockCode: String, s3Code: String, message: String) {
-        requestID = RandomUUID.hex()
+        requestID = RequestID.next()
         if let target, PalisadePaths.isReserved(target) {
             contentType = "application/json"
             body = ByteBuffer(bytes: LockAPIError(.badRequest, lockCode, message).body(requestID: requestID))
