@@ -117,6 +117,16 @@ public struct ObjectStore: Sendable {
         if let claim, !FenceRules.covers(lock: claim.lock, bucket: bucket, key: key) {
             throw StorageError.fencingLockMismatch(lock: claim.lock, bucket: bucket, key: key)
         }
+        if claim == nil, preconditions?.isEmpty ?? true {
+            // The common write, neither fenced nor conditional, needs only whether its path is
+            // fenced and (a PUT's check, as below) whether its bucket exists: one look-up. No
+            // condition, so no sequence for the commit point to compare.
+            let paths = try await metadata.fencedPaths(in: bucket)
+            let fence = CommitPoint.unclaimedFenceCheck(bucket: bucket, key: key, fencedPaths: paths ?? [])
+            if let rejection = CommitRules.fenceRejection(fence) { throw StorageError(rejection) }
+            if paths == nil, preconditions != nil { throw StorageError.noSuchBucket(bucket) }
+            return nil
+        }
         let (fence, current) = try await metadata.read(TransactionScope(bucket: bucket, key: key, fence: claim)) {
             (
                 try CommitPoint.fenceCheck(claim: claim, bucket: bucket, key: key, in: $0),

@@ -139,6 +139,30 @@ struct ObjectStoreTests {
     }
 
     @Test(
+        "a write that cannot commit is refused before a byte of its body is read: no token on a fenced path, no bucket",
+        arguments: MetadataKind.allCases
+    )
+    func refusedBeforeTheBody(kind: MetadataKind) async throws {
+        let (store, _) = try await makeStore(kind)
+        let locked = FencedPath(bucket: "bucket", prefix: "locked/")
+        try await store.setFenced(locked, true)
+        // FailingBody throws Disconnected once read: a StorageError means the body was never read.
+        func refusal(_ request: PutRequest) async -> StorageError.Code? {
+            await storageCode { _ = try await store.put(request, body: FailingBody()) }
+        }
+        #expect(await refusal(PutRequest(bucket: "bucket", key: "locked/k")) == .fencingTokenRequired)
+        #expect(await refusal(PutRequest(bucket: "absent", key: "k")) == .noSuchBucket)
+        let conditional = WritePreconditions(ifNoneMatch: "*")
+        #expect(await refusal(PutRequest(bucket: "absent", key: "k", preconditions: conditional)) == .noSuchBucket)
+        await #expect(throws: FailingBody.Disconnected.self) {
+            try await store.put(PutRequest(bucket: "bucket", key: "open/k"), body: FailingBody())
+        }
+        try await store.setFenced(locked, false)
+        try await store.put("locked/k", "unfenced since")
+        #expect(try await store.read("locked/k") == "unfenced since")
+    }
+
+    @Test(
         "a body that fails verification commits nothing, and says which check failed",
         arguments: MetadataKind.allCases,
         [

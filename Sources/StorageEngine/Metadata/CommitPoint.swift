@@ -184,11 +184,20 @@ enum CommitPoint {
         key: String,
         in transaction: any MetadataTransaction
     ) throws -> FenceCheck {
+        var check = unclaimedFenceCheck(bucket: bucket, key: key, fencedPaths: try transaction.fencedPaths(in: bucket))
+        check.claim = claim
+        check.highestToken = try claim.flatMap { try transaction.highestToken(of: $0.lock) }
+        check.claimIsLiveHolder = try claim.flatMap { try transaction.isLiveHolder($0) }
+        return check
+    }
+
+    /// What to check of a write to `key` that carries no claim, given its bucket's fenced paths.
+    static func unclaimedFenceCheck(bucket: String, key: String, fencedPaths: [FencedPath]) -> FenceCheck {
         FenceCheck(
-            claim: claim,
-            pathIsFenced: try transaction.fencedPaths(in: bucket).contains { $0.contains(bucket: bucket, key: key) },
-            highestToken: try claim.flatMap { try transaction.highestToken(of: $0.lock) },
-            claimIsLiveHolder: try claim.flatMap { try transaction.isLiveHolder($0) }
+            claim: nil,
+            pathIsFenced: fencedPaths.contains { $0.contains(bucket: bucket, key: key) },
+            highestToken: nil,
+            claimIsLiveHolder: nil
         )
     }
 

@@ -61,6 +61,9 @@ public protocol MetadataStore: Sendable {
     func uploads(bucket: String, prefix: String, limit: Int) async throws -> [MultipartUpload]
     /// Every fenced path.
     func fencedPaths() async throws -> [FencedPath]
+    /// The fenced paths of `bucket`, nil when there is no such bucket (a write asks before its
+    /// body arrives).
+    func fencedPaths(in bucket: String) async throws -> [FencedPath]?
     /// Every blob referenced by a current version or an uploaded part.
     func referencedBlobIDs() async throws -> Set<String>
     /// Removes the write records made before `time` (ms since 1970). - Returns: how many.
@@ -111,5 +114,11 @@ public struct Commit<Value: Sendable>: Sendable {
 extension MetadataStore {
     public func writeRecord(named name: String) async throws -> WriteRecord? {
         try await read(TransactionScope(writeNames: [name])) { try $0.writeRecord(name) }
+    }
+
+    public func fencedPaths(in bucket: String) async throws -> [FencedPath]? {
+        try await read(TransactionScope(bucket: bucket)) {
+            try $0.bucketExists(bucket) ? $0.fencedPaths(in: bucket) : nil
+        }
     }
 }

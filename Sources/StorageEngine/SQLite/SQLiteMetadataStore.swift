@@ -105,6 +105,10 @@ public final class SQLiteMetadataStore: MetadataStore {
         try reader.writeRecord(named: name)
     }
 
+    public func fencedPaths(in bucket: String) throws -> [FencedPath]? {
+        try reader.fencedPaths(in: bucket)
+    }
+
     public func currentVersionID(bucket: String, key: String) throws -> String? {
         try database.unsafeRead { db in
             try String.fetchOne(

@@ -5,7 +5,7 @@ import StorageCore
 import Synchronization
 
 /// The hot one-statement reads — an object's head (every GET and HEAD), a write record (every
-/// named write) — on read-only connections of its own, through SQLite's C API with each statement
+/// named write), a bucket's fenced paths (every write's early check) — on read-only connections of its own, through SQLite's C API with each statement
 /// prepared once per connection: without GRDB's reader pool, its queue hop, its statement cache
 /// look-up and its copies of arguments and columns, which cost several times the read itself. Each
 /// read is one statement, a consistent snapshot on its own (WAL mode: it never waits for the writer).
@@ -16,6 +16,7 @@ final class SQLiteReader: Sendable {
         let handle: OpaquePointer
         let head: OpaquePointer
         let writeRecord: OpaquePointer
+        let bucketFence: OpaquePointer
 
         init(path: String) throws {
             var handle: OpaquePointer?
@@ -26,26 +27,30 @@ final class SQLiteReader: Sendable {
             }
             var head: OpaquePointer?
             var writeRecord: OpaquePointer?
+            var bucketFence: OpaquePointer?
             code = SQLiteSetup.keepWAL(of: handle)
             if code == SQLITE_OK { code = sqlite3_busy_timeout(handle, 10_000) }
             if code == SQLITE_OK { code = sqlite3_prepare_v3(handle, SQLiteRows.headQuery, -1, 0, &head, nil) }
             if code == SQLITE_OK {
                 code = sqlite3_prepare_v3(handle, SQLiteRows.writeRecordQuery, -1, 0, &writeRecord, nil)
             }
-            guard code == SQLITE_OK, let head, let writeRecord else {
+            if code == SQLITE_OK {
+                code = sqlite3_prepare_v3(handle, SQLiteRows.bucketFenceQuery, -1, 0, &bucketFence, nil)
+            }
+            guard code == SQLITE_OK, let head, let writeRecord, let bucketFence else {
                 let message = String(cString: sqlite3_errmsg(handle))
-                sqlite3_finalize(head)
+                for statement in [head, writeRecord, bucketFence] { sqlite3_finalize(statement) }
                 sqlite3_close(handle)
                 throw DatabaseError(resultCode: ResultCode(rawValue: code), message: message)
             }
             self.handle = handle
             self.head = head
             self.writeRecord = writeRecord
+            self.bucketFence = bucketFence
         }
 
         deinit {
-            sqlite3_finalize(head)
-            sqlite3_finalize(writeRecord)
+            for statement in [head, writeRecord, bucketFence] { sqlite3_finalize(statement) }
             sqlite3_close(handle)
         }
     }
@@ -69,6 +74,13 @@ final class SQLiteReader: Sendable {
     /// The write record named `name`; nil when there is none.
     func writeRecord(named name: String) throws -> WriteRecord? {
         try withConnection { try SQLiteRows.fetchOne($0.writeRecord, name, read: SQLiteRows.writeRecord(from:)) }
+    }
+
+    /// The fenced paths of `bucket`; nil when there is no such bucket.
+    func fencedPaths(in bucket: String) throws -> [FencedPath]? {
+        let prefixes = try withConnection { try SQLiteRows.fetchAll($0.bucketFence, bucket) { $0.text(0) } }
+        guard !prefixes.isEmpty else { return nil }
+        return prefixes.compactMap { $0.map { FencedPath(bucket: bucket, prefix: $0) } }
     }
 
     private func withConnection<T>(_ body: (Connection) throws -> T) throws -> T {

@@ -27,6 +27,13 @@ enum SQLiteRows {
         WHERE name = ?
         """
 
+    /// The statement that reads whether a bucket exists and its fenced prefixes: no row when it
+    /// does not exist, one null prefix when it has none.
+    static let bucketFenceQuery = """
+        SELECT fenced_path.prefix FROM bucket LEFT JOIN fenced_path ON fenced_path.bucket = bucket.name
+        WHERE bucket.name = ?
+        """
+
     /// SQLite copies a value bound with this destructor (`SQLITE_TRANSIENT`, a macro Swift does not
     /// import).
     private static let transient = unsafeBitCast(-1, to: sqlite3_destructor_type.self)
@@ -38,6 +45,26 @@ enum SQLiteRows {
         _ arguments: String...,
         read: (SQLiteColumns) -> T
     ) throws -> T? {
+        try run(statement, arguments) { try step(statement) ? read(SQLiteColumns(statement: statement)) : nil }
+    }
+
+    /// Runs `statement` with `arguments` bound as text and reads every row with `read`, as
+    /// ``fetchOne(_:_:read:)`` reads the first.
+    static func fetchAll<T>(
+        _ statement: OpaquePointer,
+        _ arguments: String...,
+        read: (SQLiteColumns) -> T
+    ) throws -> [T] {
+        try run(statement, arguments) {
+            var rows: [T] = []
+            while try step(statement) { rows.append(read(SQLiteColumns(statement: statement))) }
+            return rows
+        }
+    }
+
+    /// Binds `arguments` to `statement`, runs `body`, and resets the statement.
+    private static func run<T>(_ statement: OpaquePointer, _ arguments: [String], _ body: () throws -> T) rethrows -> T
+    {
         defer {
             sqlite3_reset(statement)
             sqlite3_clear_bindings(statement)
@@ -45,9 +72,14 @@ enum SQLiteRows {
         for (index, argument) in arguments.enumerated() {
             sqlite3_bind_text(statement, CInt(index + 1), argument, -1, transient)
         }
+        return try body()
+    }
+
+    /// Steps `statement`: true at a row, false when done.
+    private static func step(_ statement: OpaquePointer) throws -> Bool {
         switch sqlite3_step(statement) {
-        case SQLITE_ROW: return read(SQLiteColumns(statement: statement))
-        case SQLITE_DONE: return nil
+        case SQLITE_ROW: return true
+        case SQLITE_DONE: return false
         case let code:
             throw DatabaseError(
                 resultCode: ResultCode(rawValue: code),
