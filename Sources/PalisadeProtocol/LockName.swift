@@ -20,7 +20,9 @@ public struct LockName: RawRepresentable, Hashable, Comparable, Sendable, Codabl
         let length = candidate.utf8.count
         if length == 0 { return "a lock name must not be empty" }
         if length > maximumLength { return "a lock name is at most \(maximumLength) bytes of UTF-8, not \(length)" }
-        if candidate.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        // Unicode's control characters (Cc) are exactly U+0000–U+001F and U+007F–U+009F, a set fixed
+        // by its stability policy: compared by value, not by a property look-up per character.
+        if candidate.unicodeScalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) {
             return "a lock name must not contain control characters"
         }
         return nil
