@@ -81,6 +81,8 @@ for mode in uncontended contended; do
     bench locks --mode "$mode" --clients "$lock_clients" --json "$results/locks-$mode-palisade.json"
     bench locks --mode "$mode" --clients "$lock_clients" --transport session \
         --json "$results/locks-$mode-palisade-session.json"
+    bench locks --mode "$mode" --clients "$lock_clients" --transport session --durability relaxed \
+        --json "$results/locks-$mode-palisade-session-relaxed.json"
     bench locks --mode "$mode" --clients "$lock_clients" --target etcd \
         --endpoint "http://127.0.0.1:$etcd_port" --server-pid "$etcd_pid" --json "$results/locks-$mode-etcd.json"
     bench locks --mode "$mode" --clients "$lock_clients" --target redis \

@@ -244,6 +244,7 @@ struct BenchRunTests {
             #expect(rows.map { $0["target"] as? String } == ["palisade", "palisade-fenced"])
             for row in rows {
                 #expect((row["operations"] as? Int ?? 0) > 0 && row["errors"] as? Int == 0)
+                #expect((row["generatorCPUMicrosecondsPerOperation"] as? Double ?? 0) > 0)
             }
         }
     }
@@ -258,6 +259,7 @@ struct BenchRunTests {
             )
             let row = try #require(rows.first)
             #expect((row["cycles"] as? Int ?? 0) > 0 && row["handOffP50Microseconds"] is Int)
+            #expect((row["generatorCPUMicrosecondsPerCycle"] as? Double ?? 0) > 0)
             #expect(row["overlappingCriticalSections"] as? Int == 0 && row["tokensOutOfOrder"] as? Int == 0)
         }
     }

@@ -107,4 +107,6 @@ struct GatewayBenchResult: Codable {
     var errors: Int
     /// The server's CPU time per operation (its process and children, from /proc), when known.
     var serverCPUMicrosecondsPerOperation: Double?
+    /// The load generator's CPU time per operation (this process's).
+    var generatorCPUMicrosecondsPerOperation: Double?
 }

@@ -150,6 +150,8 @@ struct LockBenchResult: Codable {
     var cyclesPerSecond: Double
     /// The server's CPU time per cycle (its process and children, from /proc), when known.
     var serverCPUMicrosecondsPerCycle: Double?
+    /// The load generator's CPU time per cycle (this process's).
+    var generatorCPUMicrosecondsPerCycle: Double?
     var acquireP50Microseconds: UInt64
     var acquireP90Microseconds: UInt64
     var acquireP99Microseconds: UInt64

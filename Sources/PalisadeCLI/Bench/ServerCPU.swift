@@ -5,8 +5,8 @@ import Glibc
 #endif
 
 /// The CPU time a server process and its children (nginx's workers) have used, from `/proc`, so
-/// a benchmark can report the server's CPU time per operation beside its ops/s: a figure that
-/// moves less than throughput when this VM's speed swings.
+/// a benchmark can report the server's CPU time per operation beside its ops/s — a figure that
+/// moves less than throughput when this VM's speed swings — and the load generator's beside it.
 struct ServerCPU {
     let pid: pid_t
 
@@ -26,17 +26,46 @@ struct ServerCPU {
         return Double(total) / Double(sysconf(Int32(_SC_CLK_TCK)))
     }
 
-    /// Runs `body`, and returns its result with the server's CPU microseconds per operation over
-    /// it (`operations` reads the count from the result); nil without a server process.
+    /// CPU microseconds per operation of a run: the server's (nil without a server process) and the
+    /// load generator's, this process's own. Where both share the machine's cores, their sum bounds
+    /// the throughput.
+    struct Charge {
+        var server: Double?
+        var generator: Double?
+
+        /// The two figures as a table's last columns, right-aligned in `widths`.
+        func columns(widths: (server: Int, generator: Int)) -> String {
+            func column(_ value: Double?, _ width: Int) -> String {
+                (value.map { String(format: "%.1f", $0) } ?? "-").leftPadded(to: width)
+            }
+            return column(server, widths.server) + column(generator, widths.generator)
+        }
+    }
+
+    /// Runs `body`, and returns its result with the CPU time per operation it took (`operations`
+    /// reads the count from the result).
     static func charge<Result>(
         _ server: ServerCPU?,
         operations: (Result) -> Int,
         _ body: () async throws -> Result
-    ) async rethrows -> (Result, Double?) {
-        let before = server?.seconds()
+    ) async rethrows -> (Result, Charge) {
+        let before = (server: server?.seconds(), generator: generatorSeconds())
         let result = try await body()
-        guard let before, let after = server?.seconds(), operations(result) > 0 else { return (result, nil) }
-        return (result, (after - before) * 1e6 / Double(operations(result)))
+        let count = Double(operations(result))
+        guard count > 0 else { return (result, Charge()) }
+        let generator = (generatorSeconds() - before.generator) * 1e6 / count
+        guard let serverBefore = before.server, let serverAfter = server?.seconds() else {
+            return (result, Charge(server: nil, generator: generator))
+        }
+        return (result, Charge(server: (serverAfter - serverBefore) * 1e6 / count, generator: generator))
+    }
+
+    /// The user and system seconds this process (the load generator) has used.
+    private static func generatorSeconds() -> Double {
+        var usage = rusage()
+        getrusage(RUSAGE_SELF.rawValue, &usage)
+        return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec)
+            + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
     }
 
     private static func descends(_ process: pid_t, from ancestor: pid_t, parents: [pid_t: pid_t]) -> Bool {

@@ -139,7 +139,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
 
     static func printHeader() {
         print(
-            "target             clients      ops/s        MB/s    p50 µs    p90 µs    p99 µs    max µs  errors  server CPU µs/op"
+            "target             clients      ops/s        MB/s    p50 µs    p90 µs    p99 µs    max µs  errors  server CPU µs/op  generator CPU µs/op"
         )
     }
 
@@ -152,7 +152,8 @@ struct GatewayBenchCommand: AsyncParsableCommand {
         var (result, cpu) = try await ServerCPU.charge(server, operations: \.operations) {
             try await bench.run(clients: clients)
         }
-        result.serverCPUMicrosecondsPerOperation = cpu
+        result.serverCPUMicrosecondsPerOperation = cpu.server
+        result.generatorCPUMicrosecondsPerOperation = cpu.generator
         print(
             result.target.padding(toLength: 16, withPad: " ", startingAt: 0)
                 + String(
@@ -165,7 +166,7 @@ struct GatewayBenchCommand: AsyncParsableCommand {
                     result.p99Microseconds,
                     result.maxMicroseconds,
                     result.errors
-                ) + (cpu.map { String(format: " %17.1f", $0) } ?? "                 -")
+                ) + cpu.columns(widths: (18, 21))
         )
         return result
     }
@@ -269,7 +270,7 @@ struct LocksBenchCommand: AsyncParsableCommand {
     func run() async throws {
         let mode = LockBenchMode(rawValue: mode)!
         let length = options.length
-        let results: [LockBenchResult]
+        var results: [LockBenchResult]
         switch (target, options.endpoint) {
         case ("etcd", let endpoint?):
             let etcd = EtcdLockTarget(endpoint: endpoint, httpClient: LockClient.sharedHTTPClient)
@@ -302,6 +303,10 @@ struct LocksBenchCommand: AsyncParsableCommand {
                     cpu: options.serverCPU(started: target.started)
                 )
             }
+            // A server this command started relaxed is named so in the results, beside durable runs.
+            if target.started != nil, options.durability == "relaxed" {
+                for index in results.indices { results[index].target += "-relaxed" }
+            }
         }
         try BenchTarget.writeJSON(results, to: options.json)
         if results.contains(where: { $0.overlappingCriticalSections > 0 || ($0.tokensOutOfOrder ?? 0) > 0 }) {
@@ -317,13 +322,14 @@ struct LocksBenchCommand: AsyncParsableCommand {
     ) async throws -> [LockBenchResult] {
         print("palisade bench locks: \(bench.target.name) \(mode), \(bench.length), server \(server)")
         print(
-            "clients   cycles/s   p50 µs   p90 µs   p99 µs   max µs  hand-off p50 µs  fairness  overlaps  out-of-order  server CPU µs/cycle"
+            "clients   cycles/s   p50 µs   p90 µs   p99 µs   max µs  hand-off p50 µs  fairness  overlaps  out-of-order  server CPU µs/cycle  generator CPU µs/cycle"
         )
         return try await clientCounts.asyncMap { count in
-            var (result, serverCPU) = try await ServerCPU.charge(cpu, operations: \.cycles) {
+            var (result, charge) = try await ServerCPU.charge(cpu, operations: \.cycles) {
                 try await bench.run(clients: count)
             }
-            result.serverCPUMicrosecondsPerCycle = serverCPU
+            result.serverCPUMicrosecondsPerCycle = charge.server
+            result.generatorCPUMicrosecondsPerCycle = charge.generator
             let latencies = String(
                 format: "%7d %10.0f %8d %8d %8d %8d ",
                 count,
@@ -338,7 +344,7 @@ struct LocksBenchCommand: AsyncParsableCommand {
             let counters = String(format: " %9.3f %9d ", result.fairness, result.overlappingCriticalSections)
             print(
                 latencies + handOff.leftPadded(to: 16) + counters + outOfOrder.leftPadded(to: 13)
-                    + (serverCPU.map { String(format: " %20.1f", $0) } ?? "                    -")
+                    + charge.columns(widths: (21, 24))
             )
             return result
         }
