@@ -162,7 +162,8 @@ final class LockSessionChannel: Sendable {
 
     /// The open connection's outbox, opening the connection when there is none.
     private func openLink(deadline: ContinuousClock.Instant) async throws -> Outbox {
-        try await withCheckedThrowingContinuation { continuation in
+        if case .open(let outbox) = state.withLock({ $0.link }) { return outbox }
+        return try await withCheckedThrowingContinuation { continuation in
             let waiting = Waiting(continuation: continuation, deadline: deadline)
             let startConnection = state.withLock { state -> Bool in
                 switch state.link {
