@@ -75,25 +75,58 @@ final class LockSessionChannel: Sendable {
     /// An answer: the HTTP status and request id of the call, its body, and the gateway that gave it.
     typealias Answer = (status: Int, requestID: String, body: ByteBuffer, endpoint: String)
 
-    /// Messages to send on the open connection, in order.
-    private typealias Outbox = AsyncStream<String>.Continuation
-
-    /// A call waiting for the connection to open, or for its answer, until its deadline.
-    private struct Waiting<Value> {
-        var continuation: CheckedContinuation<Value, any Error>
+    /// A call waiting for the connection to open, until its deadline.
+    private struct Waiting {
+        var continuation: CheckedContinuation<WebSocketOutboundWriter, any Error>
         var deadline: ContinuousClock.Instant
+    }
+
+    /// A call sent and not yet answered. Its caller writes the message itself and then waits, so
+    /// the answer (or the connection's failure) may come before it waits: the first outcome is
+    /// kept until then, and any later one is ignored.
+    private final class PendingCall: Sendable {
+        let deadline: ContinuousClock.Instant
+        private let state = Mutex<
+            (outcome: Result<Answer, any Error>?, waiter: CheckedContinuation<Answer, any Error>?)
+        >(
+            (nil, nil)
+        )
+
+        init(deadline: ContinuousClock.Instant) { self.deadline = deadline }
+
+        /// Settles the call with `outcome`, unless it is settled already.
+        func settle(_ outcome: Result<Answer, any Error>) {
+            let waiter = state.withLock { state -> CheckedContinuation<Answer, any Error>? in
+                guard state.outcome == nil else { return nil }
+                state.outcome = outcome
+                defer { state.waiter = nil }
+                return state.waiter
+            }
+            waiter?.resume(with: outcome)
+        }
+
+        /// Waits until the call is settled.
+        func outcome() async throws -> Answer {
+            try await withCheckedThrowingContinuation { continuation in
+                let outcome = state.withLock { state -> Result<Answer, any Error>? in
+                    if state.outcome == nil { state.waiter = continuation }
+                    return state.outcome
+                }
+                if let outcome { continuation.resume(with: outcome) }
+            }
+        }
     }
 
     private enum Link {
         case closed
-        case opening([Waiting<Outbox>])
-        case open(Outbox)
+        case opening([Waiting])
+        case open(WebSocketOutboundWriter)
     }
 
     private struct State {
         var link = Link.closed
         var nextID: UInt64 = 0
-        var pending: [UInt64: Waiting<Answer>] = [:]
+        var pending: [UInt64: PendingCall] = [:]
         var connection: Task<Void, Never>?
 
         /// Whether a call has waited past its deadline.
@@ -123,27 +156,28 @@ final class LockSessionChannel: Sendable {
         state.withLock { $0.connection }?.cancel()
     }
 
-    /// Sends one call and waits up to `timeout` for its answer.
+    /// Sends one call and waits up to `timeout` for its answer. The caller writes its message
+    /// itself, with no task in between.
     func call(_ method: String, _ path: String, query: String, body: Data, timeout: Duration) async throws -> Answer {
         let deadline = ContinuousClock.now + timeout
-        let outbox = try await openLink(deadline: deadline)
-        let id = state.withLock { state in
+        let outbound = try await openLink(deadline: deadline)
+        let call = PendingCall(deadline: deadline)
+        // Registered only while the link is open: closing settles every registered call.
+        let id = try state.withLock { state in
+            guard case .open = state.link else { throw LockSessionClosed() }
             state.nextID += 1
+            state.pending[state.nextID] = call
             return state.nextID
         }
         let header = LockSessionRequestHeader(id: id, method: method, path: path, query: query.isEmpty ? nil : query)
         let message = header.line + "\n" + String(decoding: body, as: UTF8.self)
         return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { continuation in
-                // Registered only while the link is open: closing fails every registered call.
-                let registered = state.withLock { state -> Bool in
-                    guard case .open = state.link, !Task.isCancelled else { return false }
-                    state.pending[id] = Waiting(continuation: continuation, deadline: deadline)
-                    return true
-                }
-                guard registered else { return continuation.resume(throwing: LockSessionClosed()) }
-                outbox.yield(message)
+            do {
+                try await outbound.write(.text(message))
+            } catch {
+                fail(id, error)
             }
+            return try await call.outcome()
         } onCancel: {
             fail(id, CancellationError())
         }
@@ -157,18 +191,18 @@ final class LockSessionChannel: Sendable {
     }
 
     private func fail(_ id: UInt64, _ error: any Error) {
-        state.withLock { $0.pending.removeValue(forKey: id) }?.continuation.resume(throwing: error)
+        state.withLock { $0.pending.removeValue(forKey: id) }?.settle(.failure(error))
     }
 
-    /// The open connection's outbox, opening the connection when there is none.
-    private func openLink(deadline: ContinuousClock.Instant) async throws -> Outbox {
-        if case .open(let outbox) = state.withLock({ $0.link }) { return outbox }
+    /// The open connection's writer, opening the connection when there is none.
+    private func openLink(deadline: ContinuousClock.Instant) async throws -> WebSocketOutboundWriter {
+        if case .open(let outbound) = state.withLock({ $0.link }) { return outbound }
         return try await withCheckedThrowingContinuation { continuation in
             let waiting = Waiting(continuation: continuation, deadline: deadline)
             let startConnection = state.withLock { state -> Bool in
                 switch state.link {
-                case .open(let outbox):
-                    continuation.resume(returning: outbox)
+                case .open(let outbound):
+                    continuation.resume(returning: outbound)
                     return false
                 case .opening(var waiters):
                     waiters.append(waiting)
@@ -206,26 +240,21 @@ final class LockSessionChannel: Sendable {
         } catch {
             failure = error
         }
-        let (waiters, pending) = state.withLock { state in
+        let (waiters, pending) = state.withLock { state -> ([Waiting], [PendingCall]) in
             defer {
                 state.link = .closed
                 state.pending = [:]
                 state.connection = nil
             }
-            switch state.link {
-            case .opening(let waiters): return (waiters.map(\.continuation), state.pending.values.map(\.continuation))
-            case .open(let outbox):
-                outbox.finish()
-                return ([], state.pending.values.map(\.continuation))
-            case .closed: return ([], state.pending.values.map(\.continuation))
-            }
+            guard case .opening(let waiters) = state.link else { return ([], Array(state.pending.values)) }
+            return (waiters, Array(state.pending.values))
         }
         // A refusal is answered by the gateway (a wrong key): another gateway would refuse too.
         let refused = (failure as? WebSocketClientError) == .webSocketUpgradeFailed
         let closedWhenIdle = failure is LockSessionClosed && waiters.isEmpty && pending.isEmpty
         if !Task.isCancelled, !refused, !closedWhenIdle { endpoints.failed(endpoint) }
-        for waiter in waiters { waiter.resume(throwing: failure) }
-        for call in pending { call.resume(throwing: failure) }
+        for waiter in waiters { waiter.continuation.resume(throwing: failure) }
+        for call in pending { call.settle(.failure(failure)) }
     }
 
     /// Opens the WebSocket to `endpoint` and carries messages both ways until it closes.
@@ -250,23 +279,15 @@ final class LockSessionChannel: Sendable {
             tlsConfiguration: tlsConfiguration,
             logger: Logger(label: "palisade.lock-session")
         ) { inbound, outbound, _ in
-            let (messages, outbox) = AsyncStream.makeStream(of: String.self)
-            let waiters = self.state.withLock { state -> [Waiting<Outbox>] in
+            let waiters = self.state.withLock { state -> [Waiting] in
                 guard case .opening(let waiters) = state.link else { return [] }
-                state.link = .open(outbox)
+                state.link = .open(outbound)
                 return waiters
             }
-            for waiter in waiters { waiter.continuation.resume(returning: outbox) }
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                group.addTask {
-                    for await message in messages { try await outbound.write(.text(message)) }
-                }
-                for try await message in inbound.messages(maxSize: LockSessionMessage.maximumBytes) {
-                    guard case .text(let text) = message else { continue }
-                    self.deliver(text, from: endpoint)
-                }
-                outbox.finish()
-                group.cancelAll()
+            for waiter in waiters { waiter.continuation.resume(returning: outbound) }
+            for try await message in inbound.messages(maxSize: LockSessionMessage.maximumBytes) {
+                guard case .text(let text) = message else { continue }
+                self.deliver(text, from: endpoint)
             }
         }
     }
@@ -280,9 +301,7 @@ final class LockSessionChannel: Sendable {
             let id = header.id,
             let call = state.withLock({ $0.pending.removeValue(forKey: id) })
         else { return }
-        call.continuation.resume(
-            returning: (header.status, header.requestID, ByteBuffer(string: String(body)), endpoint)
-        )
+        call.settle(.success((header.status, header.requestID, ByteBuffer(string: String(body)), endpoint)))
     }
 }
 
