@@ -5,10 +5,11 @@ import StorageCore
 import Synchronization
 
 /// The hot one-statement reads — an object's head (every GET and HEAD), a write record (every
-/// named write), a bucket's fenced paths (every write's early check) — on read-only connections of its own, through SQLite's C API with each statement
-/// prepared once per connection: without GRDB's reader pool, its queue hop, its statement cache
-/// look-up and its copies of arguments and columns, which cost several times the read itself. Each
-/// read is one statement, a consistent snapshot on its own (WAL mode: it never waits for the writer).
+/// named write), a bucket's fenced paths (every write's early check) — on read-only connections
+/// of its own, through SQLite's C API with each statement prepared once per connection: without
+/// GRDB's reader pool, its queue hop, its statement cache look-up and its copies of arguments and
+/// columns, which cost several times the read itself. Each read is one statement, a consistent
+/// snapshot on its own (WAL mode: it never waits for the writer).
 final class SQLiteReader: Sendable {
     /// One connection and its prepared statements; used by one thread at a time, handed from one
     /// to the next through ``idle``'s lock.
