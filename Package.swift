@@ -247,7 +247,7 @@ let package = Package(
         .testTarget(
             name: "StorageEngineTests",
             dependencies: [
-                "StorageEngine", "StorageCore", "PalisadeProtocol", "PalisadeTestSupport",
+                "StorageEngine", "StorageCore", "PalisadeProtocol", "PalisadeSQLite", "PalisadeTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Crypto", package: "swift-crypto"),
                 .product(name: "GRDB", package: "GRDB.swift"),
