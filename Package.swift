@@ -56,7 +56,7 @@ let package = Package(
         .systemLibrary(name: "CUUID", pkgConfig: "uuid", providers: [.apt(["uuid-dev"])]),
         // Ids of the server: random ones (lease, upload and version ids) from libuuid, request ids; the
         // client library does not link it.
-        .target(name: "PalisadeIDs", dependencies: ["CUUID"], swiftSettings: swiftSettings),
+        .target(name: "PalisadeIDs", dependencies: ["CUUID", "PalisadeSupport"], swiftSettings: swiftSettings),
         // AWS Signature V4: pure signing and verification, used by the server and the client.
         .target(
             name: "PalisadeAuth",

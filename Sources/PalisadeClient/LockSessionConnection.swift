@@ -246,7 +246,7 @@ final class LockSessionChannel: Sendable {
                 state.pending = [:]
                 state.connection = nil
             }
-            guard case .opening(let waiters) = state.link else { return ([], Array(state.pending.values)) }
+            let waiters: [Waiting] = if case .opening(let waiters) = state.link { waiters } else { [] }
             return (waiters, Array(state.pending.values))
         }
         // A refusal is answered by the gateway (a wrong key): another gateway would refuse too.

@@ -1,3 +1,4 @@
+import PalisadeSupport
 import Synchronization
 
 /// Request ids: unique, cheap, and telling nothing of how many requests the server has seen.
@@ -16,14 +17,6 @@ public enum RequestID {
         var hasher = Hasher()
         hasher.combine(count)
         let hashed = UInt64(bitPattern: Int64(hasher.finalize()))
-        let hexDigits: StaticString = "0123456789abcdef"
-        var id = processPart
-        id += String(unsafeUninitializedCapacity: 16) { digits in
-            for index in 0..<16 {
-                digits[index] = hexDigits.utf8Start[Int(hashed >> (60 - 4 * UInt64(index)) & 0xf)]
-            }
-            return 16
-        }
-        return id
+        return processPart + withUnsafeBytes(of: hashed.bigEndian, Hex.lowercase)
     }
 }

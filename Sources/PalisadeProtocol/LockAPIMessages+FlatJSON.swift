@@ -126,11 +126,10 @@ extension AcquireRequest: FlatJSONEncodable {
 
 extension ReleaseRequest: FlatJSONEncodable {
     public var flatJSON: String {
-        guard let token else {
-            return #"{"name":\#(LockSessionMessage.quoted(name.rawValue)),"lease_id":"\#(leaseID.rawValue)"}"#
-        }
-        return
-            #"{"name":\#(LockSessionMessage.quoted(name.rawValue)),"lease_id":"\#(leaseID.rawValue)","token":\#(token.rawValue)}"#
+        var text = #"{"name":\#(LockSessionMessage.quoted(name.rawValue)),"lease_id":"\#(leaseID.rawValue)""#
+        if let token { text += #","token":\#(token.rawValue)"# }
+        text += "}"
+        return text
     }
 }
 

@@ -49,8 +49,10 @@ public struct LockSessionResponseHeader: Codable, Sendable, Equatable {
 
     /// The header as its one-line JSON.
     public var line: String {
-        guard let id else { return #"{"status":\#(status),"request_id":\#(LockSessionMessage.quoted(requestID))}"# }
-        return #"{"id":\#(id),"status":\#(status),"request_id":\#(LockSessionMessage.quoted(requestID))}"#
+        var line = "{"
+        if let id { line += #""id":\#(id),"# }
+        line += #""status":\#(status),"request_id":\#(LockSessionMessage.quoted(requestID))}"#
+        return line
     }
 }
 
